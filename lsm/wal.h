@@ -1,0 +1,58 @@
+/*
+ * wal.h — the write-ahead log: a file of checksummed records.
+ *
+ * The byte format is drawn at the top of wal.c. One record holds one write
+ * batch (batch.h); a record may span fixed-size blocks.
+ */
+#ifndef LSM_WAL_H
+#define LSM_WAL_H
+
+#include "buf.h"
+#include "env.h"
+
+#include <stdint.h>
+
+#define LSM_WAL_BLOCK 32768
+
+typedef struct lsm_wal_writer lsm_wal_writer;
+typedef struct lsm_wal_reader lsm_wal_reader;
+
+/*
+ * Creates (truncating) the log at path. The writer owns its file.
+ */
+int lsm_wal_writer_open(lsm_env *env, const char *path, lsm_wal_writer **out);
+/*
+ * Appends one record per element of recs (group commit: several batches,
+ * one write() call). Does not sync. On error the log must not be appended to
+ * again (the caller turns read-only).
+ */
+int lsm_wal_add_records(lsm_wal_writer *w, const lsm_slice *recs, int n);
+static inline int lsm_wal_add_record(lsm_wal_writer *w, const void *data, size_t len)
+{
+	lsm_slice s = {(const uint8_t *)data, len};
+	return lsm_wal_add_records(w, &s, 1);
+}
+/* fdatasync of the log. */
+int lsm_wal_sync(lsm_wal_writer *w);
+/* Bytes written so far (file size). */
+uint64_t lsm_wal_size(const lsm_wal_writer *w);
+/* Closes (no sync) and frees. */
+int lsm_wal_writer_close(lsm_wal_writer *w);
+
+/*
+ * Opens path for reading. With strict, a torn tail is reported as corruption
+ * too (paranoid_checks); otherwise it ends the log silently.
+ */
+int lsm_wal_reader_open(lsm_env *env, const char *path, int strict, lsm_wal_reader **out);
+/*
+ * Reads the next record into *rec (valid until the next call).
+ * Returns 1 with a record, 0 at the end of the log (a torn tail — a damaged
+ * or partial record with nothing valid after it — also ends the log), or
+ * -LSM_ECORRUPT (naming file and offset via lsm_errmsg()) when a damaged
+ * record is followed by valid ones, i.e. damage that is not a crash's torn
+ * tail. *offset (if not NULL) gets the file offset where the record starts.
+ */
+int lsm_wal_read(lsm_wal_reader *r, lsm_slice *rec, uint64_t *offset);
+void lsm_wal_reader_close(lsm_wal_reader *r);
+
+#endif
