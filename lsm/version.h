@@ -29,8 +29,8 @@ typedef struct lsm_file_meta {
 	uint64_t number;
 	uint64_t size;
 	uint64_t smallest_seq, largest_seq;
-	lsm_buf smallest; /* internal key */
-	lsm_buf largest;  /* internal key */
+	lsm_buf smallest;    /* internal key */
+	lsm_buf largest;     /* internal key */
 	int being_compacted; /* protected by the db mutex */
 } lsm_file_meta;
 
@@ -108,11 +108,9 @@ typedef struct lsm_version_set {
  * MANIFEST is damaged (a torn last record of the MANIFEST is tolerated
  * unless paranoid_checks), -ENOENT-type errors naming a missing MANIFEST.
  */
-int lsm_vset_recover(lsm_version_set *vs, lsm_env *env, const char *dir,
-		     const lsm_options *opts);
+int lsm_vset_recover(lsm_version_set *vs, lsm_env *env, const char *dir, const lsm_options *opts);
 /* Initialises vs for a brand-new empty database and writes MANIFEST-000001 + CURRENT. */
-int lsm_vset_create(lsm_version_set *vs, lsm_env *env, const char *dir,
-		    const lsm_options *opts);
+int lsm_vset_create(lsm_version_set *vs, lsm_env *env, const char *dir, const lsm_options *opts);
 /*
  * Applies edit to the current version: writes it to the MANIFEST (starting
  * a new MANIFEST holding a full snapshot first if there is none open or the
@@ -132,8 +130,15 @@ char *lsm_table_filename(const char *dir, uint64_t number);
 char *lsm_log_filename(const char *dir, uint64_t number);
 char *lsm_manifest_filename(const char *dir, uint64_t number);
 
-enum lsm_file_kind { LSM_FILE_LOG, LSM_FILE_TABLE, LSM_FILE_MANIFEST, LSM_FILE_CURRENT,
-		     LSM_FILE_LOCK, LSM_FILE_TEMP, LSM_FILE_OTHER };
+enum lsm_file_kind {
+	LSM_FILE_LOG,
+	LSM_FILE_TABLE,
+	LSM_FILE_MANIFEST,
+	LSM_FILE_CURRENT,
+	LSM_FILE_LOCK,
+	LSM_FILE_TEMP,
+	LSM_FILE_OTHER
+};
 /* Classifies a directory entry name; *number gets its number where it has one. */
 enum lsm_file_kind lsm_parse_filename(const char *name, uint64_t *number);
 
