@@ -5,8 +5,11 @@
  * hand-written CRC32C: it needs no CPU feature detection, runs at memory
  * speed on any x86-64 or ARM core, and catches the same random damage
  * (flipped bytes, torn writes, stale blocks). Measured with
- * `tests/checksum-speed` on the development machine: XXH3 ~30 GB/s vs.
- * ~1.5 GB/s for a table-driven software CRC32C, on 4 KiB blocks.
+ * `make tests/checksum-speed && tests/checksum-speed 1024` (-O2, no
+ * sanitizers) on the 2-core development machine, 4 KiB blocks: XXH3
+ * 15.2 GB/s against 0.40 GB/s for a table-driven software CRC32C. A
+ * hardware CRC32C loop is bounded near 8 bytes per 3 cycles (~8 GB/s) and
+ * needs per-CPU code paths.
  * The seed makes a checksum of one format never match another's.
  */
 #ifndef LSM_CHECKSUM_H

@@ -43,6 +43,7 @@ uint64_t lsm_memtable_count(const lsm_memtable *m);
 /*
  * An iterator over internal keys, holding a reference to m until destroyed.
  * Sees entries added after its creation too (callers filter by sequence).
+ * NULL when out of memory.
  */
 lsm_it *lsm_memtable_iter(lsm_memtable *m);
 
