@@ -1,0 +1,177 @@
+/*
+ * lsmfs.h — the filesystem core: POSIX files and directories kept as keys
+ * in liblsm. No FUSE header here: the daemon (fs/fuse_*.c) decodes kernel
+ * requests, calls these functions and replies; tests call them directly.
+ *
+ * Conventions: every function returns 0 (or a byte count where said) or a
+ * negative errno, the values ext4 gives for the same situation. Every call
+ * that changes state writes ONE atomic liblsm batch, which is in the WAL
+ * before the call returns (so it survives kill -9 of the daemon); fsync
+ * makes it survive a power cut. Inode numbers are 64-bit; the root is 1.
+ *
+ * Threads: all functions may be called from many threads at once; the core
+ * serialises what must be (see the lock order in fs/fs_impl.h).
+ */
+#ifndef LSMFS_H
+#define LSMFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LSMFS_ROOT_INO	     1
+#define LSMFS_NAME_MAX	     255
+#define LSMFS_FORMAT_VERSION 1
+#define LSMFS_DEFAULT_CHUNK  (64u * 1024u)
+#define LSMFS_MIN_CHUNK	     4096u
+#define LSMFS_MAX_CHUNK	     (1024u * 1024u)
+#define LSMFS_XATTR_NAME_MAX 255
+#define LSMFS_XATTR_SIZE_MAX 65536
+
+typedef struct lsmfs lsmfs;
+
+/* Who is asking: from the FUSE request context. */
+typedef struct lsmfs_ctx {
+	uid_t uid;
+	gid_t gid;
+	mode_t umask;
+} lsmfs_ctx;
+
+typedef struct lsmfs_mkfs_opts {
+	uint32_t chunk_size; /* power of two in [LSMFS_MIN_CHUNK, LSMFS_MAX_CHUNK]; 0 = default */
+	int force;	     /* re-create over an existing lsmfs data dir */
+	uid_t root_uid;	     /* owner of the root directory */
+	gid_t root_gid;
+} lsmfs_mkfs_opts;
+
+/*
+ * Creates a data directory (mode 0700 if missing): superblock and root inode
+ * in one batch. Refuses (changing nothing) a non-empty directory that is not
+ * an lsmfs data dir (-ENOTEMPTY), an existing lsmfs without force (-EEXIST),
+ * one in use by a daemon (-EBUSY), a bad chunk size (-EINVAL).
+ * *msg (if not NULL) gets a static or thread-local human explanation.
+ */
+int lsmfs_mkfs(const char *dir, const lsmfs_mkfs_opts *opts, const char **msg);
+
+typedef struct lsmfs_opts {
+	size_t cache_bytes; /* engine block cache (default 64 MiB) */
+	int sync_writes;    /* 1: fsync the WAL on every change, not only on fsync() */
+	int verify_chunks;  /* 1 (default): check each chunk's SHA-256 on read */
+	int read_only;
+	void *engine_env; /* lsm_env * for tests (fault injection); NULL = POSIX */
+} lsmfs_opts;
+
+void lsmfs_opts_init(lsmfs_opts *o);
+
+/*
+ * Opens a data directory. Refuses, changing nothing, with a message in
+ * *msg naming the cause: not an lsmfs data dir (-EMEDIUMTYPE), a newer
+ * format version (-EPROTONOSUPPORT), in use by another process (-EBUSY),
+ * damaged superblock or engine files (-EUCLEAN). Then finishes any orphans
+ * (files unlinked while open) left by a crash.
+ */
+int lsmfs_mount(lsmfs **fs, const char *dir, const lsmfs_opts *opts, const char **msg);
+/* Writes nothing the WAL does not already hold; closes the engine. */
+void lsmfs_unmount(lsmfs *fs);
+
+/* Lookup counts, as the kernel keeps them: each successful lookup/create/
+ * mkdir/mknod/symlink/link adds one; forget drops n. An unlinked inode is
+ * freed when both its link count and its lookup count reach zero. */
+int lsmfs_lookup(lsmfs *fs, uint64_t parent, const char *name, struct stat *st);
+void lsmfs_forget(lsmfs *fs, uint64_t ino, uint64_t nlookup);
+
+int lsmfs_getattr(lsmfs *fs, uint64_t ino, struct stat *st);
+
+/* Which fields of setattr to apply (same meaning as FUSE_SET_ATTR_*). */
+enum {
+	LSMFS_SET_MODE = 1 << 0,
+	LSMFS_SET_UID = 1 << 1,
+	LSMFS_SET_GID = 1 << 2,
+	LSMFS_SET_SIZE = 1 << 3,
+	LSMFS_SET_ATIME = 1 << 4,
+	LSMFS_SET_MTIME = 1 << 5,
+	LSMFS_SET_ATIME_NOW = 1 << 7,
+	LSMFS_SET_MTIME_NOW = 1 << 8,
+	LSMFS_SET_CTIME = 1 << 10,
+};
+/* Applies the fields in to_set from in; *out gets the new attributes. */
+int lsmfs_setattr(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const struct stat *in, int to_set,
+		  struct stat *out);
+
+int lsmfs_mknod(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t parent, const char *name, mode_t mode,
+		dev_t rdev, struct stat *out);
+int lsmfs_mkdir(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t parent, const char *name, mode_t mode,
+		struct stat *out);
+int lsmfs_symlink(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t parent, const char *name,
+		  const char *target, struct stat *out);
+/* Copies the target (NUL-terminated, truncated to size-1) into buf; returns its full length. */
+int lsmfs_readlink(lsmfs *fs, uint64_t ino, char *buf, size_t size);
+int lsmfs_unlink(lsmfs *fs, uint64_t parent, const char *name);
+int lsmfs_rmdir(lsmfs *fs, uint64_t parent, const char *name);
+
+enum { LSMFS_RENAME_NOREPLACE = 1, LSMFS_RENAME_EXCHANGE = 2 };
+int lsmfs_rename(lsmfs *fs, uint64_t parent, const char *name, uint64_t newparent,
+		 const char *newname, unsigned flags);
+int lsmfs_link(lsmfs *fs, uint64_t ino, uint64_t newparent, const char *newname, struct stat *out);
+
+/*
+ * Open files: the core counts opens so an unlinked file lives until the last
+ * release. flags are open(2) flags; O_TRUNC truncates.
+ */
+int lsmfs_open(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, int flags);
+int lsmfs_create(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t parent, const char *name, mode_t mode,
+		 int flags, struct stat *out);
+int lsmfs_release(lsmfs *fs, uint64_t ino);
+/* Returns bytes read (short only at end of file); holes read as zeros. */
+ssize_t lsmfs_read(lsmfs *fs, uint64_t ino, void *buf, size_t size, off_t off);
+/* Returns bytes written (all of them, or an error). Clears suid/sgid when ctx is not root. */
+ssize_t lsmfs_write(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const void *buf, size_t size,
+		    off_t off);
+/* Makes everything written to ino (indeed, to the whole fs) survive a power cut. */
+int lsmfs_fsync(lsmfs *fs, uint64_t ino, int datasync);
+
+/*
+ * Directory listing with stable cookies: entries come in cookie order; a
+ * listing resumed at a cookie never repeats or skips an entry that existed
+ * throughout. fn gets each entry (with its attributes when plus is set) and
+ * the cookie to resume after it; it returns non-zero to stop (buffer full),
+ * in which case that entry was NOT consumed. "." and ".." come first
+ * (cookies 1 and 2). Cookie 0 starts from the beginning.
+ */
+typedef int (*lsmfs_dirent_fn)(void *arg, const char *name, const struct stat *st,
+			       uint64_t next_cookie);
+int lsmfs_readdir(lsmfs *fs, uint64_t ino, uint64_t cookie, int plus, lsmfs_dirent_fn fn,
+		  void *arg);
+
+int lsmfs_statfs(lsmfs *fs, struct statvfs *sv);
+
+enum { LSMFS_XATTR_CREATE = 1, LSMFS_XATTR_REPLACE = 2 };
+int lsmfs_setxattr(lsmfs *fs, uint64_t ino, const char *name, const void *value, size_t size,
+		   int flags);
+/* size 0: returns the value's size. Too small: -ERANGE. Absent: -ENODATA. */
+ssize_t lsmfs_getxattr(lsmfs *fs, uint64_t ino, const char *name, void *buf, size_t size);
+/* NUL-separated names; size 0: returns the size needed. */
+ssize_t lsmfs_listxattr(lsmfs *fs, uint64_t ino, char *buf, size_t size);
+int lsmfs_removexattr(lsmfs *fs, uint64_t ino, const char *name);
+
+/* mode 0 (allocate: extends size, takes no space — holes read as zeros),
+ * FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE. */
+int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len);
+/* SEEK_DATA / SEEK_HOLE at chunk granularity; -ENXIO past the end. */
+off_t lsmfs_lseek(lsmfs *fs, uint64_t ino, off_t off, int whence);
+/* Shares whole chunks by reference where both offsets are chunk-aligned; copies the rest. */
+ssize_t lsmfs_copy_file_range(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino_in, off_t off_in,
+			      uint64_t ino_out, off_t off_out, size_t len);
+/* access(2) check for ctx (used when default_permissions is off). */
+int lsmfs_access(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, int mask);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LSMFS_H */
