@@ -30,7 +30,7 @@ int lsm_memtable_add(lsm_memtable *m, uint64_t seq, int type, lsm_slice key, lsm
 
 /*
  * Finds the newest entry for key with sequence <= seq.
- * Returns 1 and *type/*value (pointing into the memtable, valid while a
+ * Returns 1 and *type, *value (pointing into the memtable, valid while a
  * reference is held) if there is one, else 0.
  */
 int lsm_memtable_get(lsm_memtable *m, lsm_slice key, uint64_t seq, int *type, lsm_slice *value);
