@@ -79,6 +79,10 @@ lsm_it *lsm_it_empty(int rc);
  * Merges n child iterators (taking ownership) into one sorted stream by
  * lsm_ikey_compare. Children must not yield equal internal keys. Supports
  * both directions. NULL on out of memory (children are then destroyed).
+ * A child that turns invalid with an error makes the merge invalid too (it
+ * never silently skips that child's keys) until the next seek; status()
+ * returns the first non-zero child status. With n == 1 the child itself is
+ * returned; with n == 0, lsm_it_empty(0).
  */
 lsm_it *lsm_it_merging(lsm_it **children, int n);
 
