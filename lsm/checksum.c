@@ -14,6 +14,8 @@ uint32_t lsm_checksum(const void *data, size_t len)
 uint32_t lsm_checksum2(const void *a, size_t alen, const void *b, size_t blen)
 {
 	XXH3_state_t st;
+	/* A stack state must be initialised, or reset may reuse stale secret bytes. */
+	XXH3_INITSTATE(&st);
 	XXH3_64bits_reset_withSeed(&st, LSM_CHECKSUM_SEED);
 	XXH3_64bits_update(&st, a, alen);
 	XXH3_64bits_update(&st, b, blen);

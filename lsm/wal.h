@@ -2,23 +2,39 @@
  * wal.h — the write-ahead log: a file of checksummed records.
  *
  * The byte format is drawn at the top of wal.c. One record holds one write
- * batch (batch.h); a record may span fixed-size blocks.
+ * batch (batch_internal.h); a record may span fixed-size blocks.
  */
 #ifndef LSM_WAL_H
 #define LSM_WAL_H
 
 #include "buf.h"
+#include "dbformat.h"
 #include "env.h"
 
 #include <stdint.h>
 
 #define LSM_WAL_BLOCK 32768
+/* Fragment header: [checksum: le32][length: le16][type: 1]. */
+#define LSM_WAL_HEADER 7
+
+/* Fragment types; 0 is never written, so a zero-filled region is not a fragment. */
+enum lsm_wal_type {
+	LSM_WAL_FULL = 1,   /* a whole record */
+	LSM_WAL_FIRST = 2,  /* first piece of a record that spans blocks */
+	LSM_WAL_MIDDLE = 3, /* neither first nor last piece */
+	LSM_WAL_LAST = 4,   /* last piece */
+};
 
 typedef struct lsm_wal_writer lsm_wal_writer;
 typedef struct lsm_wal_reader lsm_wal_reader;
 
 /*
  * Creates (truncating) the log at path. The writer owns its file.
+ * A writer has no lock of its own: the caller serialises every call on it
+ * (the db's write leader). Making the new file's directory entry durable
+ * (env->sync_dir) is the caller's job, before it relies on lsm_wal_sync().
+ * A log is never reopened for appending: after recovery the db starts a new
+ * one, so records are never written after a torn tail.
  */
 int lsm_wal_writer_open(lsm_env *env, const char *path, lsm_wal_writer **out);
 /*
@@ -32,7 +48,11 @@ static inline int lsm_wal_add_record(lsm_wal_writer *w, const void *data, size_t
 	lsm_slice s = {(const uint8_t *)data, len};
 	return lsm_wal_add_records(w, &s, 1);
 }
-/* fdatasync of the log. */
+/*
+ * fdatasync of the log. A failed sync is sticky like a failed write: after an
+ * fsync error the kernel may have dropped the dirty pages, so a later
+ * "successful" sync would prove nothing.
+ */
 int lsm_wal_sync(lsm_wal_writer *w);
 /* Bytes written so far (file size). */
 uint64_t lsm_wal_size(const lsm_wal_writer *w);
@@ -53,6 +73,12 @@ int lsm_wal_reader_open(lsm_env *env, const char *path, int strict, lsm_wal_read
  * tail. *offset (if not NULL) gets the file offset where the record starts.
  */
 int lsm_wal_read(lsm_wal_reader *r, lsm_slice *rec, uint64_t *offset);
+/*
+ * After lsm_wal_read() returned 0: 1 if the log ended with a torn tail that
+ * was dropped, *offset (if not NULL) getting where it began and *bytes (if
+ * not NULL) how many bytes of the file it covered; 0 if the log ended cleanly.
+ */
+int lsm_wal_reader_torn_tail(const lsm_wal_reader *r, uint64_t *offset, uint64_t *bytes);
 void lsm_wal_reader_close(lsm_wal_reader *r);
 
 #endif
