@@ -1,0 +1,850 @@
+/*
+ * compact.c — the background thread: memtable flushes, leveled compaction,
+ * manual compaction (lsm_compact_range) and deletion of obsolete files.
+ *
+ * One thread does all of it, one job at a time, so version edits are
+ * naturally serialised and no two compactions can pick the same file. A
+ * long compaction polls for immutable memtables and flushes them in
+ * between, so writes are not stalled behind it.
+ *
+ * Compaction picking:
+ *   L0 -> L1  every L0 file (they overlap each other; taking them all keeps
+ *             the rule "an older version never sits above a newer one"
+ *             trivially true) plus the L1 files overlapping their range.
+ *   Ln -> Ln+1  one file, chosen round-robin by a per-level key pointer so
+ *             the whole key space is rewritten evenly, plus the overlapping
+ *             files of Ln+1.
+ * Output files are cut near target_file_bytes, only between two user keys,
+ * so one user key never spans two files of a level >= 1. A single input
+ * file with nothing to merge below is moved by a version edit alone.
+ *
+ * What a compaction may drop (smallest = the oldest live snapshot, or the
+ * last sequence when there is none):
+ *   - an entry shadowed by a newer entry of the same user key whose
+ *     sequence is <= smallest: no reader can see past that newer one;
+ *   - a deletion with sequence <= smallest when no level below the output
+ *     level has a file whose range holds the key: nothing older exists for
+ *     it to hide.
+ */
+#include "db_impl.h"
+
+#include "error.h"
+#include "table.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Entries between polls for shutdown and pending memtable flushes. */
+#define POLL_EVERY 256
+
+/* Internal, never stored: a compaction abandoned because the db is closing. */
+#define ERR_SHUTDOWN (-ECANCELED)
+
+void lsm_db_table_options(const lsm_db *db, lsm_table_options *to)
+{
+	to->block_bytes = db->opts.block_bytes;
+	to->restart_interval = 16;
+	to->bloom_bits_per_key = db->opts.bloom_bits_per_key;
+	to->compression = db->opts.compression;
+}
+
+/* ---- pending outputs ---- */
+
+/* REQUIRES: db->mu held. */
+static int pending_add(lsm_db *db, uint64_t number)
+{
+	if (db->npending == db->cap_pending) {
+		int cap = db->cap_pending ? 2 * db->cap_pending : 8;
+		uint64_t *p = realloc(db->pending, (size_t)cap * sizeof(*p));
+		if (!p)
+			return lsm_seterr(-ENOMEM, "out of memory");
+		db->pending = p;
+		db->cap_pending = cap;
+	}
+	db->pending[db->npending++] = number;
+	return 0;
+}
+
+/* REQUIRES: db->mu held. */
+static void pending_remove(lsm_db *db, uint64_t number)
+{
+	for (int i = 0; i < db->npending; i++) {
+		if (db->pending[i] == number) {
+			db->pending[i] = db->pending[--db->npending];
+			return;
+		}
+	}
+}
+
+static int shutting_down(lsm_db *db)
+{
+	return __atomic_load_n(&db->shutting_down, __ATOMIC_ACQUIRE);
+}
+
+/* ---- table output ---- */
+
+/* One table being written, and what the version edit needs to know about it. */
+typedef struct out_table {
+	uint64_t number;
+	uint64_t size;
+	uint64_t smallest_seq, largest_seq;
+	lsm_buf smallest, largest;
+	lsm_table_builder *b;
+	char *path;
+} out_table;
+
+/* REQUIRES: db->mu held. Allocates a number (kept pending) and creates the file. */
+static int out_open(lsm_db *db, out_table *o)
+{
+	lsm_table_options to;
+	memset(o, 0, sizeof(*o));
+	lsm_buf_init(&o->smallest);
+	lsm_buf_init(&o->largest);
+	o->smallest_seq = UINT64_MAX;
+	o->number = db->vs.next_file++;
+	int rc = pending_add(db, o->number);
+	if (rc)
+		return rc;
+	o->path = lsm_table_filename(db->dir, o->number);
+	if (!o->path)
+		return lsm_seterr(-ENOMEM, "out of memory");
+	lsm_db_table_options(db, &to);
+	pthread_mutex_unlock(&db->mu);
+	rc = lsm_table_builder_new(db->env, o->path, &to, &o->b);
+	pthread_mutex_lock(&db->mu);
+	return rc;
+}
+
+static int out_add(out_table *o, lsm_slice ikey, lsm_slice value)
+{
+	int rc;
+	if (!o->smallest.len) {
+		rc = lsm_buf_append(&o->smallest, ikey.data, ikey.len);
+		if (rc)
+			return lsm_seterr(rc, "out of memory");
+	}
+	o->largest.len = 0;
+	rc = lsm_buf_append(&o->largest, ikey.data, ikey.len);
+	if (rc)
+		return lsm_seterr(rc, "out of memory");
+	uint64_t seq = lsm_ikey_seq(ikey);
+	if (seq < o->smallest_seq)
+		o->smallest_seq = seq;
+	if (seq > o->largest_seq)
+		o->largest_seq = seq;
+	return lsm_table_builder_add(o->b, ikey, value);
+}
+
+/* Finishes (fsyncs) the table and makes its directory entry durable. */
+static int out_finish(lsm_db *db, out_table *o)
+{
+	int rc = lsm_table_builder_finish(o->b, &o->size, NULL);
+	lsm_table_builder_free(o->b);
+	o->b = NULL;
+	if (!rc)
+		rc = db->env->sync_dir(db->env, db->dir);
+	return rc;
+}
+
+/* Frees o; with discard also removes its (half-written or unused) file. */
+static void out_free(lsm_db *db, out_table *o, int discard)
+{
+	if (o->b) {
+		lsm_table_builder_free(o->b);
+		o->b = NULL;
+	}
+	if (discard && o->path)
+		db->env->unlink(db->env, o->path); /* best effort; reopen removes it anyway */
+	free(o->path);
+	o->path = NULL;
+	lsm_buf_free(&o->smallest);
+	lsm_buf_free(&o->largest);
+}
+
+static int out_to_edit(lsm_version_edit *e, int level, const out_table *o)
+{
+	return lsm_edit_add_file(
+		e, level, o->number, o->size, lsm_slice_of(o->smallest.data, o->smallest.len),
+		lsm_slice_of(o->largest.data, o->largest.len), o->smallest_seq, o->largest_seq);
+}
+
+/* ---- memtable flush ---- */
+
+/* REQUIRES: db->mu held. */
+int lsm_db_write_l0(lsm_db *db, lsm_memtable *m, lsm_version_edit *e)
+{
+	out_table o;
+	lsm_it *it = NULL;
+	int rc;
+	if (lsm_memtable_count(m) == 0)
+		return 0;
+	rc = out_open(db, &o);
+	pthread_mutex_unlock(&db->mu);
+	if (!rc) {
+		it = lsm_memtable_iter(m);
+		if (!it)
+			rc = lsm_seterr(-ENOMEM, "flush: out of memory");
+	}
+	if (!rc) {
+		for (lsm_it_seek_first(it); !rc && lsm_it_valid(it); lsm_it_next(it))
+			rc = out_add(&o, lsm_it_key(it), lsm_it_value(it));
+		if (!rc)
+			rc = lsm_it_status(it);
+	}
+	lsm_it_destroy(it);
+	if (!rc)
+		rc = out_finish(db, &o);
+	pthread_mutex_lock(&db->mu);
+	if (!rc)
+		rc = out_to_edit(e, 0, &o);
+	if (!rc)
+		lsm_db_count(&db->c.flush_bytes_written, o.size);
+	/*
+	 * On success the number stays pending until the edit is applied (the
+	 * caller clears it); a failed table is removed now.
+	 */
+	if (rc)
+		pending_remove(db, o.number);
+	out_free(db, &o, rc != 0);
+	return rc;
+}
+
+/* REQUIRES: db->mu held, db->nimm > 0. Flushes the oldest immutable memtable. */
+static int flush_oldest(lsm_db *db)
+{
+	lsm_version_edit e;
+	lsm_imm im = db->imm[0];
+	int rc;
+
+	lsm_edit_init(&e);
+	lsm_memtable_ref(im.mem);
+	rc = lsm_db_write_l0(db, im.mem, &e);
+	if (!rc) {
+		/* The WALs of the memtables still waiting (and the active one) stay. */
+		e.has_log_number = 1;
+		e.log_number = db->nimm > 1 ? db->imm[1].log_number : db->wal_number;
+		rc = lsm_db_apply_edit(db, &e);
+	}
+	for (int i = 0; i < e.nadded; i++)
+		pending_remove(db, e.added[i].meta->number);
+	if (!rc) {
+		assert(db->imm[0].mem == im.mem);
+		memmove(db->imm, db->imm + 1, (size_t)(db->nimm - 1) * sizeof(*db->imm));
+		db->nimm--;
+		__atomic_store_n(&db->imm_pending, db->nimm, __ATOMIC_RELEASE);
+		db->flushed_id = im.id + 1;
+		lsm_memtable_unref(im.mem); /* the list's reference */
+		rc = lsm_db_install_sv(db);
+		lsm_db_count(&db->c.flushes, 1);
+	}
+	lsm_memtable_unref(im.mem);
+	lsm_edit_free(&e);
+	if (!rc)
+		lsm_db_delete_obsolete(db);
+	pthread_cond_broadcast(&db->done_cv);
+	return rc;
+}
+
+/* ---- compaction ---- */
+
+typedef struct compaction {
+	int level; /* inputs from level and level + 1; output to level + 1 */
+	lsm_version *v;
+	lsm_file_meta **in[2];
+	int nin[2];
+	int manual;
+	uint64_t smallest_snap;
+	out_table *out;
+	int nout, cap_out;
+} compaction;
+
+static void compaction_free(compaction *c)
+{
+	if (!c)
+		return;
+	free(c->in[0]);
+	free(c->in[1]);
+	lsm_version_unref(c->v);
+	free(c->out);
+	free(c);
+}
+
+static lsm_slice meta_small(const lsm_file_meta *f)
+{
+	return lsm_slice_of(f->smallest.data, f->smallest.len);
+}
+
+static lsm_slice meta_large(const lsm_file_meta *f)
+{
+	return lsm_slice_of(f->largest.data, f->largest.len);
+}
+
+/* User-key range covered by files[0..n). */
+static void files_range(lsm_file_meta **files, int n, lsm_slice *lo, lsm_slice *hi)
+{
+	assert(n > 0);
+	*lo = lsm_ikey_user(meta_small(files[0]));
+	*hi = lsm_ikey_user(meta_large(files[0]));
+	for (int i = 1; i < n; i++) {
+		lsm_slice s = lsm_ikey_user(meta_small(files[i]));
+		lsm_slice l = lsm_ikey_user(meta_large(files[i]));
+		if (lsm_user_compare(s, *lo) < 0)
+			*lo = s;
+		if (lsm_user_compare(l, *hi) > 0)
+			*hi = l;
+	}
+}
+
+static lsm_file_meta **copy_files(lsm_file_meta *const *files, int n)
+{
+	lsm_file_meta **p = malloc((size_t)(n + 1) * sizeof(*p));
+	if (p && n)
+		memcpy(p, files, (size_t)n * sizeof(*p));
+	return p;
+}
+
+/*
+ * REQUIRES: db->mu held. Builds a compaction of files[0..n) of level (a
+ * copy is taken) plus whatever overlaps them in level + 1. NULL on ENOMEM.
+ */
+static compaction *compaction_new(lsm_db *db, int level, lsm_file_meta *const *files, int n)
+{
+	lsm_version *v = db->vs.current;
+	compaction *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->level = level;
+	c->v = v;
+	lsm_version_ref(v);
+	c->in[0] = copy_files(files, n);
+	c->nin[0] = n;
+	lsm_slice lo, hi;
+	files_range(c->in[0], n, &lo, &hi);
+	int first = 0, last = -1;
+	int k = lsm_version_overlapping(v, level + 1, &lo, &hi, &first, &last);
+	c->in[1] = copy_files(v->files[level + 1] + first, k);
+	c->nin[1] = k;
+	if (!c->in[0] || !c->in[1]) {
+		compaction_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* REQUIRES: db->mu held. Picks the compaction the current version's score asks for. */
+static compaction *pick_auto(lsm_db *db)
+{
+	lsm_version *v = db->vs.current;
+	if (v->compaction_score < 1)
+		return NULL;
+	int level = v->compaction_level;
+	assert(level >= 0 && level < LSM_MAX_LEVELS - 1);
+	if (!v->nfiles[level])
+		return NULL;
+	if (level == 0)
+		return compaction_new(db, 0, v->files[0], v->nfiles[0]);
+
+	/* Round-robin: the first file past where the last compaction of this level ended. */
+	lsm_buf *ptr = &db->compact_ptr[level];
+	int i = 0;
+	if (ptr->len) {
+		lsm_slice p = lsm_slice_of(ptr->data, ptr->len);
+		while (i < v->nfiles[level] &&
+		       lsm_ikey_compare(meta_large(v->files[level][i]), p) <= 0)
+			i++;
+		if (i == v->nfiles[level])
+			i = 0;
+	}
+	lsm_file_meta *f = v->files[level][i];
+	ptr->len = 0;
+	if (lsm_buf_append(ptr, f->largest.data, f->largest.len))
+		ptr->len = 0; /* out of memory: start from the left next time */
+	return compaction_new(db, level, &f, 1);
+}
+
+/* REQUIRES: db->mu held. The files of level m asks for; NULL if none (or ENOMEM). */
+static compaction *pick_manual(lsm_db *db, lsm_manual *m)
+{
+	lsm_version *v = db->vs.current;
+	int level = m->level;
+	lsm_slice b = lsm_slice_of(m->begin.data, m->begin.len);
+	lsm_slice e = lsm_slice_of(m->end.data, m->end.len);
+	int first = 0, last = -1;
+	if (!v->nfiles[level])
+		return NULL;
+	if (level == 0) {
+		/* All of L0, as for automatic compactions: L0 files overlap each other. */
+		if (!lsm_version_overlapping(v, 0, m->has_begin ? &b : NULL, m->has_end ? &e : NULL,
+					     &first, &last))
+			return NULL;
+		return compaction_new(db, 0, v->files[0], v->nfiles[0]);
+	}
+	int n = lsm_version_overlapping(v, level, m->has_begin ? &b : NULL, m->has_end ? &e : NULL,
+					&first, &last);
+	if (!n)
+		return NULL;
+	return compaction_new(db, level, v->files[level] + first, n);
+}
+
+/*
+ * True if no level below the output level holds a file whose range
+ * includes ukey: a deletion of ukey then has nothing left to hide.
+ */
+static int is_base_level_for_key(const compaction *c, lsm_slice ukey)
+{
+	for (int level = c->level + 2; level < LSM_MAX_LEVELS; level++) {
+		int first, last;
+		if (c->v->nfiles[level] &&
+		    lsm_version_overlapping(c->v, level, &ukey, &ukey, &first, &last))
+			return 0;
+	}
+	return 1;
+}
+
+/* The merged input: one iterator per L0 file, one concatenating iterator per level >= 1. */
+static lsm_it *compaction_input(lsm_db *db, compaction *c)
+{
+	int n = 0;
+	lsm_it **children = calloc((size_t)c->nin[0] + 2, sizeof(*children));
+	if (!children)
+		return NULL;
+	if (c->level == 0) {
+		for (int i = 0; i < c->nin[0]; i++)
+			children[n++] = lsm_db_table_iter(db, c->in[0][i], 0);
+	} else {
+		children[n++] = lsm_db_level_iter(db, c->v, c->in[0], c->nin[0], 0);
+	}
+	if (c->nin[1])
+		children[n++] = lsm_db_level_iter(db, c->v, c->in[1], c->nin[1], 0);
+	for (int i = 0; i < n; i++) {
+		if (!children[i]) {
+			for (int j = 0; j < n; j++)
+				lsm_it_destroy(children[j]);
+			free(children);
+			return NULL;
+		}
+	}
+	lsm_it *it = lsm_it_merging(children, n);
+	free(children);
+	return it;
+}
+
+/* REQUIRES: db->mu held. Opens the next output table of c. */
+static int compaction_open_output(lsm_db *db, compaction *c)
+{
+	if (c->nout == c->cap_out) {
+		int cap = c->cap_out ? 2 * c->cap_out : 4;
+		out_table *p = realloc(c->out, (size_t)cap * sizeof(*p));
+		if (!p)
+			return lsm_seterr(-ENOMEM, "compaction: out of memory");
+		c->out = p;
+		c->cap_out = cap;
+	}
+	out_table *o = &c->out[c->nout++];
+	return out_open(db, o);
+}
+
+/*
+ * REQUIRES: db->mu held (released while merging). Merges c's inputs into
+ * new tables of level + 1. Outputs stay pending; the caller applies or
+ * discards them.
+ */
+static int run_merge(lsm_db *db, compaction *c)
+{
+	lsm_buf cur;
+	int has_cur = 0, rc = 0;
+	uint64_t last_seq_for_key = 0, count = 0;
+	out_table *o = NULL;
+
+	lsm_buf_init(&cur);
+	c->smallest_snap = lsm_db_smallest_snapshot(db);
+	pthread_mutex_unlock(&db->mu);
+	lsm_it *it = compaction_input(db, c);
+	if (!it)
+		rc = lsm_seterr(-ENOMEM, "compaction: out of memory");
+
+	if (it)
+		lsm_it_seek_first(it);
+	for (; !rc && it && lsm_it_valid(it); lsm_it_next(it)) {
+		if (++count % POLL_EVERY == 0) {
+			if (shutting_down(db)) {
+				rc = ERR_SHUTDOWN;
+				break;
+			}
+			/* Keep writers flowing: a waiting memtable goes first. */
+			if (__atomic_load_n(&db->imm_pending, __ATOMIC_ACQUIRE)) {
+				pthread_mutex_lock(&db->mu);
+				while (!rc && db->nimm > 0 && !db->bg_error)
+					rc = flush_oldest(db);
+				pthread_mutex_unlock(&db->mu);
+				if (rc)
+					break;
+			}
+		}
+		lsm_slice ikey = lsm_it_key(it);
+		lsm_slice ukey = lsm_ikey_user(ikey);
+		uint64_t seq = lsm_ikey_seq(ikey);
+		int new_key = !has_cur || lsm_user_compare(ukey, lsm_slice_of(cur.data, cur.len));
+		if (new_key) {
+			cur.len = 0;
+			rc = lsm_buf_append(&cur, ukey.data, ukey.len);
+			if (rc) {
+				rc = lsm_seterr(rc, "compaction: out of memory");
+				break;
+			}
+			has_cur = 1;
+			last_seq_for_key = UINT64_MAX;
+		}
+		int drop = 0;
+		if (last_seq_for_key <= c->smallest_snap)
+			drop = 1; /* a newer version every reader sees hides this one */
+		else if (lsm_ikey_type(ikey) == LSM_TYPE_DELETE && seq <= c->smallest_snap &&
+			 is_base_level_for_key(c, ukey))
+			drop = 1; /* nothing older below for this tombstone to hide */
+		last_seq_for_key = seq;
+		if (drop)
+			continue;
+
+		/* Cut only between user keys: a level >= 1 never splits one across files. */
+		if (o && new_key && lsm_table_builder_size(o->b) >= db->opts.target_file_bytes) {
+			rc = out_finish(db, o);
+			if (rc)
+				break;
+			o = NULL;
+		}
+		if (!o) {
+			pthread_mutex_lock(&db->mu);
+			rc = compaction_open_output(db, c);
+			pthread_mutex_unlock(&db->mu);
+			if (rc)
+				break;
+			o = &c->out[c->nout - 1];
+		}
+		rc = out_add(o, ikey, lsm_it_value(it));
+	}
+	if (!rc && it)
+		rc = lsm_it_status(it);
+	if (!rc && o)
+		rc = out_finish(db, o);
+	lsm_it_destroy(it);
+	lsm_buf_free(&cur);
+	pthread_mutex_lock(&db->mu);
+	return rc;
+}
+
+static uint64_t files_bytes(lsm_file_meta **files, int n)
+{
+	uint64_t sum = 0;
+	for (int i = 0; i < n; i++)
+		sum += files[i]->size;
+	return sum;
+}
+
+/* REQUIRES: db->mu held. Runs c to the end: merge (or move), edit, cleanup. */
+static int run_compaction(lsm_db *db, compaction *c)
+{
+	lsm_version_edit e;
+	int rc = 0;
+	lsm_edit_init(&e);
+
+	for (int w = 0; w < 2; w++)
+		for (int i = 0; i < c->nin[w]; i++) {
+			rc = lsm_edit_delete_file(&e, c->level + w, c->in[w][i]->number);
+			if (rc)
+				goto out;
+		}
+
+	if (!c->manual && c->nin[0] == 1 && c->nin[1] == 0) {
+		/* Trivial move: nothing to merge with, so no byte needs rewriting. */
+		lsm_file_meta *f = c->in[0][0];
+		rc = lsm_edit_add_file(&e, c->level + 1, f->number, f->size, meta_small(f),
+				       meta_large(f), f->smallest_seq, f->largest_seq);
+		if (!rc)
+			rc = lsm_db_apply_edit(db, &e);
+		goto out;
+	}
+
+	rc = run_merge(db, c);
+	for (int i = 0; !rc && i < c->nout; i++)
+		rc = out_to_edit(&e, c->level + 1, &c->out[i]);
+	if (!rc)
+		rc = lsm_db_apply_edit(db, &e);
+	if (!rc) {
+		uint64_t written = 0;
+		for (int i = 0; i < c->nout; i++)
+			written += c->out[i].size;
+		lsm_db_count(&db->c.compaction_bytes_written, written);
+		lsm_db_count(&db->c.compaction_bytes_read,
+			     files_bytes(c->in[0], c->nin[0]) + files_bytes(c->in[1], c->nin[1]));
+	}
+out:
+	for (int i = 0; i < c->nout; i++) {
+		pending_remove(db, c->out[i].number);
+		out_free(db, &c->out[i], rc != 0);
+	}
+	c->nout = 0;
+	if (!rc)
+		lsm_db_count(&db->c.compactions, 1);
+	lsm_edit_free(&e);
+	if (!rc)
+		lsm_db_delete_obsolete(db);
+	return rc;
+}
+
+/* ---- the thread ---- */
+
+/* REQUIRES: db->mu held. */
+void lsm_db_bg_schedule(lsm_db *db)
+{
+	if (db->bg_started)
+		pthread_cond_signal(&db->bg_cv);
+}
+
+/* REQUIRES: db->mu held. A job failed: shutdown is not an error, anything else is. */
+static void job_failed(lsm_db *db, int rc)
+{
+	if (rc && rc != ERR_SHUTDOWN)
+		lsm_db_set_bg_error(db, rc);
+}
+
+static void *bg_main(void *arg)
+{
+	lsm_db *db = arg;
+	pthread_mutex_lock(&db->mu);
+	while (!shutting_down(db)) {
+		compaction *c = NULL;
+		lsm_manual *m = db->manual && !db->manual->done ? db->manual : NULL;
+		int rc = 0;
+		if (db->bg_error) {
+			if (m) {
+				m->rc = lsm_db_readonly_error(db);
+				m->done = 1;
+				pthread_cond_broadcast(&db->done_cv);
+				continue;
+			}
+			pthread_cond_wait(&db->bg_cv, &db->mu);
+			continue;
+		}
+		db->bg_busy = 1;
+		if (db->nimm > 0) {
+			rc = flush_oldest(db);
+		} else if (m) {
+			c = pick_manual(db, m);
+			if (c) {
+				c->manual = 1;
+				rc = run_compaction(db, c);
+			}
+			m->rc = rc;
+			m->done = 1;
+		} else if ((c = pick_auto(db)) != NULL) {
+			rc = run_compaction(db, c);
+		} else {
+			db->bg_busy = 0;
+			pthread_cond_broadcast(&db->done_cv);
+			pthread_cond_wait(&db->bg_cv, &db->mu);
+			continue;
+		}
+		compaction_free(c);
+		job_failed(db, rc);
+		db->bg_busy = 0;
+		pthread_cond_broadcast(&db->done_cv);
+	}
+	pthread_mutex_unlock(&db->mu);
+	return NULL;
+}
+
+/* REQUIRES: db->mu held. */
+int lsm_db_bg_start(lsm_db *db)
+{
+	int rc = pthread_create(&db->bg_thread, NULL, bg_main, db);
+	if (rc)
+		return lsm_seterr(-rc, "starting the background thread failed");
+	db->bg_started = 1;
+	return 0;
+}
+
+void lsm_db_bg_stop(lsm_db *db)
+{
+	pthread_mutex_lock(&db->mu);
+	__atomic_store_n(&db->shutting_down, 1, __ATOMIC_RELEASE);
+	int started = db->bg_started;
+	pthread_cond_broadcast(&db->bg_cv);
+	pthread_mutex_unlock(&db->mu);
+	if (started)
+		pthread_join(db->bg_thread, NULL);
+	db->bg_started = 0;
+}
+
+int lsm_db_manual_compact(lsm_db *db, int level, const lsm_slice *begin, const lsm_slice *end)
+{
+	lsm_manual m;
+	int rc = 0;
+	memset(&m, 0, sizeof(m));
+	m.level = level;
+	lsm_buf_init(&m.begin);
+	lsm_buf_init(&m.end);
+	if (begin) {
+		m.has_begin = 1;
+		rc = lsm_buf_append(&m.begin, begin->data, begin->len);
+	}
+	if (!rc && end) {
+		m.has_end = 1;
+		rc = lsm_buf_append(&m.end, end->data, end->len);
+	}
+	if (rc) {
+		rc = lsm_seterr(rc, "compact range: out of memory");
+		goto out;
+	}
+	pthread_mutex_lock(&db->mu);
+	while (db->manual && !db->bg_error)
+		pthread_cond_wait(&db->done_cv, &db->mu);
+	if (db->bg_error) {
+		rc = lsm_db_readonly_error(db);
+	} else {
+		db->manual = &m;
+		pthread_cond_signal(&db->bg_cv);
+		while (!m.done)
+			pthread_cond_wait(&db->done_cv, &db->mu);
+		db->manual = NULL;
+		rc = m.rc;
+		if (rc && db->bg_error)
+			rc = lsm_db_readonly_error(db);
+		pthread_cond_broadcast(&db->done_cv);
+	}
+	pthread_mutex_unlock(&db->mu);
+out:
+	lsm_buf_free(&m.begin);
+	lsm_buf_free(&m.end);
+	return rc;
+}
+
+int lsm_compact_range(lsm_db *db, const void *begin, size_t blen, const void *end, size_t elen)
+{
+	lsm_slice b = lsm_slice_of(begin, blen), e = lsm_slice_of(end, elen);
+	const lsm_slice *bp = begin ? &b : NULL, *ep = end ? &e : NULL;
+	int rc = lsm_flush(db);
+	if (rc)
+		return rc;
+	/* Down to the deepest level holding part of the range, so tombstones can go. */
+	pthread_mutex_lock(&db->mu);
+	lsm_version *v = db->vs.current;
+	int max_level = 1;
+	for (int level = 1; level < LSM_MAX_LEVELS; level++) {
+		int first, last;
+		if (v->nfiles[level] && lsm_version_overlapping(v, level, bp, ep, &first, &last))
+			max_level = level;
+	}
+	pthread_mutex_unlock(&db->mu);
+	if (max_level > LSM_MAX_LEVELS - 1)
+		max_level = LSM_MAX_LEVELS - 1;
+	for (int level = 0; level < max_level && !rc; level++)
+		rc = lsm_db_manual_compact(db, level, bp, ep);
+	return rc;
+}
+
+/* ---- obsolete files ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * REQUIRES: db->mu held. Drops our reference to every old version no
+ * reader holds any more, then collects the table numbers still reachable
+ * from any live version or being written.
+ */
+static uint64_t *live_tables(lsm_db *db, int *nlive)
+{
+	int n = 0, cap = db->npending;
+	int keep = 0;
+	for (int i = 0; i < db->nversions; i++) {
+		lsm_version *v = db->versions[i];
+		/* Only ours left, and not current: no one can take a new reference. */
+		if (v != db->vs.current && __atomic_load_n(&v->refs, __ATOMIC_ACQUIRE) == 1) {
+			lsm_version_unref(v);
+			continue;
+		}
+		db->versions[keep++] = v;
+		for (int l = 0; l < LSM_MAX_LEVELS; l++)
+			cap += v->nfiles[l];
+	}
+	db->nversions = keep;
+	lsm_version *cur = db->vs.current;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		cap += cur->nfiles[l];
+	uint64_t *live = malloc((size_t)(cap + 1) * sizeof(*live));
+	if (!live)
+		return NULL;
+	for (int i = 0; i < db->npending; i++)
+		live[n++] = db->pending[i];
+	for (int i = 0; i <= db->nversions; i++) {
+		lsm_version *v = i < db->nversions ? db->versions[i] : cur;
+		for (int l = 0; l < LSM_MAX_LEVELS; l++)
+			for (int j = 0; j < v->nfiles[l]; j++)
+				live[n++] = v->files[l][j]->number;
+	}
+	assert(n <= cap);
+	qsort(live, (size_t)n, sizeof(*live), cmp_u64);
+	*nlive = n;
+	return live;
+}
+
+void lsm_db_delete_obsolete(lsm_db *db)
+{
+	char **names = NULL;
+	size_t count = 0;
+	int nlive = 0;
+	/* After a background error the state on disk is uncertain: keep everything. */
+	if (db->read_only || db->bg_error)
+		return;
+	uint64_t *live = live_tables(db, &nlive);
+	if (!live)
+		return; /* out of memory: try again after the next job */
+	uint64_t log_number = db->vs.log_number;
+	uint64_t manifest_number = db->vs.manifest_number;
+	/*
+	 * Safe without the lock: only this thread (or lsm_open before the
+	 * thread starts) creates tables and MANIFESTs, and WALs created
+	 * meanwhile are numbered above log_number.
+	 */
+	pthread_mutex_unlock(&db->mu);
+	if (db->env->list_dir(db->env, db->dir, &names, &count) == 0) {
+		for (size_t i = 0; i < count; i++) {
+			uint64_t num = 0;
+			int del = 0;
+			switch (lsm_parse_filename(names[i], &num)) {
+			case LSM_FILE_LOG:
+				del = num < log_number;
+				break;
+			case LSM_FILE_TABLE:
+				del = !bsearch(&num, live, (size_t)nlive, sizeof(*live), cmp_u64);
+				break;
+			case LSM_FILE_MANIFEST:
+				del = num < manifest_number;
+				break;
+			case LSM_FILE_TEMP:
+				del = 1;
+				break;
+			default:
+				break;
+			}
+			if (!del)
+				continue;
+			char *p = NULL;
+			if (asprintf(&p, "%s/%s", db->dir, names[i]) < 0)
+				break;
+			if (lsm_parse_filename(names[i], &num) == LSM_FILE_TABLE)
+				lsm_tcache_evict(db->tcache, num);
+			db->env->unlink(db->env,
+					p); /* a failure only leaves garbage for next time */
+			free(p);
+		}
+		lsm_env_free_names(names, count);
+	}
+	free(live);
+	pthread_mutex_lock(&db->mu);
+}

@@ -1,0 +1,1340 @@
+/*
+ * db.c — the database handle: options, open and recovery, the write path
+ * with group commit, point reads, snapshots, sync, flush, stats, close and
+ * destroy. The background thread lives in compact.c, iterators in
+ * db_iter.c, lsm_verify in db_verify.c.
+ *
+ * Durability rule: after any crash the database holds a prefix of the
+ * acknowledged writes and everything that was synced. Three things make
+ * that hold across WAL files: a WAL is synced before the next one is
+ * started (so a synced write in WAL n+1 implies all of WAL n survived),
+ * the directory is synced after a WAL or table is created (so the file
+ * itself survives), and a WAL is deleted only after the MANIFEST edit that
+ * moves log_number past it has been synced.
+ */
+#include "db_impl.h"
+
+#include "error.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KiB (UINT64_C(1) << 10)
+#define MiB (UINT64_C(1) << 20)
+
+/*
+ * A group commit takes at most this much: enough to amortise one write()
+ * and fsync over many small batches, small enough that the followers'
+ * latency does not grow without bound.
+ */
+#define GROUP_MAX_BYTES (1 * MiB)
+/* A small leader takes at most this much more, so one small write is not held up by a big group. */
+#define GROUP_SMALL_EXTRA (128 * KiB)
+
+void lsm_options_init(lsm_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->create_if_missing = 1;
+	o->memtable_bytes = 4 * MiB;
+	o->block_bytes = 4 * KiB;
+	o->block_cache_bytes = 8 * MiB;
+	o->bloom_bits_per_key = 10;
+	o->compression = LSM_COMPRESS_NONE;
+	o->max_open_tables = 1000;
+	o->l0_compaction_trigger = 4;
+	o->l0_slowdown_trigger = 8;
+	o->l0_stop_trigger = 12;
+	o->max_immutable_memtables = 2;
+	o->level_base_bytes = 64 * MiB;
+	o->level_multiplier = 10;
+	o->target_file_bytes = 8 * MiB;
+	o->env = NULL;
+}
+
+/*
+ * Zero in a size or count field means "the default" (a caller that
+ * memset its options gets a working db); out-of-range values are clamped
+ * so the engine's invariants (slowdown <= stop, at least one immutable
+ * memtable) always hold.
+ */
+static int sanitize_options(lsm_options *o)
+{
+	lsm_options d;
+	lsm_options_init(&d);
+	if (!o->memtable_bytes)
+		o->memtable_bytes = d.memtable_bytes;
+	if (o->memtable_bytes < 4 * KiB)
+		o->memtable_bytes = 4 * KiB;
+	if (!o->block_bytes)
+		o->block_bytes = d.block_bytes;
+	if (o->block_bytes < 256)
+		o->block_bytes = 256;
+	if (o->block_bytes > 4 * MiB)
+		o->block_bytes = 4 * MiB;
+	if (o->bloom_bits_per_key < 0)
+		o->bloom_bits_per_key = 0;
+	if (o->compression < LSM_COMPRESS_NONE || o->compression > LSM_COMPRESS_ZSTD)
+		return lsm_seterr(-EINVAL, "unknown compression method %d", o->compression);
+	if (o->max_open_tables <= 0)
+		o->max_open_tables = d.max_open_tables;
+	if (o->l0_compaction_trigger <= 0)
+		o->l0_compaction_trigger = d.l0_compaction_trigger;
+	if (o->l0_slowdown_trigger <= 0)
+		o->l0_slowdown_trigger = d.l0_slowdown_trigger;
+	if (o->l0_slowdown_trigger < o->l0_compaction_trigger)
+		o->l0_slowdown_trigger = o->l0_compaction_trigger;
+	if (o->l0_stop_trigger <= 0)
+		o->l0_stop_trigger = d.l0_stop_trigger;
+	if (o->l0_stop_trigger < o->l0_slowdown_trigger)
+		o->l0_stop_trigger = o->l0_slowdown_trigger;
+	if (o->max_immutable_memtables <= 0)
+		o->max_immutable_memtables = d.max_immutable_memtables;
+	if (!o->level_base_bytes)
+		o->level_base_bytes = d.level_base_bytes;
+	if (o->level_base_bytes < 4 * KiB)
+		o->level_base_bytes = 4 * KiB;
+	if (o->level_multiplier < 2)
+		o->level_multiplier = o->level_multiplier <= 0 ? d.level_multiplier : 2;
+	if (!o->target_file_bytes)
+		o->target_file_bytes = d.target_file_bytes;
+	if (o->target_file_bytes < 4 * KiB)
+		o->target_file_bytes = 4 * KiB;
+	return 0;
+}
+
+/* ---- read views ---- */
+
+static void sv_free(lsm_sv *sv)
+{
+	lsm_memtable_unref(sv->mem);
+	for (int i = 0; i < sv->nimm; i++)
+		lsm_memtable_unref(sv->imm[i]);
+	lsm_version_unref(sv->v);
+	free(sv);
+}
+
+void lsm_db_sv_put(lsm_sv *sv)
+{
+	if (sv && __atomic_sub_fetch(&sv->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		sv_free(sv);
+}
+
+/* REQUIRES: db->mu held. */
+lsm_sv *lsm_db_sv_get(lsm_db *db)
+{
+	lsm_sv *sv = db->sv;
+	__atomic_add_fetch(&sv->refs, 1, __ATOMIC_RELAXED);
+	return sv;
+}
+
+/* REQUIRES: db->mu held. */
+int lsm_db_install_sv(lsm_db *db)
+{
+	lsm_sv *sv = malloc(sizeof(*sv) + (size_t)db->nimm * sizeof(lsm_memtable *));
+	if (!sv)
+		return lsm_seterr(-ENOMEM, "installing a read view: out of memory");
+	sv->refs = 1;
+	sv->imm = (lsm_memtable **)(sv + 1);
+	sv->nimm = db->nimm;
+	sv->mem = db->mem;
+	lsm_memtable_ref(sv->mem);
+	for (int i = 0; i < db->nimm; i++) {
+		sv->imm[i] = db->imm[db->nimm - 1 - i].mem; /* newest first */
+		lsm_memtable_ref(sv->imm[i]);
+	}
+	sv->v = db->vs.current;
+	lsm_version_ref(sv->v);
+	lsm_sv *old = db->sv;
+	db->sv = sv;
+	lsm_db_sv_put(old);
+	return 0;
+}
+
+/* ---- background errors ---- */
+
+/* REQUIRES: db->mu held. */
+void lsm_db_set_bg_error(lsm_db *db, int rc)
+{
+	assert(rc < 0);
+	if (db->bg_error)
+		return;
+	db->bg_error = rc;
+	/* The failing call left its detail in this thread's message. */
+	snprintf(db->bg_errmsg, sizeof(db->bg_errmsg), "%s", lsm_errmsg());
+	pthread_cond_broadcast(&db->done_cv);
+}
+
+/* REQUIRES: db->mu held. */
+int lsm_db_readonly_error(lsm_db *db)
+{
+	return lsm_seterr(-LSM_EREADONLY, "%s is read-only after a background error: %s: %s",
+			  db->dir, lsm_strerror(db->bg_error), db->bg_errmsg);
+}
+
+/* REQUIRES: db->mu held. */
+uint64_t lsm_db_smallest_snapshot(lsm_db *db)
+{
+	if (db->snapshots.next != &db->snapshots)
+		return db->snapshots.next->seq;
+	return lsm_db_last_seq(db);
+}
+
+/* REQUIRES: db->mu held. Reserves room to track one more version. */
+static int reserve_version_slot(lsm_db *db)
+{
+	if (db->nversions < db->cap_versions)
+		return 0;
+	int cap = db->cap_versions ? 2 * db->cap_versions : 8;
+	lsm_version **nv = realloc(db->versions, (size_t)cap * sizeof(*nv));
+	if (!nv)
+		return lsm_seterr(-ENOMEM, "tracking versions: out of memory");
+	db->versions = nv;
+	db->cap_versions = cap;
+	return 0;
+}
+
+/* REQUIRES: db->mu held. */
+int lsm_db_apply_edit(lsm_db *db, lsm_version_edit *e)
+{
+	/* Room first: a version we could not track might lose its files under a reader. */
+	int rc = reserve_version_slot(db);
+	if (rc)
+		return rc;
+	if (!e->has_last_seq) {
+		e->has_last_seq = 1;
+		e->last_seq = lsm_db_last_seq(db);
+	}
+	rc = lsm_vset_log_and_apply(&db->vs, e);
+	if (rc)
+		return rc;
+	lsm_version_ref(db->vs.current);
+	db->versions[db->nversions++] = db->vs.current;
+	return lsm_db_install_sv(db);
+}
+
+/* ---- the write queue ---- */
+
+void lsm_db_writer_enter(lsm_db *db, lsm_writer *w)
+{
+	pthread_cond_init(&w->cv, NULL);
+	w->done = 0;
+	w->rc = 0;
+	w->next = NULL;
+	pthread_mutex_lock(&db->mu);
+	if (db->wq_tail)
+		db->wq_tail->next = w;
+	else
+		db->wq_head = w;
+	db->wq_tail = w;
+	while (!w->done && db->wq_head != w)
+		pthread_cond_wait(&w->cv, &db->mu);
+}
+
+/*
+ * REQUIRES: db->mu held, leader at the head of the queue. Pops every
+ * writer from leader to last (inclusive), hands each its result and wakes
+ * the next leader.
+ */
+static void finish_group(lsm_db *db, lsm_writer *leader, lsm_writer *last, int rc)
+{
+	assert(db->wq_head == leader);
+	for (;;) {
+		lsm_writer *w = db->wq_head;
+		db->wq_head = w->next;
+		if (!db->wq_head)
+			db->wq_tail = NULL;
+		if (w != leader) {
+			w->rc = rc;
+			w->done = 1;
+			pthread_cond_signal(&w->cv);
+		}
+		if (w == last)
+			break;
+	}
+	if (db->wq_head)
+		pthread_cond_signal(&db->wq_head->cv);
+}
+
+/* REQUIRES: db->mu held, w leads. */
+void lsm_db_writer_leave(lsm_db *db, lsm_writer *w)
+{
+	finish_group(db, w, w, 0);
+}
+
+/* ---- switching memtables ---- */
+
+/* REQUIRES: db->mu held. */
+static int reserve_imm_slot(lsm_db *db)
+{
+	if (db->nimm < db->cap_imm)
+		return 0;
+	int cap = db->cap_imm ? 2 * db->cap_imm : 4;
+	lsm_imm *ni = realloc(db->imm, (size_t)cap * sizeof(*ni));
+	if (!ni)
+		return lsm_seterr(-ENOMEM, "switching memtables: out of memory");
+	db->imm = ni;
+	db->cap_imm = cap;
+	return 0;
+}
+
+/* REQUIRES: db->mu held. Moves mem (whose WAL is log_number) to the immutable list. */
+static void push_imm(lsm_db *db, lsm_memtable *mem, uint64_t log_number)
+{
+	assert(db->nimm < db->cap_imm);
+	db->imm[db->nimm].mem = mem;
+	db->imm[db->nimm].log_number = log_number;
+	db->imm[db->nimm].id = db->imm_next_id++;
+	db->nimm++;
+	__atomic_store_n(&db->imm_pending, db->nimm, __ATOMIC_RELEASE);
+}
+
+/*
+ * REQUIRES: db->mu held, the caller leads the write queue. Starts a new WAL
+ * and memtable and hands the old memtable to the background thread.
+ */
+static int switch_memtable(lsm_db *db)
+{
+	lsm_wal_writer *nw = NULL;
+	char *path = NULL;
+	lsm_memtable *nm = lsm_memtable_new();
+	int rc = reserve_imm_slot(db);
+	if (!rc && !nm)
+		rc = lsm_seterr(-ENOMEM, "switching memtables: out of memory");
+	if (rc)
+		goto out;
+	uint64_t number = db->vs.next_file++;
+	path = lsm_log_filename(db->dir, number);
+	if (!path) {
+		rc = lsm_seterr(-ENOMEM, "switching memtables: out of memory");
+		goto out;
+	}
+	lsm_wal_writer *old = db->wal;
+	pthread_mutex_unlock(&db->mu);
+	/* Prefix rule: all of the old WAL is durable before the new one can hold a synced write. */
+	rc = lsm_wal_sync(old);
+	if (!rc)
+		lsm_db_count(&db->c.syncs, 1);
+	if (!rc)
+		rc = lsm_wal_writer_open(db->env, path, &nw);
+	if (!rc)
+		rc = db->env->sync_dir(db->env, db->dir);
+	pthread_mutex_lock(&db->mu);
+	if (rc) {
+		lsm_db_set_bg_error(db, rc);
+		goto out;
+	}
+	lsm_wal_writer_close(old);
+	push_imm(db, db->mem, db->wal_number);
+	db->mem = nm;
+	nm = NULL;
+	db->wal = nw;
+	nw = NULL;
+	db->wal_number = number;
+	rc = lsm_db_install_sv(db);
+	lsm_db_bg_schedule(db);
+out:
+	if (nw) {
+		lsm_wal_writer_close(nw);
+		db->env->unlink(db->env, path);
+	}
+	if (nm)
+		lsm_memtable_unref(nm);
+	free(path);
+	return rc;
+}
+
+static uint64_t now_micros(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * REQUIRES: db->mu held, the caller leads the write queue. Makes sure the
+ * active memtable has room (or, with force, switches it anyway), delaying
+ * or stopping the write while L0 or the immutable list is too long.
+ */
+static int make_room(lsm_db *db, int force)
+{
+	int allow_delay = !force;
+	for (;;) {
+		if (db->bg_error)
+			return lsm_db_readonly_error(db);
+		int l0 = db->vs.current->nfiles[0];
+		if (allow_delay && l0 >= db->opts.l0_slowdown_trigger) {
+			/*
+			 * Spread the slowdown over many writes: 1 ms each lets
+			 * compaction catch up before the hard stop, instead of
+			 * one write waiting seconds.
+			 */
+			pthread_mutex_unlock(&db->mu);
+			usleep(1000);
+			pthread_mutex_lock(&db->mu);
+			allow_delay = 0;
+			lsm_db_count(&db->c.stall_slowdowns, 1);
+			lsm_db_count(&db->c.stall_micros, 1000);
+			continue;
+		}
+		if (!force && lsm_memtable_bytes(db->mem) < db->opts.memtable_bytes)
+			return 0;
+		if (db->nimm >= db->opts.max_immutable_memtables ||
+		    l0 >= db->opts.l0_stop_trigger) {
+			uint64_t t0 = now_micros();
+			lsm_db_count(&db->c.stall_stops, 1);
+			lsm_db_bg_schedule(db);
+			pthread_cond_wait(&db->done_cv, &db->mu);
+			lsm_db_count(&db->c.stall_micros, now_micros() - t0);
+			continue;
+		}
+		return switch_memtable(db);
+	}
+}
+
+/* ---- the write path ---- */
+
+typedef struct insert_ctx {
+	lsm_memtable *mem;
+	uint64_t puts, deletes;
+} insert_ctx;
+
+static int insert_one(void *arg, uint64_t seq, int type, lsm_slice key, lsm_slice val)
+{
+	insert_ctx *ctx = arg;
+	if (type == LSM_TYPE_VALUE)
+		ctx->puts++;
+	else
+		ctx->deletes++;
+	return lsm_memtable_add(ctx->mem, seq, type, key, val);
+}
+
+/*
+ * REQUIRES: db->mu held, leader at the head of the queue. Merges the
+ * leader's batch with those queued behind it, logs them as one WAL record
+ * (one write, at most one sync), and inserts them into the memtable. db->mu
+ * is released for the I/O; *last gets the last writer served.
+ */
+static int write_group(lsm_db *db, lsm_writer *leader, lsm_writer **last)
+{
+	lsm_batch *g = db->group;
+	size_t first = lsm_batch_bytes(leader->batch);
+	size_t max = first <= GROUP_SMALL_EXTRA ? first + GROUP_SMALL_EXTRA : GROUP_MAX_BYTES;
+	size_t total = 0;
+	uint64_t user_bytes = 0;
+	int sync = 0, rc = 0;
+
+	lsm_batch_clear(g);
+	for (lsm_writer *w = leader; w && w->batch; w = w->next) {
+		size_t n = lsm_batch_bytes(w->batch);
+		if (w != leader && total + n > max)
+			break;
+		*last = w;
+		rc = lsm_batch_append(g, w->batch);
+		if (rc)
+			return rc; /* nothing logged yet: the group simply fails */
+		total += n;
+		sync |= w->sync;
+		user_bytes += w->batch->user_bytes;
+	}
+
+	uint64_t seq = db->vs.last_seq + 1;
+	uint64_t count = lsm_batch_count(g);
+	lsm_batch_set_seq(g, seq);
+	lsm_wal_writer *wal = db->wal;
+	insert_ctx ctx = {.mem = db->mem};
+	pthread_mutex_unlock(&db->mu);
+
+	lsm_slice rep = lsm_batch_rep(g);
+	uint64_t before = lsm_wal_size(wal);
+	rc = lsm_wal_add_records(wal, &rep, 1);
+	lsm_db_count(&db->c.wal_bytes_written, lsm_wal_size(wal) - before);
+	if (!rc && sync) {
+		rc = lsm_wal_sync(wal);
+		lsm_db_count(&db->c.syncs, 1);
+	}
+	if (!rc)
+		rc = lsm_batch_iterate(rep, insert_one, &ctx);
+
+	pthread_mutex_lock(&db->mu);
+	if (rc) {
+		/* The WAL may hold part of the group: nothing more may be appended. */
+		lsm_db_set_bg_error(db, rc);
+	} else {
+		/* Readers take last_seq under db->mu or with an acquire load. */
+		__atomic_store_n(&db->vs.last_seq, seq + count - 1, __ATOMIC_RELEASE);
+		lsm_db_count(&db->c.puts, ctx.puts);
+		lsm_db_count(&db->c.deletes, ctx.deletes);
+		lsm_db_count(&db->c.user_bytes_written, user_bytes);
+	}
+	/* A huge batch should not pin its buffer for the life of the db. */
+	if (g->rep.cap > 4 * MiB) {
+		lsm_batch *fresh = lsm_batch_new();
+		if (fresh) {
+			lsm_batch_free(g);
+			db->group = fresh;
+		}
+	}
+	return rc;
+}
+
+int lsm_write(lsm_db *db, const lsm_write_options *wopts, const lsm_batch *b)
+{
+	if (!db || !b)
+		return lsm_seterr(-EINVAL, "lsm_write: NULL argument");
+	if (db->read_only)
+		return lsm_seterr(-LSM_EREADONLY, "%s was opened read-only", db->dir);
+	if (lsm_batch_count(b) == 0)
+		return 0;
+	lsm_db_count(&db->c.batches, 1);
+
+	lsm_writer w = {.batch = b, .sync = wopts && wopts->sync};
+	lsm_writer *last = &w;
+	int rc;
+	lsm_db_writer_enter(db, &w);
+	if (w.done) {
+		rc = w.rc;
+		/* The leader's message is in its thread; give this one its own. */
+		if (rc == -LSM_EREADONLY && db->bg_error)
+			rc = lsm_db_readonly_error(db);
+		else if (rc < 0)
+			rc = lsm_seterr(rc, "%s: group write failed: %s", db->dir,
+					db->bg_error ? db->bg_errmsg : lsm_strerror(rc));
+		pthread_mutex_unlock(&db->mu);
+		goto out;
+	}
+	rc = make_room(db, 0);
+	if (!rc)
+		rc = write_group(db, &w, &last);
+	finish_group(db, &w, last, rc);
+	pthread_mutex_unlock(&db->mu);
+out:
+	pthread_cond_destroy(&w.cv);
+	return rc;
+}
+
+static int check_key(size_t klen)
+{
+	if (klen > LSM_MAX_KEY)
+		return lsm_seterr(-EINVAL, "key of %zu bytes is over the %u-byte limit", klen,
+				  LSM_MAX_KEY);
+	return 0;
+}
+
+int lsm_put(lsm_db *db, const lsm_write_options *wopts, const void *key, size_t klen,
+	    const void *val, size_t vlen)
+{
+	lsm_batch *b = lsm_batch_new();
+	if (!b)
+		return lsm_seterr(-ENOMEM, "lsm_put: out of memory");
+	int rc = lsm_batch_put(b, key, klen, val, vlen);
+	if (!rc)
+		rc = lsm_write(db, wopts, b);
+	lsm_batch_free(b);
+	return rc;
+}
+
+int lsm_delete(lsm_db *db, const lsm_write_options *wopts, const void *key, size_t klen)
+{
+	lsm_batch *b = lsm_batch_new();
+	if (!b)
+		return lsm_seterr(-ENOMEM, "lsm_delete: out of memory");
+	int rc = lsm_batch_delete(b, key, klen);
+	if (!rc)
+		rc = lsm_write(db, wopts, b);
+	lsm_batch_free(b);
+	return rc;
+}
+
+/* ---- reads ---- */
+
+/* Copies value into a malloc'd, NUL-terminated buffer. */
+static int copy_value(lsm_slice v, void **val, size_t *vlen)
+{
+	uint8_t *p = malloc(v.len + 1);
+	if (!p)
+		return lsm_seterr(-ENOMEM, "lsm_get: out of memory for a %zu-byte value", v.len);
+	if (v.len)
+		memcpy(p, v.data, v.len);
+	p[v.len] = 0;
+	*val = p;
+	*vlen = v.len;
+	return 0;
+}
+
+/*
+ * Looks the seek key up in one table. Returns 1 (found, *type set, value in
+ * buf), 0 (absent) or a negative error.
+ */
+static int table_lookup(lsm_db *db, const lsm_file_meta *f, lsm_slice ikey, int fill_cache,
+			int *type, lsm_buf *buf)
+{
+	lsm_table *t;
+	int skipped = 0;
+	int rc = lsm_tcache_get(db->tcache, f->number, f->size, &t);
+	if (rc)
+		return rc;
+	rc = lsm_table_get(t, ikey, fill_cache, type, buf, &skipped);
+	if (skipped)
+		lsm_db_count(&db->c.bloom_useful, 1);
+	lsm_table_unref(t);
+	return rc;
+}
+
+static int in_file_range(const lsm_file_meta *f, lsm_slice ukey)
+{
+	lsm_slice lo = lsm_ikey_user(lsm_slice_of(f->smallest.data, f->smallest.len));
+	lsm_slice hi = lsm_ikey_user(lsm_slice_of(f->largest.data, f->largest.len));
+	return lsm_user_compare(ukey, lo) >= 0 && lsm_user_compare(ukey, hi) <= 0;
+}
+
+/* Searches the tables of v, newest data first. Same returns as table_lookup. */
+static int version_get(lsm_db *db, lsm_version *v, lsm_slice ukey, lsm_slice ikey, int fill_cache,
+		       int *type, lsm_buf *buf)
+{
+	int rc = 0;
+	for (int i = 0; i < v->nfiles[0] && !rc; i++) {
+		if (in_file_range(v->files[0][i], ukey))
+			rc = table_lookup(db, v->files[0][i], ikey, fill_cache, type, buf);
+	}
+	for (int level = 1; level < LSM_MAX_LEVELS && !rc; level++) {
+		if (!v->nfiles[level])
+			continue;
+		int i = lsm_version_find_file(v, level, ikey);
+		if (i >= v->nfiles[level] || !in_file_range(v->files[level][i], ukey))
+			continue;
+		rc = table_lookup(db, v->files[level][i], ikey, fill_cache, type, buf);
+	}
+	return rc;
+}
+
+int lsm_get(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen, void **val,
+	    size_t *vlen)
+{
+	uint8_t small[256];
+	uint8_t *ikbuf = small;
+	lsm_buf buf;
+	lsm_sv *sv = NULL;
+	lsm_slice ukey = lsm_slice_of(key, klen);
+	int type = LSM_TYPE_DELETE, found = 0;
+	int fill_cache = ropts ? ropts->fill_cache : 1;
+	int rc;
+
+	lsm_buf_init(&buf);
+	*val = NULL;
+	*vlen = 0;
+	if (!db)
+		return lsm_seterr(-EINVAL, "lsm_get: NULL db");
+	rc = check_key(klen);
+	if (rc)
+		return rc;
+	lsm_db_count(&db->c.gets, 1);
+
+	pthread_mutex_lock(&db->mu);
+	uint64_t seq = ropts && ropts->snapshot ? ropts->snapshot->seq : lsm_db_last_seq(db);
+	sv = lsm_db_sv_get(db);
+	pthread_mutex_unlock(&db->mu);
+
+	lsm_slice v;
+	found = lsm_memtable_get(sv->mem, ukey, seq, &type, &v);
+	for (int i = 0; i < sv->nimm && !found; i++)
+		found = lsm_memtable_get(sv->imm[i], ukey, seq, &type, &v);
+	if (found) {
+		rc = type == LSM_TYPE_VALUE ? copy_value(v, val, vlen) : LSM_NOTFOUND;
+		goto out;
+	}
+
+	if (klen + LSM_TRAILER > sizeof(small)) {
+		ikbuf = malloc(klen + LSM_TRAILER);
+		if (!ikbuf) {
+			rc = lsm_seterr(-ENOMEM, "lsm_get: out of memory");
+			goto out;
+		}
+	}
+	lsm_ikey_make(ikbuf, key, klen, seq, LSM_TYPE_FOR_SEEK);
+	rc = version_get(db, sv->v, ukey, lsm_slice_of(ikbuf, klen + LSM_TRAILER), fill_cache,
+			 &type, &buf);
+	if (rc < 0)
+		goto out;
+	if (rc == 0 || type != LSM_TYPE_VALUE) {
+		rc = LSM_NOTFOUND;
+		goto out;
+	}
+	/* Hand the buffer over instead of copying what may be a large value. */
+	rc = lsm_buf_reserve(&buf, 1);
+	if (rc) {
+		rc = lsm_seterr(rc, "lsm_get: out of memory");
+		goto out;
+	}
+	buf.data[buf.len] = 0;
+	*val = buf.data;
+	*vlen = buf.len;
+	lsm_buf_init(&buf);
+	rc = 0;
+out:
+	if (ikbuf != small)
+		free(ikbuf);
+	lsm_buf_free(&buf);
+	lsm_db_sv_put(sv);
+	return rc;
+}
+
+/* ---- snapshots ---- */
+
+const lsm_snapshot *lsm_snapshot_new(lsm_db *db)
+{
+	lsm_snapshot *s = malloc(sizeof(*s));
+	if (!s)
+		return NULL;
+	pthread_mutex_lock(&db->mu);
+	s->seq = lsm_db_last_seq(db);
+	/* Newest at the tail: sequence numbers only grow, so the list stays sorted. */
+	s->next = &db->snapshots;
+	s->prev = db->snapshots.prev;
+	s->prev->next = s;
+	db->snapshots.prev = s;
+	pthread_mutex_unlock(&db->mu);
+	return s;
+}
+
+void lsm_snapshot_release(lsm_db *db, const lsm_snapshot *snap)
+{
+	if (!snap)
+		return;
+	lsm_snapshot *s = (lsm_snapshot *)snap;
+	pthread_mutex_lock(&db->mu);
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+	pthread_mutex_unlock(&db->mu);
+	free(s);
+}
+
+/* ---- sync and flush ---- */
+
+int lsm_sync(lsm_db *db)
+{
+	if (db->read_only)
+		return 0; /* nothing unsynced can exist */
+	lsm_writer w = {.batch = NULL};
+	int rc = 0;
+	lsm_db_writer_enter(db, &w);
+	if (db->bg_error) {
+		rc = lsm_db_readonly_error(db);
+	} else {
+		/* As leader we own the WAL; no one else writes it meanwhile. */
+		lsm_wal_writer *wal = db->wal;
+		pthread_mutex_unlock(&db->mu);
+		rc = lsm_wal_sync(wal);
+		lsm_db_count(&db->c.syncs, 1);
+		pthread_mutex_lock(&db->mu);
+		if (rc)
+			lsm_db_set_bg_error(db, rc);
+	}
+	lsm_db_writer_leave(db, &w);
+	pthread_mutex_unlock(&db->mu);
+	pthread_cond_destroy(&w.cv);
+	return rc;
+}
+
+int lsm_flush(lsm_db *db)
+{
+	if (db->read_only)
+		return lsm_seterr(-LSM_EREADONLY, "%s was opened read-only", db->dir);
+	lsm_writer w = {.batch = NULL};
+	int rc = 0;
+	lsm_db_writer_enter(db, &w);
+	if (db->bg_error)
+		rc = lsm_db_readonly_error(db);
+	else if (lsm_memtable_count(db->mem) > 0)
+		rc = make_room(db, 1);
+	/* Wait for the memtable just switched and every older one. */
+	uint64_t target = db->imm_next_id;
+	lsm_db_writer_leave(db, &w);
+	while (!rc && db->flushed_id < target) {
+		if (db->bg_error) {
+			rc = lsm_db_readonly_error(db);
+			break;
+		}
+		lsm_db_bg_schedule(db);
+		pthread_cond_wait(&db->done_cv, &db->mu);
+	}
+	pthread_mutex_unlock(&db->mu);
+	pthread_cond_destroy(&w.cv);
+	return rc;
+}
+
+/* ---- recovery ---- */
+
+typedef struct replay_state {
+	lsm_db *db;
+	lsm_memtable *mem;
+	lsm_version_edit *edit;
+	uint64_t max_seq;
+} replay_state;
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* REQUIRES: db->mu held. The replay memtable is full: write it out (or keep it, read-only). */
+static int replay_rotate(replay_state *st)
+{
+	lsm_db *db = st->db;
+	int rc;
+	lsm_memtable *nm = lsm_memtable_new();
+	if (!nm)
+		return lsm_seterr(-ENOMEM, "recovery: out of memory");
+	if (db->read_only) {
+		/* Nothing may be written: keep it as an immutable memtable. */
+		rc = reserve_imm_slot(db);
+		if (rc) {
+			lsm_memtable_unref(nm);
+			return rc;
+		}
+		push_imm(db, st->mem, 0);
+	} else {
+		rc = lsm_db_write_l0(db, st->mem, st->edit);
+		if (rc) {
+			lsm_memtable_unref(nm);
+			return rc;
+		}
+		lsm_memtable_unref(st->mem);
+	}
+	st->mem = nm;
+	return 0;
+}
+
+/* REQUIRES: db->mu held. Replays WAL number into st->mem. */
+static int replay_log(replay_state *st, uint64_t number)
+{
+	lsm_db *db = st->db;
+	lsm_wal_reader *r = NULL;
+	lsm_slice rec;
+	uint64_t off = 0;
+	char *path = lsm_log_filename(db->dir, number);
+	int rc;
+	if (!path)
+		return lsm_seterr(-ENOMEM, "recovery: out of memory");
+	rc = lsm_wal_reader_open(db->env, path, db->opts.paranoid_checks, &r);
+	if (rc)
+		goto out;
+	while ((rc = lsm_wal_read(r, &rec, &off)) == 1) {
+		if (rec.len < LSM_BATCH_HEADER) {
+			rc = LSM_CORRUPT(path, off,
+					 "WAL record of %zu bytes is too short for a batch",
+					 rec.len);
+			goto out;
+		}
+		uint64_t seq = lsm_get_le64(rec.data);
+		uint32_t count = lsm_get_le32(rec.data + 8);
+		insert_ctx ctx = {.mem = st->mem};
+		rc = lsm_batch_iterate(rec, insert_one, &ctx);
+		if (rc == -LSM_ECORRUPT)
+			rc = LSM_CORRUPT(path, off, "malformed write batch (seq %" PRIu64 ")", seq);
+		if (rc)
+			goto out;
+		if (count && seq + count - 1 > st->max_seq)
+			st->max_seq = seq + count - 1;
+		if (lsm_memtable_bytes(st->mem) >= db->opts.memtable_bytes) {
+			rc = replay_rotate(st);
+			if (rc)
+				goto out;
+		}
+	}
+out:
+	if (r)
+		lsm_wal_reader_close(r);
+	free(path);
+	return rc;
+}
+
+/*
+ * Lists the directory: the WALs to replay (number >= log_number, sorted)
+ * and the highest file number in use, so new files never reuse a number
+ * that a crash left behind.
+ */
+static int scan_dir(lsm_db *db, uint64_t **logs, int *nlogs, uint64_t *max_number)
+{
+	char **names = NULL;
+	size_t count = 0;
+	int n = 0;
+	uint64_t *l = NULL;
+	int rc = db->env->list_dir(db->env, db->dir, &names, &count);
+	if (rc)
+		return rc;
+	l = malloc((count + 1) * sizeof(*l));
+	if (!l) {
+		rc = lsm_seterr(-ENOMEM, "recovery: out of memory");
+		goto out;
+	}
+	*max_number = 0;
+	for (size_t i = 0; i < count; i++) {
+		uint64_t num = 0;
+		enum lsm_file_kind k = lsm_parse_filename(names[i], &num);
+		if (k == LSM_FILE_LOG || k == LSM_FILE_TABLE || k == LSM_FILE_MANIFEST) {
+			if (num > *max_number)
+				*max_number = num;
+		}
+		if (k == LSM_FILE_LOG && num >= db->vs.log_number)
+			l[n++] = num;
+	}
+	qsort(l, (size_t)n, sizeof(*l), cmp_u64);
+	*logs = l;
+	*nlogs = n;
+	l = NULL;
+out:
+	free(l);
+	lsm_env_free_names(names, count);
+	return rc;
+}
+
+/*
+ * With no CURRENT, creating a fresh db is only safe if nothing of an old
+ * one is there: tables or WALs without CURRENT mean a damaged db, and
+ * creating over it would delete them as obsolete.
+ */
+static int check_no_leftovers(lsm_db *db)
+{
+	char **names = NULL;
+	size_t count = 0;
+	int rc = db->env->list_dir(db->env, db->dir, &names, &count);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < count && !rc; i++) {
+		uint64_t num;
+		enum lsm_file_kind k = lsm_parse_filename(names[i], &num);
+		if (k == LSM_FILE_TABLE || k == LSM_FILE_LOG)
+			rc = lsm_seterr(-LSM_ECORRUPT,
+					"%s/CURRENT is missing but %s is present: the database "
+					"is damaged (refusing to create a new one over it)",
+					db->dir, names[i]);
+	}
+	lsm_env_free_names(names, count);
+	return rc;
+}
+
+/* REQUIRES: db->mu held (the db is not shared yet). */
+static int recover(lsm_db *db)
+{
+	lsm_version_edit edit;
+	replay_state st = {.db = db, .edit = &edit};
+	uint64_t *logs = NULL, max_number = 0;
+	int nlogs = 0;
+	int rc;
+
+	lsm_edit_init(&edit);
+	rc = lsm_vset_recover(&db->vs, db->env, db->dir, &db->opts);
+	if (rc == -LSM_ENOTDB) {
+		if (!db->opts.create_if_missing || db->read_only) {
+			rc = lsm_seterr(-LSM_ENOTDB, "%s holds no database (no CURRENT file)",
+					db->dir);
+			goto out;
+		}
+		rc = check_no_leftovers(db);
+		if (!rc)
+			rc = lsm_vset_create(&db->vs, db->env, db->dir, &db->opts);
+	} else if (!rc && db->opts.error_if_exists) {
+		rc = lsm_seterr(-LSM_EEXIST, "a database already exists in %s", db->dir);
+	}
+	if (rc)
+		goto out;
+
+	rc = scan_dir(db, &logs, &nlogs, &max_number);
+	if (rc)
+		goto out;
+	if (db->vs.next_file <= max_number)
+		db->vs.next_file = max_number + 1;
+	st.max_seq = db->vs.last_seq;
+	st.mem = lsm_memtable_new();
+	if (!st.mem) {
+		rc = lsm_seterr(-ENOMEM, "recovery: out of memory");
+		goto out;
+	}
+	for (int i = 0; i < nlogs && !rc; i++)
+		rc = replay_log(&st, logs[i]);
+	if (rc)
+		goto out;
+	__atomic_store_n(&db->vs.last_seq, st.max_seq, __ATOMIC_RELEASE);
+
+	if (db->read_only) {
+		db->mem = st.mem;
+		st.mem = NULL;
+		rc = lsm_db_install_sv(db);
+		goto out;
+	}
+
+	/* Everything replayed goes to a table, then a fresh WAL takes over. */
+	rc = lsm_db_write_l0(db, st.mem, &edit);
+	if (rc)
+		goto out;
+	db->mem = lsm_memtable_new();
+	if (!db->mem) {
+		rc = lsm_seterr(-ENOMEM, "recovery: out of memory");
+		goto out;
+	}
+	uint64_t number = db->vs.next_file++;
+	char *path = lsm_log_filename(db->dir, number);
+	if (!path) {
+		rc = lsm_seterr(-ENOMEM, "recovery: out of memory");
+		goto out;
+	}
+	rc = lsm_wal_writer_open(db->env, path, &db->wal);
+	free(path);
+	if (!rc)
+		rc = db->env->sync_dir(db->env, db->dir);
+	if (rc)
+		goto out;
+	db->wal_number = number;
+	edit.has_log_number = 1;
+	edit.log_number = number;
+	edit.has_last_seq = 1;
+	edit.last_seq = st.max_seq;
+	rc = lsm_db_apply_edit(db, &edit);
+	db->npending = 0; /* the replay tables are in the version now (or orphans) */
+	if (rc)
+		goto out;
+	lsm_db_delete_obsolete(db);
+out:
+	if (st.mem)
+		lsm_memtable_unref(st.mem);
+	lsm_edit_free(&edit);
+	free(logs);
+	return rc;
+}
+
+/* Checks every live table's blocks at open (paranoid_checks). */
+static int verify_tables_at_open(lsm_db *db)
+{
+	lsm_version *v = db->vs.current;
+	for (int level = 0; level < LSM_MAX_LEVELS; level++) {
+		for (int i = 0; i < v->nfiles[level]; i++) {
+			lsm_table *t;
+			int rc = lsm_tcache_get(db->tcache, v->files[level][i]->number,
+						v->files[level][i]->size, &t);
+			if (!rc) {
+				rc = lsm_table_verify(t, NULL, NULL);
+				lsm_table_unref(t);
+			}
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static void db_free(lsm_db *db)
+{
+	if (db->sv)
+		lsm_db_sv_put(db->sv);
+	if (db->wal)
+		lsm_wal_writer_close(db->wal);
+	if (db->mem)
+		lsm_memtable_unref(db->mem);
+	for (int i = 0; i < db->nimm; i++)
+		lsm_memtable_unref(db->imm[i].mem);
+	free(db->imm);
+	for (int i = 0; i < db->nversions; i++)
+		lsm_version_unref(db->versions[i]);
+	free(db->versions);
+	free(db->pending);
+	lsm_vset_destroy(&db->vs);
+	if (db->tcache)
+		lsm_tcache_free(db->tcache);
+	if (db->block_cache)
+		lsm_cache_free(db->block_cache);
+	if (db->group)
+		lsm_batch_free(db->group);
+	for (int i = 0; i < LSM_MAX_LEVELS; i++)
+		lsm_buf_free(&db->compact_ptr[i]);
+	while (db->snapshots.next != &db->snapshots) {
+		lsm_snapshot *s = db->snapshots.next;
+		db->snapshots.next = s->next;
+		free(s);
+	}
+	if (db->lock)
+		db->env->unlock_file(db->env, db->lock);
+	pthread_cond_destroy(&db->bg_cv);
+	pthread_cond_destroy(&db->done_cv);
+	pthread_mutex_destroy(&db->mu);
+	free(db->dir);
+	free(db);
+}
+
+static int take_lock(lsm_db *db)
+{
+	pid_t holder = 0;
+	char *path = NULL;
+	if (asprintf(&path, "%s/LOCK", db->dir) < 0)
+		return lsm_seterr(-ENOMEM, "open: out of memory");
+	int rc = db->env->lock_file(db->env, path, &db->lock, &holder);
+	if (rc == -LSM_EBUSY)
+		rc = lsm_seterr(-LSM_EBUSY, "database %s is in use by process %ld (%s is locked)",
+				db->dir, (long)holder, path);
+	free(path);
+	return rc;
+}
+
+int lsm_open(lsm_db **dbp, const char *dir, const lsm_options *opts)
+{
+	lsm_db *db;
+	int rc;
+
+	*dbp = NULL;
+	if (!dir)
+		return lsm_seterr(-EINVAL, "lsm_open: NULL directory");
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return lsm_seterr(-ENOMEM, "lsm_open: out of memory");
+	if (opts)
+		db->opts = *opts;
+	else
+		lsm_options_init(&db->opts);
+	pthread_mutex_init(&db->mu, NULL);
+	pthread_cond_init(&db->bg_cv, NULL);
+	pthread_cond_init(&db->done_cv, NULL);
+	db->snapshots.next = db->snapshots.prev = &db->snapshots;
+	for (int i = 0; i < LSM_MAX_LEVELS; i++)
+		lsm_buf_init(&db->compact_ptr[i]);
+	db->env = db->opts.env ? db->opts.env : lsm_env_posix();
+	db->opts.env = db->env;
+	db->read_only = db->opts.read_only;
+	db->dir = strdup(dir);
+	db->group = lsm_batch_new();
+	if (!db->dir || !db->group) {
+		rc = lsm_seterr(-ENOMEM, "lsm_open: out of memory");
+		goto fail;
+	}
+	rc = sanitize_options(&db->opts);
+	if (rc)
+		goto fail;
+
+	rc = db->env->exists(db->env, dir);
+	if (rc == -ENOENT) {
+		if (!db->opts.create_if_missing || db->read_only) {
+			rc = lsm_seterr(-LSM_ENOTDB, "%s does not exist", dir);
+			goto fail;
+		}
+		rc = db->env->mkdir(db->env, dir, 0755);
+	}
+	if (rc)
+		goto fail;
+	rc = take_lock(db);
+	if (rc)
+		goto fail;
+
+	if (db->opts.block_cache_bytes) {
+		db->block_cache = lsm_cache_new(db->opts.block_cache_bytes);
+		if (!db->block_cache) {
+			rc = lsm_seterr(-ENOMEM, "lsm_open: out of memory");
+			goto fail;
+		}
+	}
+	db->tcache = lsm_tcache_new(db->env, dir, db->opts.max_open_tables, db->block_cache);
+	if (!db->tcache) {
+		rc = lsm_seterr(-ENOMEM, "lsm_open: out of memory");
+		goto fail;
+	}
+
+	pthread_mutex_lock(&db->mu);
+	rc = recover(db);
+	if (!rc && !db->sv)
+		rc = lsm_db_install_sv(db);
+	if (!rc && db->opts.paranoid_checks)
+		rc = verify_tables_at_open(db);
+	if (!rc && !db->read_only)
+		rc = lsm_db_bg_start(db);
+	if (!rc && !db->read_only)
+		lsm_db_bg_schedule(db);
+	pthread_mutex_unlock(&db->mu);
+	if (rc)
+		goto fail;
+	*dbp = db;
+	return 0;
+fail:
+	db_free(db);
+	return rc;
+}
+
+int lsm_close(lsm_db *db)
+{
+	if (!db)
+		return 0;
+	lsm_db_bg_stop(db);
+	int rc = db->bg_error;
+	if (rc)
+		lsm_seterr(rc, "%s: background error: %s", db->dir, db->bg_errmsg);
+	db_free(db);
+	return rc;
+}
+
+int lsm_destroy(const char *dir, const lsm_options *opts)
+{
+	lsm_env *env = opts && opts->env ? opts->env : lsm_env_posix();
+	lsm_file *lock = NULL;
+	char **names = NULL;
+	size_t count = 0;
+	char *lockpath = NULL;
+	pid_t holder = 0;
+	int rc = env->exists(env, dir);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	if (asprintf(&lockpath, "%s/LOCK", dir) < 0)
+		return lsm_seterr(-ENOMEM, "lsm_destroy: out of memory");
+	rc = env->lock_file(env, lockpath, &lock, &holder);
+	if (rc == -LSM_EBUSY)
+		rc = lsm_seterr(-LSM_EBUSY, "database %s is in use by process %ld", dir,
+				(long)holder);
+	if (rc)
+		goto out;
+	rc = env->list_dir(env, dir, &names, &count);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < count; i++) {
+		uint64_t num;
+		enum lsm_file_kind k = lsm_parse_filename(names[i], &num);
+		if (k == LSM_FILE_OTHER || k == LSM_FILE_LOCK)
+			continue;
+		char *p = NULL;
+		if (asprintf(&p, "%s/%s", dir, names[i]) < 0) {
+			rc = lsm_seterr(-ENOMEM, "lsm_destroy: out of memory");
+			goto out;
+		}
+		int r = env->unlink(env, p);
+		if (r && !rc)
+			rc = r;
+		free(p);
+	}
+out:
+	if (lock) {
+		env->unlock_file(env, lock);
+		if (!rc)
+			rc = env->unlink(env, lockpath);
+		if (!rc)
+			env->rmdir(env, dir); /* fails, harmlessly, if other files remain */
+	}
+	lsm_env_free_names(names, count);
+	free(lockpath);
+	return rc;
+}
+
+/* ---- stats ---- */
+
+static uint64_t ld(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+void lsm_stats_get(lsm_db *db, lsm_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->puts = ld(&db->c.puts);
+	st->deletes = ld(&db->c.deletes);
+	st->gets = ld(&db->c.gets);
+	st->batches = ld(&db->c.batches);
+	st->syncs = ld(&db->c.syncs);
+	st->user_bytes_written = ld(&db->c.user_bytes_written);
+	st->wal_bytes_written = ld(&db->c.wal_bytes_written);
+	st->flush_bytes_written = ld(&db->c.flush_bytes_written);
+	st->compaction_bytes_read = ld(&db->c.compaction_bytes_read);
+	st->compaction_bytes_written = ld(&db->c.compaction_bytes_written);
+	st->flushes = ld(&db->c.flushes);
+	st->compactions = ld(&db->c.compactions);
+	st->stall_slowdowns = ld(&db->c.stall_slowdowns);
+	st->stall_stops = ld(&db->c.stall_stops);
+	st->stall_micros = ld(&db->c.stall_micros);
+	st->bloom_useful = ld(&db->c.bloom_useful);
+
+	pthread_mutex_lock(&db->mu);
+	lsm_version *v = db->vs.current;
+	lsm_version_ref(v);
+	st->memtable_bytes = lsm_memtable_bytes(db->mem);
+	for (int i = 0; i < db->nimm; i++)
+		st->memtable_bytes += lsm_memtable_bytes(db->imm[i].mem);
+	st->immutable_memtables = (uint64_t)db->nimm;
+	st->last_sequence = lsm_db_last_seq(db);
+	st->background_error = db->bg_error;
+	pthread_mutex_unlock(&db->mu);
+
+	lsm_tcache_retired_stats(db->tcache, &st->block_cache_hits, &st->block_cache_misses);
+	for (int level = 0; level < LSM_MAX_LEVELS; level++) {
+		st->level_files[level] = v->nfiles[level];
+		st->level_bytes[level] = lsm_version_level_bytes(v, level);
+		st->live_bytes += st->level_bytes[level];
+		for (int i = 0; i < v->nfiles[level]; i++) {
+			uint64_t h, m;
+			lsm_tcache_open_stats(db->tcache, v->files[level][i]->number, &h, &m);
+			st->block_cache_hits += h;
+			st->block_cache_misses += m;
+		}
+	}
+	lsm_version_unref(v);
+}
+
+/* snprintf that keeps appending while there is room and counts what it wrote. */
+static void put_text(char *buf, size_t buflen, size_t *pos, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void put_text(char *buf, size_t buflen, size_t *pos, const char *fmt, ...)
+{
+	va_list ap;
+	if (*pos >= buflen)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf + *pos, buflen - *pos, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	*pos += (size_t)n;
+	if (*pos >= buflen)
+		*pos = buflen - 1;
+}
+
+size_t lsm_stats_text(lsm_db *db, char *buf, size_t buflen)
+{
+	lsm_stats st;
+	size_t pos = 0;
+	if (!buflen)
+		return 0;
+	buf[0] = 0;
+	lsm_stats_get(db, &st);
+	uint64_t written =
+		st.wal_bytes_written + st.flush_bytes_written + st.compaction_bytes_written;
+	double wamp = st.user_bytes_written ? (double)written / (double)st.user_bytes_written : 0;
+	put_text(buf, buflen, &pos, "level  files        bytes\n");
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		put_text(buf, buflen, &pos, "L%-5d %5d %12" PRIu64 "\n", l, st.level_files[l],
+			 st.level_bytes[l]);
+	put_text(buf, buflen, &pos,
+		 "live bytes: %" PRIu64 "\nmemtables: %" PRIu64 " bytes, %" PRIu64
+		 " immutable\nlast sequence: %" PRIu64 "\n",
+		 st.live_bytes, st.memtable_bytes, st.immutable_memtables, st.last_sequence);
+	put_text(buf, buflen, &pos,
+		 "writes: %" PRIu64 " puts, %" PRIu64 " deletes, %" PRIu64 " batches, %" PRIu64
+		 " syncs; gets: %" PRIu64 "\n",
+		 st.puts, st.deletes, st.batches, st.syncs, st.gets);
+	put_text(buf, buflen, &pos,
+		 "bytes written: user %" PRIu64 ", wal %" PRIu64 ", flush %" PRIu64
+		 ", compaction %" PRIu64 " (read %" PRIu64 ")\nwrite amplification: %.2f\n",
+		 st.user_bytes_written, st.wal_bytes_written, st.flush_bytes_written,
+		 st.compaction_bytes_written, st.compaction_bytes_read, wamp);
+	put_text(buf, buflen, &pos,
+		 "flushes: %" PRIu64 ", compactions: %" PRIu64 "\nstalls: %" PRIu64
+		 " slowdowns, %" PRIu64 " stops, %" PRIu64 " us\n",
+		 st.flushes, st.compactions, st.stall_slowdowns, st.stall_stops, st.stall_micros);
+	put_text(buf, buflen, &pos,
+		 "block cache: %" PRIu64 " hits, %" PRIu64 " misses; bloom filter useful: %" PRIu64
+		 "\n",
+		 st.block_cache_hits, st.block_cache_misses, st.bloom_useful);
+	if (st.background_error)
+		put_text(buf, buflen, &pos, "background error: %s\n",
+			 lsm_strerror(st.background_error));
+	return pos;
+}

@@ -1,0 +1,218 @@
+/*
+ * db_impl.h — the inside of an lsm_db, shared by db.c (open, recovery,
+ * writes, reads), db_iter.c (iterators), compact.c (the background thread)
+ * and db_verify.c.
+ *
+ * Locking: one mutex, db->mu, protects the db's mutable state. It is never
+ * held across WAL or table I/O except inside lsm_vset_log_and_apply (a
+ * MANIFEST append and sync), which needs it to install the new version.
+ * Only the front writer of the write queue (the "leader") touches the WAL
+ * and inserts into the active memtable, and it does so with db->mu
+ * released; every other writer waits on its own condition variable.
+ * Only the background thread (or lsm_open before it starts) builds tables,
+ * applies version edits and deletes files.
+ */
+#ifndef LSM_DB_IMPL_H
+#define LSM_DB_IMPL_H
+
+#include "batch_internal.h"
+#include "cache.h"
+#include "env.h"
+#include "lsm.h"
+#include "memtable.h"
+#include "tcache.h"
+#include "version.h"
+#include "wal.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+/*
+ * The read view: the active memtable, the immutable ones and the version,
+ * each referenced. A new one is installed (under db->mu) whenever any of
+ * them changes, so a reader takes one reference under the lock and then
+ * reads with no lock at all.
+ */
+typedef struct lsm_sv {
+	int refs;	    /* atomic */
+	lsm_memtable *mem;  /* active memtable when the view was made */
+	lsm_memtable **imm; /* immutable memtables, newest first */
+	int nimm;	    /* entries in imm */
+	lsm_version *v;	    /* the current version */
+} lsm_sv;
+
+/* One lsm_write (or flush, or verify) waiting in the write queue. */
+typedef struct lsm_writer {
+	const lsm_batch *batch; /* NULL: not a write, the caller only wants to lead */
+	int sync;
+	int done; /* set by the leader that wrote this batch; protected by db->mu */
+	int rc;	  /* the result, valid once done */
+	pthread_cond_t cv;
+	struct lsm_writer *next;
+} lsm_writer;
+
+struct lsm_snapshot {
+	uint64_t seq;
+	struct lsm_snapshot *prev, *next; /* db->snapshots list, oldest first; db->mu */
+};
+
+/* An immutable memtable waiting to be flushed, and the WAL that holds its data. */
+typedef struct lsm_imm {
+	lsm_memtable *mem;
+	uint64_t log_number;
+	uint64_t id; /* increasing, so lsm_flush can wait for "its" memtable */
+} lsm_imm;
+
+/* A lsm_compact_range step handed to the background thread. */
+typedef struct lsm_manual {
+	int level;
+	int has_begin, has_end;
+	lsm_buf begin, end; /* user keys */
+	int done;	    /* protected by db->mu */
+	int rc;
+} lsm_manual;
+
+/* Counters kept with atomic adds; lsm_stats_get reads them. */
+typedef struct lsm_counters {
+	uint64_t puts, deletes, gets, batches, syncs;
+	uint64_t user_bytes_written, wal_bytes_written, flush_bytes_written;
+	uint64_t compaction_bytes_read, compaction_bytes_written;
+	uint64_t flushes, compactions;
+	uint64_t stall_slowdowns, stall_stops, stall_micros;
+	uint64_t bloom_useful;
+} lsm_counters;
+
+struct lsm_db {
+	/* Immutable after open. */
+	char *dir;
+	lsm_options opts; /* sanitised copy; vs.opts points here */
+	lsm_env *env;
+	lsm_file *lock;
+	lsm_cache *block_cache; /* NULL when block_cache_bytes is 0 */
+	lsm_tcache *tcache;
+	int read_only;
+
+	pthread_mutex_t mu;
+	pthread_cond_t bg_cv;	/* wakes the background thread; db->mu */
+	pthread_cond_t done_cv; /* background progress: flush, compaction, error; db->mu */
+
+	lsm_version_set vs; /* current and next_file: db->mu; last_seq: atomic */
+
+	/* The active memtable and its WAL. The pointers change under db->mu,
+	 * only by the leader; the leader uses them without the lock. */
+	lsm_memtable *mem;
+	lsm_wal_writer *wal; /* NULL when read-only */
+	uint64_t wal_number;
+
+	/* Immutable memtables, oldest first. db->mu. */
+	lsm_imm *imm;
+	int nimm, cap_imm;
+	int imm_pending;      /* atomic copy of nimm for the compaction loop's polls */
+	uint64_t imm_next_id; /* id the next immutable memtable gets */
+	uint64_t flushed_id;  /* every immutable with id < this has been flushed */
+
+	lsm_sv *sv; /* the current read view, db->mu */
+
+	/* Write queue, FIFO; the head is the leader. db->mu. */
+	lsm_writer *wq_head, *wq_tail;
+	lsm_batch *group; /* the leader's merge buffer */
+
+	lsm_snapshot snapshots; /* list head (sentinel); db->mu */
+
+	/*
+	 * Every version the db has made current, each holding one reference,
+	 * so obsolete-file deletion can see every file a reader may still
+	 * read. Pruned when only our reference is left. db->mu.
+	 */
+	lsm_version **versions;
+	int nversions, cap_versions;
+
+	/* Table numbers being written by flush or compaction. db->mu. */
+	uint64_t *pending;
+	int npending, cap_pending;
+
+	/* Where the next round-robin compaction of each level starts (internal key). bg thread. */
+	lsm_buf compact_ptr[LSM_MAX_LEVELS];
+
+	lsm_manual *manual; /* db->mu */
+
+	pthread_t bg_thread;
+	int bg_started;
+	int shutting_down; /* atomic; set by lsm_close */
+	int bg_busy;	   /* the background thread is running a job; db->mu */
+	int bg_error;	   /* first background error, 0 if none; db->mu */
+	char bg_errmsg[512];
+
+	lsm_counters c;
+};
+
+/* ---- db.c ---- */
+
+/* REQUIRES: db->mu held. Makes a new read view from mem, imm and current. */
+int lsm_db_install_sv(lsm_db *db);
+/* REQUIRES: db->mu held. References the current read view. */
+lsm_sv *lsm_db_sv_get(lsm_db *db);
+void lsm_db_sv_put(lsm_sv *sv);
+/*
+ * REQUIRES: db->mu held. Applies e via the version set, tracks the new
+ * version and installs a new read view.
+ */
+int lsm_db_apply_edit(lsm_db *db, lsm_version_edit *e);
+/* REQUIRES: db->mu held. Records the first background error (db turns read-only). */
+void lsm_db_set_bg_error(lsm_db *db, int rc);
+/* REQUIRES: db->mu held. The error later writes get, naming the background error. */
+int lsm_db_readonly_error(lsm_db *db);
+/* REQUIRES: db->mu held. Sequence number below which no snapshot can see a difference. */
+uint64_t lsm_db_smallest_snapshot(lsm_db *db);
+/*
+ * Waits to become the leader of the write queue (returns with db->mu held)
+ * and leaves it again, waking the next writer.
+ */
+void lsm_db_writer_enter(lsm_db *db, lsm_writer *w);
+void lsm_db_writer_leave(lsm_db *db, lsm_writer *w);
+
+static inline uint64_t lsm_db_last_seq(lsm_db *db)
+{
+	return __atomic_load_n(&db->vs.last_seq, __ATOMIC_ACQUIRE);
+}
+
+static inline void lsm_db_count(uint64_t *counter, uint64_t n)
+{
+	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+/* ---- compact.c ---- */
+
+int lsm_db_bg_start(lsm_db *db);
+/* Stops the background thread after its current job. REQUIRES: db->mu not held. */
+void lsm_db_bg_stop(lsm_db *db);
+/* REQUIRES: db->mu held. Wakes the background thread if it has work. */
+void lsm_db_bg_schedule(lsm_db *db);
+/*
+ * Writes every entry of m to a new table at level 0 and records it in e
+ * (nothing is recorded for an empty memtable). Adds its number to the
+ * pending outputs while it is built. REQUIRES: db->mu held (released
+ * during the I/O).
+ */
+int lsm_db_write_l0(lsm_db *db, lsm_memtable *m, lsm_version_edit *e);
+/*
+ * Deletes WALs, tables, MANIFESTs and temporary files no longer needed.
+ * REQUIRES: db->mu held (released while it lists and unlinks).
+ */
+void lsm_db_delete_obsolete(lsm_db *db);
+/* Runs one lsm_compact_range level step through the background thread and waits. */
+int lsm_db_manual_compact(lsm_db *db, int level, const lsm_slice *begin, const lsm_slice *end);
+void lsm_db_table_options(const lsm_db *db, lsm_table_options *to);
+
+/* ---- db_iter.c ---- */
+
+/*
+ * Concatenates the tables files[0..n) (sorted, disjoint, all of one level
+ * >= 1 of version v), opening each lazily through the table cache. Holds a
+ * reference on v until destroyed. NULL on out of memory.
+ */
+lsm_it *lsm_db_level_iter(lsm_db *db, lsm_version *v, lsm_file_meta **files, int n, int fill_cache);
+/* One table's iterator through the table cache (an error iterator if it cannot open). */
+lsm_it *lsm_db_table_iter(lsm_db *db, const lsm_file_meta *f, int fill_cache);
+
+#endif
