@@ -76,7 +76,7 @@ void lsm_table_unref(lsm_table *t);
 int lsm_table_get(lsm_table *t, lsm_slice target, int fill_cache, int *type, lsm_buf *value,
 		  int *bloom_skipped);
 
-/* An iterator over all entries; holds a reference on t until destroyed. */
+/* An iterator over all entries; holds a reference on t until destroyed. NULL on out of memory. */
 lsm_it *lsm_table_iter(lsm_table *t, int fill_cache);
 
 const lsm_table_props *lsm_table_get_props(const lsm_table *t);
@@ -89,5 +89,19 @@ int lsm_table_verify(lsm_table *t, lsm_verify_report_fn report, void *arg);
 
 /* Cache counters since open: hits and misses of this table's block reads. */
 void lsm_table_cache_stats(const lsm_table *t, uint64_t *hits, uint64_t *misses);
+
+/* ---- format constants, shared by table_build.c and table_read.c ---- */
+
+#define LSM_TABLE_MAGIC	     UINT64_C(0x454c4241544d534c) /* "LSMTABLE" as le64 bytes */
+#define LSM_TABLE_VERSION    1				  /* the newest version we write and read */
+#define LSM_TABLE_FOOTER     64				  /* bytes; the same in every version */
+#define LSM_TABLE_TRAILER    5			    /* after each block: type + le32 checksum */
+#define LSM_TABLE_MAX_HANDLE (2 * LSM_VARINT64_MAX) /* an encoded block handle */
+
+/* Where a block sits: its stored bytes (trailer excluded). */
+typedef struct lsm_block_handle {
+	uint64_t offset;
+	uint64_t size;
+} lsm_block_handle;
 
 #endif

@@ -1,0 +1,1009 @@
+/*
+ * check_table.c — sorted string tables against a sorted reference, damage
+ * (every byte flipped, truncation, wrong magic, newer version), the block
+ * cache, and the compression codecs underneath.
+ */
+#include "cache.h"
+#include "checksum.h"
+#include "compress.h"
+#include "error.h"
+#include "table.h"
+#include "testutil.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- the reference: a sorted array of internal keys and values ---- */
+
+struct kv {
+	uint8_t *key; /* internal key */
+	size_t klen;
+	uint8_t *val;
+	size_t vlen;
+};
+
+struct model {
+	struct kv *e;
+	size_t n;
+	uint64_t deletions;
+	uint64_t max_seq;
+};
+
+static lsm_slice kv_key(const struct kv *e)
+{
+	return lsm_slice_of(e->key, e->klen);
+}
+
+static int kv_cmp(const void *a, const void *b)
+{
+	return lsm_ikey_compare(kv_key(a), kv_key(b));
+}
+
+static void fill_value(tu_rng *r, uint8_t *v, size_t n, int compressible)
+{
+	if (!compressible) {
+		tu_fill(r, v, n);
+		return;
+	}
+	static const char words[] = "lorem ipsum dolor sit amet consectetur adipiscing elit ";
+	size_t off = tu_below(r, sizeof(words) - 1);
+	for (size_t i = 0; i < n; i++)
+		v[i] = (uint8_t)words[(off + i) % (sizeof(words) - 1)];
+	if (n)
+		v[tu_below(r, n)] = (uint8_t)tu_rand(r); /* not all alike */
+}
+
+/*
+ * About nuser user keys, each with 1-3 versions (distinct sequences), 15%
+ * deletions, values mostly small with a few up to 64 KiB.
+ */
+static void model_make(tu_rng *r, size_t nuser, int big_values, int compressible, struct model *m)
+{
+	size_t cap = nuser * 3, n = 0;
+	struct kv *e = calloc(cap, sizeof(*e));
+	ck_assert_ptr_nonnull(e);
+	uint64_t seq = 1;
+	for (size_t u = 0; u < nuser; u++) {
+		char uk[40];
+		int ul = snprintf(uk, sizeof(uk), "%c%04llx/", (char)('a' + tu_below(r, 26)),
+				  (unsigned long long)tu_below(r, 0x10000));
+		int extra = (int)tu_below(r, 10);
+		for (int i = 0; i < extra; i++)
+			uk[ul++] = (char)tu_below(r, 256);
+		int versions = 1 + (int)tu_below(r, 3);
+		for (int v = 0; v < versions; v++) {
+			struct kv *x = &e[n++];
+			int type = tu_below(r, 100) < 15 ? LSM_TYPE_DELETE : LSM_TYPE_VALUE;
+			seq += 1 + tu_below(r, 3);
+			x->klen = (size_t)ul + LSM_TRAILER;
+			x->key = malloc(x->klen);
+			lsm_ikey_make(x->key, uk, (size_t)ul, seq, type);
+			size_t p = tu_below(r, 1000);
+			x->vlen = type == LSM_TYPE_DELETE  ? 0
+				  : p < 900		   ? tu_below(r, 100)
+				  : p < 990 || !big_values ? tu_below(r, 4096)
+							   : tu_below(r, 65537);
+			x->val = malloc(x->vlen + 1);
+			fill_value(r, x->val, x->vlen, compressible);
+		}
+	}
+	qsort(e, n, sizeof(*e), kv_cmp);
+	/* Same user key drawn twice with equal sequences cannot happen: sequences are unique. */
+	m->e = e;
+	m->n = n;
+	m->deletions = 0;
+	m->max_seq = seq;
+	for (size_t i = 0; i < n; i++) {
+		m->deletions += lsm_ikey_type(kv_key(&e[i])) == LSM_TYPE_DELETE;
+		if (i)
+			ck_assert_int_lt(kv_cmp(&e[i - 1], &e[i]), 0);
+	}
+}
+
+static void model_free(struct model *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->e[i].key);
+		free(m->e[i].val);
+	}
+	free(m->e);
+}
+
+static size_t model_lower_bound(const struct model *m, lsm_slice target)
+{
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (lsm_ikey_compare(kv_key(&m->e[mid]), target) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static lsm_table_options opts_of(int compression, int bloom, size_t block_bytes)
+{
+	lsm_table_options o = {block_bytes, 16, bloom, compression};
+	return o;
+}
+
+static uint64_t build(const char *path, const struct model *m, const lsm_table_options *o,
+		      lsm_table_props *props)
+{
+	lsm_table_builder *b;
+	uint64_t size;
+	ck_assert_int_eq(lsm_table_builder_new(lsm_env_posix(), path, o, &b), 0);
+	for (size_t i = 0; i < m->n; i++) {
+		ck_assert_int_eq(lsm_table_builder_add(b, kv_key(&m->e[i]),
+						       lsm_slice_of(m->e[i].val, m->e[i].vlen)),
+				 0);
+		ck_assert_uint_eq(lsm_table_builder_entries(b), i + 1);
+	}
+	uint64_t est = lsm_table_builder_size(b);
+	ck_assert_int_eq(lsm_table_builder_finish(b, &size, props), 0);
+	ck_assert_uint_ge(size, est);
+	lsm_table_builder_free(b);
+	return size;
+}
+
+static lsm_table *open_ok(const char *path, uint64_t size, lsm_cache *cache)
+{
+	lsm_table *t = NULL;
+	int rc = lsm_table_open(lsm_env_posix(), path, size, cache, &t);
+	ck_assert_msg(rc == 0, "open: %d %s", rc, lsm_errmsg());
+	return t;
+}
+
+static void assert_entry(lsm_slice k, lsm_slice v, const struct kv *e)
+{
+	ck_assert_int_eq(lsm_ikey_compare(k, kv_key(e)), 0);
+	ck_assert_uint_eq(v.len, e->vlen);
+	ck_assert(v.len == 0 || memcmp(v.data, e->val, v.len) == 0);
+}
+
+/* A seek target: a model user key or a random one, with a random snapshot sequence. */
+static size_t random_target(tu_rng *r, const struct model *m, uint8_t *buf)
+{
+	size_t ul;
+	if (m->n && tu_below(r, 3)) {
+		const struct kv *x = &m->e[tu_below(r, m->n)];
+		ul = x->klen - LSM_TRAILER;
+		memcpy(buf, x->key, ul);
+		if (tu_below(r, 4) == 0)
+			buf[ul++] = (uint8_t)tu_rand(r); /* just past it */
+	} else {
+		ul = tu_below(r, 12);
+		for (size_t i = 0; i < ul; i++)
+			buf[i] = (uint8_t)(i == 0 ? 'a' + tu_below(r, 27) : tu_rand(r));
+	}
+	lsm_put_le64(buf + ul, lsm_pack_trailer(tu_below(r, m->max_seq + 2), LSM_TYPE_FOR_SEEK));
+	return ul + LSM_TRAILER;
+}
+
+static void check_iter(lsm_table *t, const struct model *m, tu_rng *r, int fill_cache)
+{
+	lsm_it *it = lsm_table_iter(t, fill_cache);
+	ck_assert_ptr_nonnull(it);
+	size_t i = 0;
+	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it))
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &m->e[i++]);
+	ck_assert_int_eq(lsm_it_status(it), 0);
+	ck_assert_uint_eq(i, m->n);
+	for (lsm_it_seek_last(it); lsm_it_valid(it); lsm_it_prev(it))
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &m->e[--i]);
+	ck_assert_int_eq(lsm_it_status(it), 0);
+	ck_assert_uint_eq(i, 0);
+	uint8_t tk[64];
+	for (int round = 0; round < 1000; round++) {
+		lsm_slice target = lsm_slice_of(tk, random_target(r, m, tk));
+		size_t want = model_lower_bound(m, target);
+		lsm_it_seek(it, target);
+		if (want == m->n) {
+			ck_assert(!lsm_it_valid(it));
+			continue;
+		}
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &m->e[want]);
+		/* a few steps either way cross block boundaries */
+		int steps = (int)tu_below(r, 4);
+		size_t at = want;
+		for (int s = 0; s < steps && lsm_it_valid(it); s++) {
+			if (tu_below(r, 2)) {
+				lsm_it_next(it);
+				at++;
+			} else {
+				lsm_it_prev(it);
+				at--; /* wraps to SIZE_MAX before the first */
+			}
+			if (at >= m->n) {
+				ck_assert(!lsm_it_valid(it));
+				break;
+			}
+			assert_entry(lsm_it_key(it), lsm_it_value(it), &m->e[at]);
+		}
+	}
+	ck_assert_int_eq(lsm_it_status(it), 0);
+	lsm_it_destroy(it);
+}
+
+static void check_gets(lsm_table *t, const struct model *m, tu_rng *r, int fill_cache,
+		       int *skipped_absent)
+{
+	lsm_buf v;
+	lsm_buf_init(&v);
+	int type, skipped;
+	/* every version, looked up at its own sequence */
+	for (size_t i = 0; i < m->n; i++) {
+		const struct kv *x = &m->e[i];
+		int rc = lsm_table_get(t, kv_key(x), fill_cache, &type, &v, &skipped);
+		ck_assert_msg(rc == 1, "get %zu: %d %s", i, rc, lsm_errmsg());
+		ck_assert_int_eq(skipped, 0);
+		ck_assert_int_eq(type, lsm_ikey_type(kv_key(x)));
+		if (type == LSM_TYPE_VALUE) {
+			ck_assert_uint_eq(v.len, x->vlen);
+			ck_assert(v.len == 0 || memcmp(v.data, x->val, v.len) == 0);
+		}
+	}
+	/* random snapshots and absent keys */
+	uint8_t tk[64];
+	int absent = 0;
+	*skipped_absent = 0;
+	for (int round = 0; round < 2000; round++) {
+		lsm_slice target = lsm_slice_of(tk, random_target(r, m, tk));
+		size_t want = model_lower_bound(m, target);
+		int found = want < m->n && lsm_user_compare(lsm_ikey_user(kv_key(&m->e[want])),
+							    lsm_ikey_user(target)) == 0;
+		int rc = lsm_table_get(t, target, fill_cache, &type, &v, &skipped);
+		ck_assert_int_eq(rc, found);
+		if (found) {
+			ck_assert_int_eq(type, lsm_ikey_type(kv_key(&m->e[want])));
+			if (type == LSM_TYPE_VALUE)
+				ck_assert_uint_eq(v.len, m->e[want].vlen);
+		} else {
+			absent++;
+			*skipped_absent += skipped;
+		}
+	}
+	(void)absent;
+	lsm_buf_free(&v);
+}
+
+static void check_props(lsm_table *t, const struct model *m, const lsm_table_props *built)
+{
+	const lsm_table_props *p = lsm_table_get_props(t);
+	ck_assert_uint_eq(p->entries, m->n);
+	ck_assert_uint_eq(p->deletions, m->deletions);
+	ck_assert_uint_eq(p->entries, built->entries);
+	ck_assert_uint_eq(p->data_blocks, built->data_blocks);
+	ck_assert_uint_eq(p->raw_key_bytes, built->raw_key_bytes);
+	ck_assert_uint_eq(p->raw_value_bytes, built->raw_value_bytes);
+	uint64_t smin = UINT64_MAX, smax = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		uint64_t s = lsm_ikey_seq(kv_key(&m->e[i]));
+		smin = s < smin ? s : smin;
+		smax = s > smax ? s : smax;
+	}
+	ck_assert_uint_eq(p->smallest_seq, smin);
+	ck_assert_uint_eq(p->largest_seq, smax);
+	ck_assert_int_eq(
+		lsm_ikey_compare(lsm_slice_of(p->smallest.data, p->smallest.len), kv_key(&m->e[0])),
+		0);
+	ck_assert_int_eq(lsm_ikey_compare(lsm_slice_of(p->largest.data, p->largest.len),
+					  kv_key(&m->e[m->n - 1])),
+			 0);
+}
+
+/* _i: compression = _i % 3 (none, lz4, zstd), bloom filter when _i >= 3. */
+START_TEST(test_table_matches_sorted_reference_with_versions_and_deletions)
+{
+	int compression = _i % 3, bloom = _i >= 3 ? 10 : 0;
+	tu_rng r;
+	tu_rng_init(&r, tu_seed() + (uint64_t)_i);
+	struct model m;
+	model_make(&r, 2500, 1, (int)tu_below(&r, 2), &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "000001.sst");
+	lsm_table_options o = opts_of(compression, bloom, 4096);
+	lsm_table_props props;
+	uint64_t size = build(path, &m, &o, &props);
+	lsm_table *t = open_ok(path, size, NULL);
+	check_props(t, &m, &props);
+	check_iter(t, &m, &r, 1);
+	int skipped;
+	check_gets(t, &m, &r, 1, &skipped);
+	if (!bloom)
+		ck_assert_int_eq(skipped, 0);
+	ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), 0);
+	lsm_table_unref(t);
+	lsm_table_props_free(&props);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
+START_TEST(test_table_bloom_filter_skips_absent_keys)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	struct model m;
+	model_make(&r, 2000, 0, 0, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(LSM_COMPRESS_NONE, 10, 4096);
+	uint64_t size = build(path, &m, &o, NULL);
+	lsm_table *t = open_ok(path, size, NULL);
+	int type, skipped, nskipped = 0;
+	uint8_t k[32];
+	for (int i = 0; i < 2000; i++) {
+		int l = snprintf((char *)k, 24, "absent-%d", i); /* model keys never start so */
+		lsm_put_le64(k + l, lsm_pack_trailer(LSM_MAX_SEQ, LSM_TYPE_FOR_SEEK));
+		ck_assert_int_eq(
+			lsm_table_get(t, lsm_slice_of(k, (size_t)l + 8), 1, &type, NULL, &skipped),
+			0);
+		nskipped += skipped;
+	}
+	uint64_t hits, misses;
+	lsm_table_cache_stats(t, &hits, &misses);
+	/* ~0.8% false positives: at least 95% answered by the filter without a block read */
+	ck_assert_int_ge(nskipped, 1900);
+	ck_assert_uint_le(misses, 2000 - (uint64_t)nskipped);
+	lsm_table_unref(t);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
+START_TEST(test_table_compression_shrinks_compressible_and_keeps_random_raw)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	char *dir = tu_mkdtemp("table");
+	for (int compressible = 0; compressible < 2; compressible++) {
+		tu_rng_init(&r, tu_seed() + 7);
+		struct model m;
+		model_make(&r, 800, 0, compressible, &m);
+		for (size_t i = 0; !compressible && i < m.n; i++) {
+			/* random values large enough that nothing around them is worth compressing
+			 */
+			m.e[i].vlen = 200 + tu_below(&r, 200);
+			m.e[i].val = realloc(m.e[i].val, m.e[i].vlen);
+			tu_fill(&r, m.e[i].val, m.e[i].vlen);
+		}
+		uint64_t sizes[3];
+		for (int c = 0; c < 3; c++) {
+			char name[32];
+			snprintf(name, sizeof(name), "%d-%d.sst", compressible, c);
+			char *path = tu_path(dir, name);
+			lsm_table_options o = opts_of(c, 0, 4096);
+			sizes[c] = build(path, &m, &o, NULL);
+			lsm_table *t = open_ok(path, sizes[c], NULL);
+			int skipped;
+			check_gets(t, &m, &r, 0, &skipped);
+			lsm_table_unref(t);
+			free(path);
+		}
+		if (compressible) {
+			ck_assert_uint_lt(sizes[1], sizes[0] / 2);
+			ck_assert_uint_lt(sizes[2], sizes[0] / 2);
+		} else {
+			/* keys alone are not worth it either: every block stored raw, same bytes */
+			ck_assert_uint_eq(sizes[1], sizes[0]);
+			ck_assert_uint_eq(sizes[2], sizes[0]);
+		}
+		model_free(&m);
+	}
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_table_empty_table_has_nothing)
+{
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "empty.sst");
+	struct model m = {NULL, 0, 0, 0};
+	lsm_table_options o = opts_of(LSM_COMPRESS_LZ4, 10, 4096);
+	lsm_table_props props;
+	uint64_t size = build(path, &m, &o, &props);
+	ck_assert_uint_eq(props.entries, 0);
+	lsm_table *t = open_ok(path, size, NULL);
+	lsm_it *it = lsm_table_iter(t, 1);
+	lsm_it_seek_first(it);
+	ck_assert(!lsm_it_valid(it));
+	lsm_it_seek_last(it);
+	ck_assert(!lsm_it_valid(it));
+	uint8_t k[9];
+	lsm_ikey_make(k, "a", 1, 1, 1);
+	lsm_it_seek(it, lsm_slice_of(k, 9));
+	ck_assert(!lsm_it_valid(it));
+	ck_assert_int_eq(lsm_it_status(it), 0);
+	lsm_it_destroy(it);
+	int type;
+	ck_assert_int_eq(lsm_table_get(t, lsm_slice_of(k, 9), 1, &type, NULL, NULL), 0);
+	ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), 0);
+	lsm_table_unref(t);
+	lsm_table_props_free(&props);
+	free(path);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_table_builder_refuses_existing_file)
+{
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "x.sst");
+	FILE *f = fopen(path, "w");
+	fclose(f);
+	lsm_table_builder *b;
+	lsm_table_options o = opts_of(0, 0, 4096);
+	ck_assert_int_eq(lsm_table_builder_new(lsm_env_posix(), path, &o, &b), -EEXIST);
+	o.compression = 9;
+	ck_assert_int_eq(lsm_table_builder_new(lsm_env_posix(), path, &o, &b), -EINVAL);
+	free(path);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_table_iterator_keeps_table_alive)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	struct model m;
+	model_make(&r, 300, 0, 0, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(0, 10, 1024);
+	uint64_t size = build(path, &m, &o, NULL);
+	lsm_table *t = open_ok(path, size, NULL);
+	lsm_it *it = lsm_table_iter(t, 1);
+	lsm_table_unref(t); /* the iterator's reference is the last */
+	size_t i = 0;
+	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it))
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &m.e[i++]);
+	ck_assert_uint_eq(i, m.n);
+	lsm_it_destroy(it);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
+/* ---- the block cache ---- */
+
+START_TEST(test_table_block_cache_serves_repeated_reads)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	struct model m;
+	model_make(&r, 1000, 0, 1, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(LSM_COMPRESS_ZSTD, 10, 2048);
+	lsm_table_props props;
+	uint64_t size = build(path, &m, &o, &props);
+	lsm_cache *cache = lsm_cache_new(64 << 20);
+	lsm_table *t = open_ok(path, size, cache);
+	uint64_t hits, misses;
+	int skipped;
+
+	/* fill_cache = 0 reads around the cache */
+	check_gets(t, &m, &r, 0, &skipped);
+	ck_assert_uint_eq(lsm_cache_usage(cache), 0);
+	lsm_table_cache_stats(t, &hits, &misses);
+	ck_assert_uint_eq(hits, 0);
+
+	check_iter(t, &m, &r, 1);
+	ck_assert_uint_gt(lsm_cache_usage(cache), 0);
+	uint64_t before = misses;
+	lsm_table_cache_stats(t, &hits, &misses);
+	/* every block read from disk exactly once, then served from the cache */
+	ck_assert_uint_eq(misses - before, props.data_blocks);
+	check_gets(t, &m, &r, 1, &skipped);
+	check_iter(t, &m, &r, 1);
+	uint64_t misses2;
+	lsm_table_cache_stats(t, &hits, &misses2);
+	ck_assert_uint_eq(misses2, misses);
+	ck_assert_uint_gt(hits, m.n);
+	ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), 0);
+
+	lsm_table_unref(t);
+	lsm_cache_free(cache);
+	lsm_table_props_free(&props);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
+START_TEST(test_table_iterators_pin_blocks_in_a_cache_that_keeps_nothing)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	struct model m;
+	model_make(&r, 600, 0, 0, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(LSM_COMPRESS_LZ4, 0, 512);
+	uint64_t size = build(path, &m, &o, NULL);
+	/* Capacity 0: every block is evicted the moment nobody holds it. */
+	lsm_cache *cache = lsm_cache_new(0);
+	lsm_table *t = open_ok(path, size, cache);
+	lsm_it *a = lsm_table_iter(t, 1), *b = lsm_table_iter(t, 1);
+	lsm_buf v;
+	lsm_buf_init(&v);
+	size_t i = 0, j = m.n;
+	lsm_it_seek_first(a);
+	lsm_it_seek_last(b);
+	while (lsm_it_valid(a)) {
+		assert_entry(lsm_it_key(a), lsm_it_value(a), &m.e[i]);
+		ck_assert(lsm_it_valid(b));
+		assert_entry(lsm_it_key(b), lsm_it_value(b), &m.e[--j]);
+		/* interleave point reads that load and drop other blocks */
+		const struct kv *x = &m.e[tu_below(&r, m.n)];
+		int type;
+		ck_assert_int_eq(lsm_table_get(t, kv_key(x), 1, &type, &v, NULL), 1);
+		lsm_it_next(a);
+		lsm_it_prev(b);
+		i++;
+	}
+	ck_assert_uint_eq(i, m.n);
+	ck_assert(!lsm_it_valid(b));
+	lsm_it_destroy(a);
+	lsm_it_destroy(b);
+	ck_assert_uint_eq(lsm_cache_usage(cache), 0);
+	lsm_buf_free(&v);
+	lsm_table_unref(t);
+	lsm_cache_free(cache);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
+struct reader_arg {
+	lsm_table *t;
+	const struct model *m;
+	uint64_t seed;
+	int failures;
+};
+
+static void *reader(void *p)
+{
+	struct reader_arg *a = p;
+	tu_rng r;
+	tu_rng_init(&r, a->seed);
+	lsm_buf v;
+	lsm_buf_init(&v);
+	for (int i = 0; i < 3000; i++) {
+		const struct kv *x = &a->m->e[tu_below(&r, a->m->n)];
+		int type;
+		if (lsm_table_get(a->t, kv_key(x), 1, &type, &v, NULL) != 1 ||
+		    (type == LSM_TYPE_VALUE &&
+		     (v.len != x->vlen || (v.len && memcmp(v.data, x->val, v.len)))))
+			a->failures++;
+	}
+	lsm_buf_free(&v);
+	return NULL;
+}
+
+START_TEST(test_table_concurrent_gets_through_a_small_cache)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	struct model m;
+	model_make(&r, 1500, 0, 1, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(LSM_COMPRESS_LZ4, 10, 1024);
+	uint64_t size = build(path, &m, &o, NULL);
+	lsm_cache *cache = lsm_cache_new(16 * 1024); /* a handful of blocks: constant eviction */
+	lsm_table *t = open_ok(path, size, cache);
+	pthread_t th[4];
+	struct reader_arg args[4];
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct reader_arg){t, &m, tu_seed() + (uint64_t)i, 0};
+		lsm_table_ref(t);
+		ck_assert_int_eq(pthread_create(&th[i], NULL, reader, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(args[i].failures, 0);
+		lsm_table_unref(t);
+	}
+	lsm_table_unref(t);
+	lsm_cache_free(cache);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
+/* ---- damage ---- */
+
+static uint8_t *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	*len = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	uint8_t *p = malloc(*len + 1);
+	ck_assert_uint_eq(fread(p, 1, *len, f), *len);
+	fclose(f);
+	return p;
+}
+
+static void write_file(const char *path, const uint8_t *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(p, 1, len, f), len);
+	fclose(f);
+}
+
+static void put_byte(int fd, size_t off, uint8_t v)
+{
+	ck_assert_int_eq(pwrite(fd, &v, 1, (off_t)off), 1);
+}
+
+/*
+ * Runs every read path on a (possibly damaged) table. Anything returned
+ * must match the model; errors must be corruption. Returns 1 if the damage
+ * was reported by some path.
+ */
+static int read_everything(const char *path, uint64_t size, const struct model *m)
+{
+	lsm_table *t;
+	int rc = lsm_table_open(lsm_env_posix(), path, size, NULL, &t);
+	if (rc) {
+		ck_assert_int_eq(rc, -LSM_ECORRUPT);
+		ck_assert_ptr_nonnull(strstr(lsm_errmsg(), path));
+		return 1;
+	}
+	int seen = 0, type;
+	lsm_buf v;
+	lsm_buf_init(&v);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct kv *x = &m->e[i];
+		rc = lsm_table_get(t, kv_key(x), 1, &type, &v, NULL);
+		if (rc < 0) {
+			ck_assert_int_eq(rc, -LSM_ECORRUPT);
+			ck_assert_ptr_nonnull(strstr(lsm_errmsg(), path));
+			seen = 1;
+			continue;
+		}
+		ck_assert_int_eq(rc, 1);
+		ck_assert_int_eq(type, lsm_ikey_type(kv_key(x)));
+		if (type == LSM_TYPE_VALUE) {
+			ck_assert_uint_eq(v.len, x->vlen);
+			ck_assert(v.len == 0 || memcmp(v.data, x->val, v.len) == 0);
+		}
+	}
+	uint8_t k[16];
+	lsm_ikey_make(k, "~absent", 7, 1, LSM_TYPE_FOR_SEEK);
+	rc = lsm_table_get(t, lsm_slice_of(k, 15), 1, &type, &v, NULL);
+	ck_assert(rc == 0 || rc == -LSM_ECORRUPT);
+	lsm_buf_free(&v);
+
+	lsm_it *it = lsm_table_iter(t, 1);
+	size_t i = 0;
+	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it)) {
+		ck_assert_uint_lt(i, m->n);
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &m->e[i++]);
+	}
+	rc = lsm_it_status(it);
+	if (rc) {
+		ck_assert_int_eq(rc, -LSM_ECORRUPT);
+		seen = 1;
+	} else {
+		ck_assert_uint_eq(i, m->n);
+	}
+	i = m->n;
+	for (lsm_it_seek_last(it); lsm_it_valid(it); lsm_it_prev(it)) {
+		ck_assert_uint_gt(i, 0);
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &m->e[--i]);
+	}
+	ck_assert(lsm_it_status(it) == 0 || lsm_it_status(it) == -LSM_ECORRUPT);
+	lsm_it_destroy(it);
+
+	rc = lsm_table_verify(t, NULL, NULL);
+	ck_assert(rc == 0 || rc == -LSM_ECORRUPT);
+	seen |= rc != 0;
+	lsm_table_unref(t);
+	return seen;
+}
+
+START_TEST(test_table_every_byte_flip_is_detected_never_misread)
+{
+	/* _i: 0 raw blocks, 1 lz4 blocks; both with a filter and several blocks */
+	tu_rng r;
+	tu_rng_init(&r, tu_seed() + (uint64_t)_i);
+	struct model m;
+	model_make(&r, 40, 0, 1, &m);
+	for (size_t i = 0; i < m.n; i++)
+		m.e[i].vlen = m.e[i].vlen < 40 ? m.e[i].vlen : 40; /* a small file: few flips */
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(_i ? LSM_COMPRESS_LZ4 : LSM_COMPRESS_NONE, 10, 400);
+	lsm_table_props props;
+	uint64_t size = build(path, &m, &o, &props);
+	ck_assert_uint_ge(props.data_blocks, 3);
+	ck_assert_int_eq(read_everything(path, size, &m), 0);
+	size_t len;
+	uint8_t *orig = read_file(path, &len);
+	printf("flipping each of %zu bytes (%llu data blocks)\n", len,
+	       (unsigned long long)props.data_blocks);
+	int fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	for (size_t off = 0; off < len; off++) {
+		uint8_t x = (uint8_t)(1 + tu_below(&r, 255));
+		put_byte(fd, off, orig[off] ^ x);
+		ck_assert_msg(read_everything(path, size, &m),
+			      "flip of byte %zu (^%02x) went unnoticed", off, x);
+		put_byte(fd, off, orig[off]);
+	}
+	close(fd);
+	ck_assert_int_eq(read_everything(path, size, &m), 0);
+	free(orig);
+	lsm_table_props_free(&props);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
+START_TEST(test_table_truncated_file_is_rejected_naming_it)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	struct model m;
+	model_make(&r, 200, 0, 0, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(0, 10, 1024);
+	uint64_t size = build(path, &m, &o, NULL);
+	size_t len;
+	uint8_t *orig = read_file(path, &len);
+	size_t cuts[] = {0, 1, 63, 64, 65, len / 2, len - 65, len - 64, len - 9, len - 1};
+	for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+		lsm_table *t;
+		write_file(path, orig, cuts[c]);
+		/* the size the MANIFEST remembers */
+		ck_assert_int_eq(lsm_table_open(lsm_env_posix(), path, size, NULL, &t),
+				 -LSM_ECORRUPT);
+		ck_assert_ptr_nonnull(strstr(lsm_errmsg(), path));
+		ck_assert_ptr_nonnull(strstr(lsm_errmsg(), "truncated"));
+		/* the size the file now has */
+		ck_assert_int_eq(lsm_table_open(lsm_env_posix(), path, cuts[c], NULL, &t),
+				 -LSM_ECORRUPT);
+		ck_assert_ptr_nonnull(strstr(lsm_errmsg(), path));
+	}
+	write_file(path, orig, len);
+	lsm_table_unref(open_ok(path, size, NULL));
+	free(orig);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
+START_TEST(test_table_wrong_magic_is_corruption_newer_version_is_eversion)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	struct model m;
+	model_make(&r, 50, 0, 0, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(0, 10, 1024);
+	uint64_t size = build(path, &m, &o, NULL);
+	size_t len;
+	uint8_t *orig = read_file(path, &len), *bad = malloc(len);
+	uint8_t *footer = bad + len - LSM_TABLE_FOOTER;
+	lsm_table *t;
+
+	memcpy(bad, orig, len);
+	memcpy(footer + 56, "NOTATABL", 8);
+	write_file(path, bad, len);
+	ck_assert_int_eq(lsm_table_open(lsm_env_posix(), path, size, NULL, &t), -LSM_ECORRUPT);
+	ck_assert_ptr_nonnull(strstr(lsm_errmsg(), path));
+	ck_assert_ptr_nonnull(strstr(lsm_errmsg(), "magic"));
+
+	/* a well-formed footer of a newer format */
+	memcpy(bad, orig, len);
+	lsm_put_le32(footer + 48, LSM_TABLE_VERSION + 1);
+	lsm_put_le32(footer + 52, lsm_checksum(footer, 52));
+	write_file(path, bad, len);
+	ck_assert_int_eq(lsm_table_open(lsm_env_posix(), path, size, NULL, &t), -LSM_EVERSION);
+	ck_assert_ptr_nonnull(strstr(lsm_errmsg(), path));
+
+	/* the same version change without its checksum is damage, not a newer table */
+	lsm_put_le32(footer + 52, lsm_get_le32(orig + len - LSM_TABLE_FOOTER + 52));
+	write_file(path, bad, len);
+	ck_assert_int_eq(lsm_table_open(lsm_env_posix(), path, size, NULL, &t), -LSM_ECORRUPT);
+
+	free(bad);
+	free(orig);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
+struct report_log {
+	int calls;
+	char file[256];
+	uint64_t offset;
+	char msg[256];
+};
+
+static void record_report(void *arg, const char *file, uint64_t offset, const char *msg)
+{
+	struct report_log *l = arg;
+	if (l->calls++ == 0) {
+		snprintf(l->file, sizeof(l->file), "%s", file);
+		l->offset = offset;
+		snprintf(l->msg, sizeof(l->msg), "%s", msg);
+	}
+}
+
+START_TEST(test_table_verify_reports_damaged_block_with_file_and_offset)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	struct model m;
+	model_make(&r, 300, 0, 0, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(0, 10, 1024);
+	uint64_t size = build(path, &m, &o, NULL);
+	lsm_table *t = open_ok(path, size, NULL);
+	struct report_log log = {0};
+	ck_assert_int_eq(lsm_table_verify(t, record_report, &log), 0);
+	ck_assert_int_eq(log.calls, 0);
+
+	/* damage the first data block after open: only verify (or a read) can see it */
+	int fd = open(path, O_RDWR);
+	uint8_t b;
+	ck_assert_int_eq(pread(fd, &b, 1, 20), 1);
+	put_byte(fd, 20, (uint8_t)~b);
+	close(fd);
+	ck_assert_int_eq(lsm_table_verify(t, record_report, &log), -LSM_ECORRUPT);
+	ck_assert_int_eq(log.calls, 1);
+	ck_assert_str_eq(log.file, path);
+	ck_assert_uint_eq(log.offset, 0);
+	ck_assert_ptr_nonnull(strstr(log.msg, "checksum"));
+	ck_assert_ptr_null(strstr(log.msg, "corruption in")); /* file and offset not repeated */
+	lsm_table_unref(t);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
+/* ---- compression codecs ---- */
+
+START_TEST(test_compress_round_trip_each_method)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	static const size_t sizes[] = {256, 1000, 4096, 65536, 300000};
+	lsm_buf c, d;
+	lsm_buf_init(&c);
+	lsm_buf_init(&d);
+	for (int method = LSM_COMPRESS_LZ4; method <= LSM_COMPRESS_ZSTD; method++) {
+		for (int s = 0; s < 5; s++) {
+			uint8_t *src = malloc(sizes[s]);
+			fill_value(&r, src, sizes[s], 1);
+			ck_assert_int_eq(lsm_compress(method, src, sizes[s], &c), 0);
+			ck_assert_uint_le(c.len, sizes[s] - sizes[s] / 8);
+			ck_assert_int_eq(lsm_decompress(method, c.data, c.len, &d), 0);
+			ck_assert_uint_eq(d.len, sizes[s]);
+			ck_assert(memcmp(d.data, src, sizes[s]) == 0);
+			free(src);
+		}
+	}
+	lsm_buf_free(&c);
+	lsm_buf_free(&d);
+}
+END_TEST
+
+START_TEST(test_compress_incompressible_data_is_left_raw)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	uint8_t src[4096];
+	tu_fill(&r, src, sizeof(src));
+	lsm_buf c;
+	lsm_buf_init(&c);
+	ck_assert_int_eq(lsm_compress(LSM_COMPRESS_LZ4, src, sizeof(src), &c), 1);
+	ck_assert_int_eq(lsm_compress(LSM_COMPRESS_ZSTD, src, sizeof(src), &c), 1);
+	ck_assert_int_eq(lsm_compress(LSM_COMPRESS_NONE, src, sizeof(src), &c), 1);
+	ck_assert_int_eq(lsm_compress(LSM_COMPRESS_LZ4, src, 0, &c), 1);
+	ck_assert_int_eq(lsm_compress(77, src, sizeof(src), &c), -EINVAL);
+	lsm_buf_free(&c);
+}
+END_TEST
+
+START_TEST(test_decompress_rejects_malformed_input)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	uint8_t src[8192];
+	fill_value(&r, src, sizeof(src), 1);
+	lsm_buf c, d;
+	lsm_buf_init(&c);
+	lsm_buf_init(&d);
+	for (int method = LSM_COMPRESS_LZ4; method <= LSM_COMPRESS_ZSTD; method++) {
+		ck_assert_int_eq(lsm_compress(method, src, sizeof(src), &c), 0);
+		/* every truncation fails cleanly */
+		for (size_t len = 0; len < c.len; len++) {
+			uint8_t *cut = malloc(len + 1);
+			memcpy(cut, c.data, len);
+			ck_assert_int_eq(lsm_decompress(method, cut, len, &d), -LSM_ECORRUPT);
+			free(cut);
+		}
+		/* flipped bytes: an error or some output of the promised size, never a crash */
+		for (size_t off = 0; off < c.len; off++) {
+			uint8_t *bad = malloc(c.len);
+			memcpy(bad, c.data, c.len);
+			bad[off] ^= (uint8_t)(1 + tu_below(&r, 255));
+			int rc = lsm_decompress(method, bad, c.len, &d);
+			ck_assert(rc == -LSM_ECORRUPT || (rc == 0 && d.len <= 2 * sizeof(src)));
+			free(bad);
+		}
+		/* garbage */
+		for (int i = 0; i < 200; i++) {
+			uint8_t junk[256];
+			tu_fill(&r, junk, sizeof(junk));
+			int rc = lsm_decompress(method, junk, sizeof(junk), &d);
+			ck_assert(rc == -LSM_ECORRUPT || rc == 0);
+		}
+	}
+	ck_assert_int_eq(lsm_decompress(9, src, 10, &d), -LSM_ECORRUPT);
+	lsm_buf_free(&c);
+	lsm_buf_free(&d);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("table");
+	TCase *tc = tcase_create("table");
+	tcase_set_timeout(tc, 600);
+	tcase_add_loop_test(tc, test_table_matches_sorted_reference_with_versions_and_deletions, 0,
+			    6);
+	tcase_add_test(tc, test_table_bloom_filter_skips_absent_keys);
+	tcase_add_test(tc, test_table_compression_shrinks_compressible_and_keeps_random_raw);
+	tcase_add_test(tc, test_table_empty_table_has_nothing);
+	tcase_add_test(tc, test_table_builder_refuses_existing_file);
+	tcase_add_test(tc, test_table_iterator_keeps_table_alive);
+	suite_add_tcase(s, tc);
+
+	TCase *cache = tcase_create("cache");
+	tcase_set_timeout(cache, 600);
+	tcase_add_test(cache, test_table_block_cache_serves_repeated_reads);
+	tcase_add_test(cache, test_table_iterators_pin_blocks_in_a_cache_that_keeps_nothing);
+	tcase_add_test(cache, test_table_concurrent_gets_through_a_small_cache);
+	suite_add_tcase(s, cache);
+
+	TCase *damage = tcase_create("damage");
+	tcase_set_timeout(damage, 600);
+	tcase_add_loop_test(damage, test_table_every_byte_flip_is_detected_never_misread, 0, 2);
+	tcase_add_test(damage, test_table_truncated_file_is_rejected_naming_it);
+	tcase_add_test(damage, test_table_wrong_magic_is_corruption_newer_version_is_eversion);
+	tcase_add_test(damage, test_table_verify_reports_damaged_block_with_file_and_offset);
+	suite_add_tcase(s, damage);
+
+	TCase *comp = tcase_create("compress");
+	tcase_add_test(comp, test_compress_round_trip_each_method);
+	tcase_add_test(comp, test_compress_incompressible_data_is_left_raw);
+	tcase_add_test(comp, test_decompress_rejects_malformed_input);
+	suite_add_tcase(s, comp);
+	return tu_run_suite(s);
+}
