@@ -363,7 +363,8 @@ static int cmd_dump_manifest(const char *dir)
 		rc = lsm_edit_decode(&e, rec);
 		if (rc) {
 			lsm_edit_free(&e);
-			rc = LSM_CORRUPT(path, off, "malformed version edit");
+			if (rc == -LSM_ECORRUPT)
+				rc = LSM_CORRUPT(path, off, "malformed version edit");
 			break;
 		}
 		printf("edit %ld at offset %llu:\n", n++, (unsigned long long)off);

@@ -50,7 +50,8 @@ uint64_t lsm_version_level_bytes(const lsm_version *v, int level);
 /*
  * Indices [*first, *last] of the files in level whose key range overlaps
  * user keys [begin, end] (NULL = unbounded). Returns the count (0: none).
- * For level 0 use lsm_version_overlapping_l0 which returns every file.
+ * Works for level 0 too: the count is exact and [first, last] spans the
+ * overlapping files (L0 files may overlap each other).
  */
 int lsm_version_overlapping(const lsm_version *v, int level, const lsm_slice *begin,
 			    const lsm_slice *end, int *first, int *last);
@@ -106,7 +107,7 @@ typedef struct lsm_version_set {
  * Reads CURRENT and replays its MANIFEST into vs. -LSM_ENOTDB if there is no
  * CURRENT, -LSM_ECORRUPT naming the file and offset if CURRENT or the
  * MANIFEST is damaged (a torn last record of the MANIFEST is tolerated
- * unless paranoid_checks), -ENOENT-type errors naming a missing MANIFEST.
+ * unless paranoid_checks), -LSM_ECORRUPT naming a missing MANIFEST.
  */
 int lsm_vset_recover(lsm_version_set *vs, lsm_env *env, const char *dir, const lsm_options *opts);
 /* Initialises vs for a brand-new empty database and writes MANIFEST-000001 + CURRENT. */
