@@ -250,10 +250,10 @@ static int flush_oldest(lsm_db *db)
 /* ---- compaction ---- */
 
 typedef struct compaction {
-	int level; /* inputs from level and level + 1; output to level + 1 */
+	int out_level;
 	lsm_version *v;
-	lsm_file_meta **in[2];
-	int nin[2];
+	lsm_file_meta **in[LSM_MAX_LEVELS]; /* inputs per level (NULL: none) */
+	int nin[LSM_MAX_LEVELS];
 	int manual;
 	uint64_t smallest_snap;
 	out_table *out;
@@ -264,8 +264,8 @@ static void compaction_free(compaction *c)
 {
 	if (!c)
 		return;
-	free(c->in[0]);
-	free(c->in[1]);
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		free(c->in[l]);
 	lsm_version_unref(c->v);
 	free(c->out);
 	free(c);
@@ -305,28 +305,39 @@ static lsm_file_meta **copy_files(lsm_file_meta *const *files, int n)
 	return p;
 }
 
+/* REQUIRES: db->mu held. An empty compaction of the current version into out_level. */
+static compaction *compaction_alloc(lsm_db *db, int out_level)
+{
+	compaction *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->out_level = out_level;
+	c->v = db->vs.current;
+	lsm_version_ref(c->v);
+	return c;
+}
+
 /*
  * REQUIRES: db->mu held. Builds a compaction of files[0..n) of level (a
  * copy is taken) plus whatever overlaps them in level + 1. NULL on ENOMEM.
  */
 static compaction *compaction_new(lsm_db *db, int level, lsm_file_meta *const *files, int n)
 {
-	lsm_version *v = db->vs.current;
-	compaction *c = calloc(1, sizeof(*c));
+	compaction *c = compaction_alloc(db, level + 1);
 	if (!c)
 		return NULL;
-	c->level = level;
-	c->v = v;
-	lsm_version_ref(v);
-	c->in[0] = copy_files(files, n);
-	c->nin[0] = n;
+	lsm_version *v = c->v;
+	c->in[level] = copy_files(files, n);
+	c->nin[level] = n;
 	lsm_slice lo, hi;
-	files_range(c->in[0], n, &lo, &hi);
-	int first = 0, last = -1;
-	int k = lsm_version_overlapping(v, level + 1, &lo, &hi, &first, &last);
-	c->in[1] = copy_files(v->files[level + 1] + first, k);
-	c->nin[1] = k;
-	if (!c->in[0] || !c->in[1]) {
+	int first = 0, last = -1, k = 0;
+	if (c->in[level]) {
+		files_range(c->in[level], n, &lo, &hi);
+		k = lsm_version_overlapping(v, level + 1, &lo, &hi, &first, &last);
+		c->in[level + 1] = copy_files(v->files[level + 1] + first, k);
+		c->nin[level + 1] = k;
+	}
+	if (!c->in[level] || !c->in[level + 1]) {
 		compaction_free(c);
 		return NULL;
 	}
@@ -364,28 +375,75 @@ static compaction *pick_auto(lsm_db *db)
 	return compaction_new(db, level, &f, 1);
 }
 
-/* REQUIRES: db->mu held. The files of level m asks for; NULL if none (or ENOMEM). */
-static compaction *pick_manual(lsm_db *db, lsm_manual *m)
+static int file_overlaps(const lsm_file_meta *f, const lsm_slice *lo, const lsm_slice *hi)
+{
+	if (lo && lsm_user_compare(lsm_ikey_user(meta_large(f)), *lo) < 0)
+		return 0;
+	if (hi && lsm_user_compare(lsm_ikey_user(meta_small(f)), *hi) > 0)
+		return 0;
+	return 1;
+}
+
+/*
+ * REQUIRES: db->mu held. lsm_compact_range's compaction: every file of
+ * every level overlapping the range, merged into the deepest level that
+ * holds any of them (at least L1). The range grows to cover the files
+ * taken until no file left out overlaps it, so no older version of a key
+ * can stay above its newer output. NULL if nothing overlaps (or ENOMEM).
+ */
+static compaction *pick_range(lsm_db *db, lsm_manual *m)
 {
 	lsm_version *v = db->vs.current;
-	int level = m->level;
-	lsm_slice b = lsm_slice_of(m->begin.data, m->begin.len);
-	lsm_slice e = lsm_slice_of(m->end.data, m->end.len);
-	int first = 0, last = -1;
-	if (!v->nfiles[level])
-		return NULL;
-	if (level == 0) {
-		/* All of L0, as for automatic compactions: L0 files overlap each other. */
-		if (!lsm_version_overlapping(v, 0, m->has_begin ? &b : NULL, m->has_end ? &e : NULL,
-					     &first, &last))
-			return NULL;
-		return compaction_new(db, 0, v->files[0], v->nfiles[0]);
+	lsm_slice lo = lsm_slice_of(m->begin.data, m->begin.len);
+	lsm_slice hi = lsm_slice_of(m->end.data, m->end.len);
+	const lsm_slice *lop = m->has_begin ? &lo : NULL, *hip = m->has_end ? &hi : NULL;
+	int changed = 1, out_level = 0, total = 0;
+
+	while (changed) {
+		changed = 0;
+		for (int l = 0; l < LSM_MAX_LEVELS; l++) {
+			for (int i = 0; i < v->nfiles[l]; i++) {
+				lsm_file_meta *f = v->files[l][i];
+				if (!file_overlaps(f, lop, hip))
+					continue;
+				lsm_slice s = lsm_ikey_user(meta_small(f));
+				lsm_slice b = lsm_ikey_user(meta_large(f));
+				if (lop && lsm_user_compare(s, lo) < 0) {
+					lo = s;
+					changed = 1;
+				}
+				if (hip && lsm_user_compare(b, hi) > 0) {
+					hi = b;
+					changed = 1;
+				}
+			}
+		}
 	}
-	int n = lsm_version_overlapping(v, level, m->has_begin ? &b : NULL, m->has_end ? &e : NULL,
-					&first, &last);
-	if (!n)
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (int i = 0; i < v->nfiles[l]; i++)
+			if (file_overlaps(v->files[l][i], lop, hip)) {
+				out_level = l;
+				total++;
+			}
+	if (!total)
 		return NULL;
-	return compaction_new(db, level, v->files[level] + first, n);
+	compaction *c = compaction_alloc(db, out_level ? out_level : 1);
+	if (!c)
+		return NULL;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++) {
+		int n = 0;
+		c->in[l] = malloc((size_t)(v->nfiles[l] + 1) * sizeof(*c->in[l]));
+		if (!c->in[l]) {
+			compaction_free(c);
+			return NULL;
+		}
+		for (int i = 0; i < v->nfiles[l]; i++)
+			if (file_overlaps(v->files[l][i], lop, hip))
+				c->in[l][n++] = v->files[l][i];
+		c->nin[l] = n;
+	}
+	c->manual = 1;
+	return c;
 }
 
 /*
@@ -394,7 +452,7 @@ static compaction *pick_manual(lsm_db *db, lsm_manual *m)
  */
 static int is_base_level_for_key(const compaction *c, lsm_slice ukey)
 {
-	for (int level = c->level + 2; level < LSM_MAX_LEVELS; level++) {
+	for (int level = c->out_level + 1; level < LSM_MAX_LEVELS; level++) {
 		int first, last;
 		if (c->v->nfiles[level] &&
 		    lsm_version_overlapping(c->v, level, &ukey, &ukey, &first, &last))
@@ -407,17 +465,14 @@ static int is_base_level_for_key(const compaction *c, lsm_slice ukey)
 static lsm_it *compaction_input(lsm_db *db, compaction *c)
 {
 	int n = 0;
-	lsm_it **children = calloc((size_t)c->nin[0] + 2, sizeof(*children));
+	lsm_it **children = calloc((size_t)c->nin[0] + LSM_MAX_LEVELS, sizeof(*children));
 	if (!children)
 		return NULL;
-	if (c->level == 0) {
-		for (int i = 0; i < c->nin[0]; i++)
-			children[n++] = lsm_db_table_iter(db, c->in[0][i], 0);
-	} else {
-		children[n++] = lsm_db_level_iter(db, c->v, c->in[0], c->nin[0], 0);
-	}
-	if (c->nin[1])
-		children[n++] = lsm_db_level_iter(db, c->v, c->in[1], c->nin[1], 0);
+	for (int i = 0; i < c->nin[0]; i++)
+		children[n++] = lsm_db_table_iter(db, c->in[0][i], 0);
+	for (int l = 1; l < LSM_MAX_LEVELS; l++)
+		if (c->nin[l])
+			children[n++] = lsm_db_level_iter(db, c->v, c->in[l], c->nin[l], 0);
 	for (int i = 0; i < n; i++) {
 		if (!children[i]) {
 			for (int j = 0; j < n; j++)
@@ -534,33 +589,30 @@ static int run_merge(lsm_db *db, compaction *c)
 	return rc;
 }
 
-static uint64_t files_bytes(lsm_file_meta **files, int n)
-{
-	uint64_t sum = 0;
-	for (int i = 0; i < n; i++)
-		sum += files[i]->size;
-	return sum;
-}
-
 /* REQUIRES: db->mu held. Runs c to the end: merge (or move), edit, cleanup. */
 static int run_compaction(lsm_db *db, compaction *c)
 {
 	lsm_version_edit e;
-	int rc = 0;
+	int rc = 0, total = 0;
+	uint64_t read = 0;
+	lsm_file_meta *only = NULL;
 	lsm_edit_init(&e);
 
-	for (int w = 0; w < 2; w++)
-		for (int i = 0; i < c->nin[w]; i++) {
-			rc = lsm_edit_delete_file(&e, c->level + w, c->in[w][i]->number);
+	for (int l = 0; l < LSM_MAX_LEVELS; l++) {
+		for (int i = 0; i < c->nin[l]; i++) {
+			rc = lsm_edit_delete_file(&e, l, c->in[l][i]->number);
 			if (rc)
 				goto out;
+			read += c->in[l][i]->size;
+			only = c->in[l][i];
+			total++;
 		}
+	}
 
-	if (!c->manual && c->nin[0] == 1 && c->nin[1] == 0) {
+	if (!c->manual && total == 1 && c->nin[c->out_level - 1] == 1) {
 		/* Trivial move: nothing to merge with, so no byte needs rewriting. */
-		lsm_file_meta *f = c->in[0][0];
-		rc = lsm_edit_add_file(&e, c->level + 1, f->number, f->size, meta_small(f),
-				       meta_large(f), f->smallest_seq, f->largest_seq);
+		rc = lsm_edit_add_file(&e, c->out_level, only->number, only->size, meta_small(only),
+				       meta_large(only), only->smallest_seq, only->largest_seq);
 		if (!rc)
 			rc = lsm_db_apply_edit(db, &e);
 		goto out;
@@ -568,7 +620,7 @@ static int run_compaction(lsm_db *db, compaction *c)
 
 	rc = run_merge(db, c);
 	for (int i = 0; !rc && i < c->nout; i++)
-		rc = out_to_edit(&e, c->level + 1, &c->out[i]);
+		rc = out_to_edit(&e, c->out_level, &c->out[i]);
 	if (!rc)
 		rc = lsm_db_apply_edit(db, &e);
 	if (!rc) {
@@ -576,8 +628,7 @@ static int run_compaction(lsm_db *db, compaction *c)
 		for (int i = 0; i < c->nout; i++)
 			written += c->out[i].size;
 		lsm_db_count(&db->c.compaction_bytes_written, written);
-		lsm_db_count(&db->c.compaction_bytes_read,
-			     files_bytes(c->in[0], c->nin[0]) + files_bytes(c->in[1], c->nin[1]));
+		lsm_db_count(&db->c.compaction_bytes_read, read);
 	}
 out:
 	for (int i = 0; i < c->nout; i++) {
@@ -631,11 +682,9 @@ static void *bg_main(void *arg)
 		if (db->nimm > 0) {
 			rc = flush_oldest(db);
 		} else if (m) {
-			c = pick_manual(db, m);
-			if (c) {
-				c->manual = 1;
+			c = pick_range(db, m);
+			if (c)
 				rc = run_compaction(db, c);
-			}
 			m->rc = rc;
 			m->done = 1;
 		} else if ((c = pick_auto(db)) != NULL) {
@@ -677,12 +726,11 @@ void lsm_db_bg_stop(lsm_db *db)
 	db->bg_started = 0;
 }
 
-int lsm_db_manual_compact(lsm_db *db, int level, const lsm_slice *begin, const lsm_slice *end)
+int lsm_db_manual_compact(lsm_db *db, const lsm_slice *begin, const lsm_slice *end)
 {
 	lsm_manual m;
 	int rc = 0;
 	memset(&m, 0, sizeof(m));
-	m.level = level;
 	lsm_buf_init(&m.begin);
 	lsm_buf_init(&m.end);
 	if (begin) {
@@ -723,24 +771,11 @@ out:
 int lsm_compact_range(lsm_db *db, const void *begin, size_t blen, const void *end, size_t elen)
 {
 	lsm_slice b = lsm_slice_of(begin, blen), e = lsm_slice_of(end, elen);
-	const lsm_slice *bp = begin ? &b : NULL, *ep = end ? &e : NULL;
+	if (db->read_only)
+		return lsm_seterr(-LSM_EREADONLY, "%s was opened read-only", db->dir);
 	int rc = lsm_flush(db);
-	if (rc)
-		return rc;
-	/* Down to the deepest level holding part of the range, so tombstones can go. */
-	pthread_mutex_lock(&db->mu);
-	lsm_version *v = db->vs.current;
-	int max_level = 1;
-	for (int level = 1; level < LSM_MAX_LEVELS; level++) {
-		int first, last;
-		if (v->nfiles[level] && lsm_version_overlapping(v, level, bp, ep, &first, &last))
-			max_level = level;
-	}
-	pthread_mutex_unlock(&db->mu);
-	if (max_level > LSM_MAX_LEVELS - 1)
-		max_level = LSM_MAX_LEVELS - 1;
-	for (int level = 0; level < max_level && !rc; level++)
-		rc = lsm_db_manual_compact(db, level, bp, ep);
+	if (!rc)
+		rc = lsm_db_manual_compact(db, begin ? &b : NULL, end ? &e : NULL);
 	return rc;
 }
 

@@ -37,6 +37,14 @@
 /* A small leader takes at most this much more, so one small write is not held up by a big group. */
 #define GROUP_SMALL_EXTRA (128 * KiB)
 
+/* What an entry costs in a memtable beyond its key and value: node, tower, trailer, varints. */
+#define ENTRY_OVERHEAD 40
+
+static uint64_t fill_of(lsm_slice rep, uint64_t count)
+{
+	return rep.len + count * ENTRY_OVERHEAD;
+}
+
 void lsm_options_init(lsm_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -336,6 +344,7 @@ static int switch_memtable(lsm_db *db)
 	db->wal = nw;
 	nw = NULL;
 	db->wal_number = number;
+	db->mem_fill = 0;
 	rc = lsm_db_install_sv(db);
 	lsm_db_bg_schedule(db);
 out:
@@ -382,7 +391,7 @@ static int make_room(lsm_db *db, int force)
 			lsm_db_count(&db->c.stall_micros, 1000);
 			continue;
 		}
-		if (!force && lsm_memtable_bytes(db->mem) < db->opts.memtable_bytes)
+		if (!force && db->mem_fill < db->opts.memtable_bytes)
 			return 0;
 		if (db->nimm >= db->opts.max_immutable_memtables ||
 		    l0 >= db->opts.l0_stop_trigger) {
@@ -468,6 +477,7 @@ static int write_group(lsm_db *db, lsm_writer *leader, lsm_writer **last)
 	} else {
 		/* Readers take last_seq under db->mu or with an acquire load. */
 		__atomic_store_n(&db->vs.last_seq, seq + count - 1, __ATOMIC_RELEASE);
+		db->mem_fill += fill_of(rep, count);
 		lsm_db_count(&db->c.puts, ctx.puts);
 		lsm_db_count(&db->c.deletes, ctx.deletes);
 		lsm_db_count(&db->c.user_bytes_written, user_bytes);
@@ -775,6 +785,7 @@ typedef struct replay_state {
 	lsm_memtable *mem;
 	lsm_version_edit *edit;
 	uint64_t max_seq;
+	uint64_t fill; /* like db->mem_fill, for mem */
 } replay_state;
 
 static int cmp_u64(const void *a, const void *b)
@@ -808,6 +819,7 @@ static int replay_rotate(replay_state *st)
 		lsm_memtable_unref(st->mem);
 	}
 	st->mem = nm;
+	st->fill = 0;
 	return 0;
 }
 
@@ -842,7 +854,8 @@ static int replay_log(replay_state *st, uint64_t number)
 			goto out;
 		if (count && seq + count - 1 > st->max_seq)
 			st->max_seq = seq + count - 1;
-		if (lsm_memtable_bytes(st->mem) >= db->opts.memtable_bytes) {
+		st->fill += fill_of(rec, count);
+		if (st->fill >= db->opts.memtable_bytes) {
 			rc = replay_rotate(st);
 			if (rc)
 				goto out;

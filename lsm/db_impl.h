@@ -63,9 +63,8 @@ typedef struct lsm_imm {
 	uint64_t id; /* increasing, so lsm_flush can wait for "its" memtable */
 } lsm_imm;
 
-/* A lsm_compact_range step handed to the background thread. */
+/* A lsm_compact_range request handed to the background thread. */
 typedef struct lsm_manual {
-	int level;
 	int has_begin, has_end;
 	lsm_buf begin, end; /* user keys */
 	int done;	    /* protected by db->mu */
@@ -103,6 +102,12 @@ struct lsm_db {
 	lsm_memtable *mem;
 	lsm_wal_writer *wal; /* NULL when read-only */
 	uint64_t wal_number;
+	/*
+	 * Bytes the entries in mem take, estimated from their encoding: the
+	 * arena's usage moves in 64 KiB blocks, too coarse to honour a small
+	 * memtable_bytes. Leader only.
+	 */
+	uint64_t mem_fill;
 
 	/* Immutable memtables, oldest first. db->mu. */
 	lsm_imm *imm;
@@ -200,8 +205,8 @@ int lsm_db_write_l0(lsm_db *db, lsm_memtable *m, lsm_version_edit *e);
  * REQUIRES: db->mu held (released while it lists and unlinks).
  */
 void lsm_db_delete_obsolete(lsm_db *db);
-/* Runs one lsm_compact_range level step through the background thread and waits. */
-int lsm_db_manual_compact(lsm_db *db, int level, const lsm_slice *begin, const lsm_slice *end);
+/* Runs a lsm_compact_range compaction through the background thread and waits. */
+int lsm_db_manual_compact(lsm_db *db, const lsm_slice *begin, const lsm_slice *end);
 void lsm_db_table_options(const lsm_db *db, lsm_table_options *to);
 
 /* ---- db_iter.c ---- */

@@ -263,6 +263,378 @@ START_TEST(test_many_writes_switch_memtables_and_keep_everything)
 }
 END_TEST
 
+/* ---- iterators ---- */
+
+#define MODEL_KEYS 600
+
+/* The expected state: value of key i (NULL when absent). */
+typedef struct model {
+	char *val[MODEL_KEYS];
+} model;
+
+static void model_free(model *m)
+{
+	for (int i = 0; i < MODEL_KEYS; i++)
+		free(m->val[i]);
+}
+
+/* Random puts and deletes, with flushes in between, applied to db and m. */
+static void random_ops(lsm_db *db, model *m, tu_rng *r, int nops)
+{
+	char k[32], v[64];
+	for (int op = 0; op < nops; op++) {
+		int i = (int)tu_below(r, MODEL_KEYS);
+		key_of(k, sizeof(k), i);
+		if (tu_below(r, 4) == 0) {
+			del_str(db, k);
+			free(m->val[i]);
+			m->val[i] = NULL;
+		} else {
+			snprintf(v, sizeof(v), "v%d-%llu", i,
+				 (unsigned long long)tu_below(r, 1000000));
+			put_str(db, k, v);
+			free(m->val[i]);
+			m->val[i] = strdup(v);
+		}
+		if (tu_below(r, 500) == 0)
+			ck_assert_int_eq(lsm_flush(db), 0);
+	}
+}
+
+static void expect_at(lsm_iter *it, const model *m, int i)
+{
+	char k[32];
+	size_t kl, vl;
+	key_of(k, sizeof(k), i);
+	ck_assert_msg(lsm_iter_valid(it), "iterator ended before %s (status %d)", k,
+		      lsm_iter_status(it));
+	const char *ik = lsm_iter_key(it, &kl);
+	const char *iv = lsm_iter_value(it, &vl);
+	ck_assert_msg(kl == strlen(k) && !memcmp(ik, k, kl), "expected %s, at %.*s", k, (int)kl,
+		      ik);
+	ck_assert_msg(vl == strlen(m->val[i]) && !memcmp(iv, m->val[i], vl),
+		      "%s: expected %s, got %.*s", k, m->val[i], (int)vl, iv);
+}
+
+/* Index of the first live key >= i (MODEL_KEYS if none). */
+static int next_live(const model *m, int i)
+{
+	while (i < MODEL_KEYS && !m->val[i])
+		i++;
+	return i;
+}
+
+static int prev_live(const model *m, int i)
+{
+	while (i >= 0 && !m->val[i])
+		i--;
+	return i;
+}
+
+static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model *m, tu_rng *r)
+{
+	lsm_iter *it = lsm_iter_new(db, ro);
+	ck_assert_ptr_nonnull(it);
+	ck_assert(!lsm_iter_valid(it));
+
+	/* Forward over everything. */
+	int i = next_live(m, 0);
+	for (lsm_iter_seek_first(it); i < MODEL_KEYS; i = next_live(m, i + 1)) {
+		expect_at(it, m, i);
+		lsm_iter_next(it);
+	}
+	ck_assert(!lsm_iter_valid(it));
+	ck_assert_int_eq(lsm_iter_status(it), 0);
+
+	/* Backward over everything. */
+	i = prev_live(m, MODEL_KEYS - 1);
+	for (lsm_iter_seek_last(it); i >= 0; i = prev_live(m, i - 1)) {
+		expect_at(it, m, i);
+		lsm_iter_prev(it);
+	}
+	ck_assert(!lsm_iter_valid(it));
+
+	/* Seeks and random walks that change direction. */
+	for (int round = 0; round < 200; round++) {
+		int t = (int)tu_below(r, MODEL_KEYS + 1);
+		char k[32];
+		key_of(k, sizeof(k), t);
+		int pos;
+		if (tu_below(r, 2)) {
+			lsm_iter_seek(it, k, strlen(k));
+			pos = next_live(m, t);
+		} else {
+			lsm_iter_seek_for_prev(it, k, strlen(k));
+			pos = prev_live(m, t < MODEL_KEYS ? t : MODEL_KEYS - 1);
+		}
+		for (int step = 0; step < 8; step++) {
+			if (pos < 0 || pos >= MODEL_KEYS) {
+				ck_assert(!lsm_iter_valid(it));
+				break;
+			}
+			expect_at(it, m, pos);
+			if (tu_below(r, 2)) {
+				lsm_iter_next(it);
+				pos = next_live(m, pos + 1);
+			} else {
+				lsm_iter_prev(it);
+				pos = prev_live(m, pos - 1);
+			}
+		}
+	}
+	/* A seek between keys lands on the next one. */
+	lsm_iter_seek(it, "key000010x", 10);
+	i = next_live(m, 11);
+	if (i < MODEL_KEYS)
+		expect_at(it, m, i);
+	lsm_iter_free(it);
+}
+
+START_TEST(test_iterate_both_ways_over_memtables_and_tables_with_deletions)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	model m = {{0}};
+	random_ops(db, &m, &r, 4000);
+	check_iteration(db, NULL, &m, &r);
+	/* Same answers from tables alone, then after a full compaction. */
+	ck_assert_int_eq(lsm_flush(db), 0);
+	check_iteration(db, NULL, &m, &r);
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	check_iteration(db, NULL, &m, &r);
+	random_ops(db, &m, &r, 1000);
+	check_iteration(db, NULL, &m, &r);
+	ck_assert_int_eq(lsm_close(db), 0);
+	model_free(&m);
+}
+END_TEST
+
+START_TEST(test_iterator_over_empty_db_is_never_valid)
+{
+	lsm_db *db = open_db(NULL);
+	lsm_iter *it = lsm_iter_new(db, NULL);
+	lsm_iter_seek_first(it);
+	ck_assert(!lsm_iter_valid(it));
+	lsm_iter_seek_last(it);
+	ck_assert(!lsm_iter_valid(it));
+	lsm_iter_seek(it, "a", 1);
+	ck_assert(!lsm_iter_valid(it));
+	lsm_iter_seek_for_prev(it, "a", 1);
+	ck_assert(!lsm_iter_valid(it));
+	ck_assert_int_eq(lsm_iter_status(it), 0);
+	lsm_iter_free(it);
+	/* Only deletions: still nothing. */
+	del_str(db, "a");
+	put_str(db, "b", "1");
+	del_str(db, "b");
+	it = lsm_iter_new(db, NULL);
+	lsm_iter_seek_first(it);
+	ck_assert(!lsm_iter_valid(it));
+	lsm_iter_seek_last(it);
+	ck_assert(!lsm_iter_valid(it));
+	lsm_iter_free(it);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+START_TEST(test_iterator_keeps_its_view_while_the_db_changes)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	fill(db, 1000, 1);
+	lsm_iter *it = lsm_iter_new(db, NULL);
+	ck_assert_ptr_nonnull(it);
+	fill(db, 1000, 2);
+	for (int i = 0; i < 1000; i += 2) {
+		char k[32];
+		key_of(k, sizeof(k), i);
+		del_str(db, k);
+	}
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	int n = 0;
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+		char k[32], v[96];
+		size_t kl, vl;
+		key_of(k, sizeof(k), n);
+		val_of(v, sizeof(v), n, 1);
+		const char *ik = lsm_iter_key(it, &kl);
+		const char *iv = lsm_iter_value(it, &vl);
+		ck_assert(kl == strlen(k) && !memcmp(ik, k, kl));
+		ck_assert(vl == strlen(v) && !memcmp(iv, v, vl));
+		n++;
+	}
+	ck_assert_int_eq(n, 1000);
+	ck_assert_int_eq(lsm_iter_status(it), 0);
+	lsm_iter_free(it);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+/* ---- snapshots ---- */
+
+START_TEST(test_snapshot_keeps_old_values_across_flush_and_compaction)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	fill(db, 1000, 1);
+	put_str(db, "gone", "here");
+	const lsm_snapshot *snap = lsm_snapshot_new(db);
+	ck_assert_ptr_nonnull(snap);
+	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
+
+	fill(db, 1000, 2);
+	del_str(db, "gone");
+	put_str(db, "new", "x");
+	check_fill(db, &ro, 1000, 1);
+	check_get(db, &ro, "gone", "here");
+	check_get(db, &ro, "new", NULL);
+
+	ck_assert_int_eq(lsm_flush(db), 0);
+	check_fill(db, &ro, 1000, 1);
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	check_fill(db, &ro, 1000, 1);
+	check_get(db, &ro, "gone", "here");
+	check_get(db, &ro, "new", NULL);
+	check_fill(db, NULL, 1000, 2);
+	check_get(db, NULL, "gone", NULL);
+
+	/* The snapshot's iterator sees the old state too. */
+	lsm_iter *it = lsm_iter_new(db, &ro);
+	int n = 0;
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
+		n++;
+	ck_assert_int_eq(n, 1001);
+	lsm_iter_free(it);
+
+	lsm_snapshot_release(db, snap);
+	/* With the snapshot gone, compaction may drop the old versions. */
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	check_fill(db, NULL, 1000, 2);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+/* ---- compaction ---- */
+
+START_TEST(test_compaction_reduces_l0_and_keeps_every_key)
+{
+	lsm_options o;
+	small_options(&o);
+	o.l0_compaction_trigger = 2;
+	lsm_db *db = open_db(&o);
+	tu_rng r;
+	tu_rng_init(&r, tu_seed() ^ 1);
+	model m = {{0}};
+	for (int round = 0; round < 6; round++) {
+		random_ops(db, &m, &r, 600);
+		ck_assert_int_eq(lsm_flush(db), 0);
+	}
+	/* The background thread compacts as soon as L0 reaches the trigger. */
+	lsm_stats st;
+	for (int tries = 0; tries < 500; tries++) {
+		lsm_stats_get(db, &st);
+		if (st.compactions > 0 && st.level_files[0] < 2)
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_ge(st.compactions, 1);
+	ck_assert_int_lt(st.level_files[0], 2);
+	ck_assert_int_gt(st.compaction_bytes_written, 0);
+	char k[32];
+	for (int i = 0; i < MODEL_KEYS; i++) {
+		key_of(k, sizeof(k), i);
+		check_get(db, NULL, k, m.val[i]);
+	}
+	ck_assert_int_eq(lsm_close(db), 0);
+	db = open_db(&o);
+	for (int i = 0; i < MODEL_KEYS; i++) {
+		key_of(k, sizeof(k), i);
+		check_get(db, NULL, k, m.val[i]);
+	}
+	ck_assert_int_eq(lsm_close(db), 0);
+	model_free(&m);
+}
+END_TEST
+
+START_TEST(test_tombstones_disappear_after_full_compact_range)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	fill(db, 2000, 1);
+	ck_assert_int_eq(lsm_flush(db), 0);
+	char k[32];
+	for (int i = 0; i < 2000; i++) {
+		key_of(k, sizeof(k), i);
+		del_str(db, k);
+	}
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		ck_assert_msg(st.level_files[l] == 0, "level %d still has %d files", l,
+			      st.level_files[l]);
+	ck_assert_uint_eq(st.live_bytes, 0);
+	check_get(db, NULL, "key000005", NULL);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+START_TEST(test_tombstone_kept_while_a_snapshot_can_see_the_key)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	put_str(db, "k", "old");
+	ck_assert_int_eq(lsm_flush(db), 0);
+	const lsm_snapshot *snap = lsm_snapshot_new(db);
+	del_str(db, "k");
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
+	check_get(db, &ro, "k", "old");
+	check_get(db, NULL, "k", NULL);
+	lsm_snapshot_release(db, snap);
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	check_get(db, NULL, "k", NULL);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	ck_assert_uint_eq(st.live_bytes, 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+START_TEST(test_compact_range_pushes_data_down_and_keeps_it)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	fill(db, 3000, 1);
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	/* Everything merged into one level, cut into files at target_file_bytes. */
+	int nonempty = 0;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++) {
+		if (st.level_files[l]) {
+			nonempty++;
+			ck_assert_int_gt(l, 0);
+			ck_assert_int_gt(st.level_files[l], 1);
+		}
+	}
+	ck_assert_int_eq(nonempty, 1);
+	/* A partial range leaves the rest where it is and still finds everything. */
+	fill(db, 3000, 2);
+	ck_assert_int_eq(lsm_compact_range(db, "key001000", 9, "key002000", 9), 0);
+	check_fill(db, NULL, 3000, 2);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
@@ -281,6 +653,24 @@ static Suite *db_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_flush_then_reads_come_from_tables_and_survive_reopen);
 	tcase_add_test(tc, test_many_writes_switch_memtables_and_keep_everything);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("iterators");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_iterate_both_ways_over_memtables_and_tables_with_deletions);
+	tcase_add_test(tc, test_iterator_over_empty_db_is_never_valid);
+	tcase_add_test(tc, test_iterator_keeps_its_view_while_the_db_changes);
+	tcase_add_test(tc, test_snapshot_keeps_old_values_across_flush_and_compaction);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("compaction");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_compaction_reduces_l0_and_keeps_every_key);
+	tcase_add_test(tc, test_tombstones_disappear_after_full_compact_range);
+	tcase_add_test(tc, test_tombstone_kept_while_a_snapshot_can_see_the_key);
+	tcase_add_test(tc, test_compact_range_pushes_data_down_and_keeps_it);
 	suite_add_tcase(s, tc);
 	return s;
 }
