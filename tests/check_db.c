@@ -7,6 +7,7 @@
 #include "lsm.h"
 #include "testutil.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -635,6 +636,455 @@ START_TEST(test_compact_range_pushes_data_down_and_keeps_it)
 }
 END_TEST
 
+/* ---- faults ---- */
+
+START_TEST(test_background_write_error_turns_db_readonly_and_reopen_keeps_acked_data)
+{
+	lsm_env *env = lsm_env_fault_new(lsm_env_posix());
+	lsm_options o;
+	small_options(&o);
+	o.env = env;
+	lsm_db *db = open_db(&o);
+	fill(db, 300, 1);
+	/* The flush's table write is the next write: it fails in the background. */
+	lsm_fault_fail_write(env, 1);
+	int rc = lsm_flush(db);
+	ck_assert_msg(rc == -LSM_EREADONLY, "flush gave %d: %s", rc, lsm_errmsg());
+	rc = lsm_put(db, NULL, "k", 1, "v", 1);
+	ck_assert_int_eq(rc, -LSM_EREADONLY);
+	ck_assert_msg(strstr(lsm_errmsg(), lsm_strerror(-EIO)),
+		      "message does not name the cause: %s", lsm_errmsg());
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), -LSM_EREADONLY);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	ck_assert_int_eq(st.background_error, -EIO);
+	/* Reads keep working. */
+	check_fill(db, NULL, 300, 1);
+	ck_assert_int_eq(lsm_close(db), -EIO);
+
+	lsm_fault_clear(env);
+	db = open_db(&o);
+	check_fill(db, NULL, 300, 1);
+	check_get(db, NULL, "k", NULL);
+	put_str(db, "k", "v");
+	ck_assert_int_eq(lsm_close(db), 0);
+	env->destroy(env);
+}
+END_TEST
+
+START_TEST(test_disk_full_keeps_every_acknowledged_write)
+{
+	lsm_env *env = lsm_env_fault_new(lsm_env_posix());
+	lsm_options o;
+	small_options(&o);
+	o.env = env;
+	lsm_db *db = open_db(&o);
+	lsm_fault_enospc_after(env, 200 * 1024);
+	char k[32], v[96];
+	int acked = 0, rc = 0;
+	for (int i = 0; i < 20000; i++) {
+		key_of(k, sizeof(k), i);
+		val_of(v, sizeof(v), i, 1);
+		rc = lsm_put(db, NULL, k, strlen(k), v, strlen(v));
+		if (rc)
+			break;
+		acked++;
+	}
+	ck_assert_msg(rc != 0, "the disk never filled");
+	ck_assert_int_gt(acked, 100);
+	/* Whatever failed first, the db is read-only now. */
+	ck_assert_int_eq(lsm_put(db, NULL, "x", 1, "y", 1), -LSM_EREADONLY);
+	lsm_close(db);
+
+	lsm_fault_clear(env);
+	db = open_db(&o);
+	check_fill(db, NULL, acked, 1);
+	ck_assert_int_eq(lsm_verify(db, NULL, NULL), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	env->destroy(env);
+}
+END_TEST
+
+START_TEST(test_power_cut_keeps_a_prefix_including_every_synced_write)
+{
+	lsm_env *env = lsm_env_fault_new(lsm_env_posix());
+	lsm_options o;
+	small_options(&o);
+	o.env = env;
+	lsm_db *db = open_db(&o);
+	char k[32], v[96];
+	int last_synced = -1;
+	for (int i = 0; i < 2000; i++) {
+		lsm_write_options wo = {.sync = i % 97 == 0};
+		key_of(k, sizeof(k), i);
+		val_of(v, sizeof(v), i, 1);
+		ck_assert_int_eq(lsm_put(db, &wo, k, strlen(k), v, strlen(v)), 0);
+		if (wo.sync)
+			last_synced = i;
+	}
+	ck_assert_int_eq(lsm_fault_power_cut(env), 0);
+	lsm_close(db); /* its handles are dead; errors are expected */
+
+	db = open_db(&o);
+	int present = 0;
+	for (int i = 0; i < 2000; i++) {
+		key_of(k, sizeof(k), i);
+		void *val;
+		size_t vlen;
+		int rc = lsm_get(db, NULL, k, strlen(k), &val, &vlen);
+		ck_assert_int_ge(rc, 0);
+		if (rc == 0) {
+			ck_assert_msg(present == i, "key %d present after a gap at %d", i, present);
+			present++;
+			free(val);
+		}
+	}
+	ck_assert_int_gt(present, last_synced);
+	ck_assert_int_eq(lsm_close(db), 0);
+	env->destroy(env);
+}
+END_TEST
+
+/* ---- concurrency ---- */
+
+/* An env whose WAL syncs take a while, as on a real disk, so writers pile up. */
+static lsm_env slow_env;
+
+static int slow_datasync(lsm_env *env, lsm_file *f)
+{
+	(void)env;
+	usleep(1000);
+	return lsm_env_posix()->datasync(lsm_env_posix(), f);
+}
+
+typedef struct writer_arg {
+	lsm_db *db;
+	int id, n;
+	int sync;
+} writer_arg;
+
+static void *writer_main(void *p)
+{
+	writer_arg *a = p;
+	lsm_write_options wo = {.sync = a->sync};
+	char k[32], v[64];
+	for (int i = 0; i < a->n; i++) {
+		snprintf(k, sizeof(k), "t%d-%05d", a->id, i);
+		snprintf(v, sizeof(v), "value %d %d", a->id, i);
+		if (lsm_put(a->db, &wo, k, strlen(k), v, strlen(v)))
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void check_writers(lsm_db *db, int nthreads, int n)
+{
+	char k[32], v[64];
+	for (int t = 0; t < nthreads; t++)
+		for (int i = 0; i < n; i++) {
+			snprintf(k, sizeof(k), "t%d-%05d", t, i);
+			snprintf(v, sizeof(v), "value %d %d", t, i);
+			check_get(db, NULL, k, v);
+		}
+}
+
+START_TEST(test_concurrent_sync_writers_share_fsyncs)
+{
+	slow_env = *lsm_env_posix();
+	slow_env.datasync = slow_datasync;
+	lsm_options o;
+	lsm_options_init(&o);
+	o.env = &slow_env;
+	lsm_db *db = open_db(&o);
+	enum { THREADS = 8, PER = 100 };
+	pthread_t th[THREADS];
+	writer_arg args[THREADS];
+	for (int t = 0; t < THREADS; t++) {
+		args[t] = (writer_arg){db, t, PER, 1};
+		ck_assert_int_eq(pthread_create(&th[t], NULL, writer_main, &args[t]), 0);
+	}
+	for (int t = 0; t < THREADS; t++) {
+		void *ret;
+		pthread_join(th[t], &ret);
+		ck_assert_ptr_null(ret);
+	}
+	check_writers(db, THREADS, PER);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	ck_assert_uint_eq(st.batches, THREADS * PER);
+	ck_assert_msg(st.syncs < st.batches, "%llu syncs for %llu writes: no group commit",
+		      (unsigned long long)st.syncs, (unsigned long long)st.batches);
+	ck_assert_int_eq(lsm_close(db), 0);
+	db = open_db(&o);
+	check_writers(db, THREADS, PER);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+typedef struct reader_arg {
+	lsm_db *db;
+	int stop; /* atomic */
+	int errors;
+	uint64_t max_imm;
+} reader_arg;
+
+static void *reader_main(void *p)
+{
+	reader_arg *a = p;
+	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
+		lsm_iter *it = lsm_iter_new(a->db, NULL);
+		char prev[32] = "";
+		int n = 0;
+		for (lsm_iter_seek_first(it); lsm_iter_valid(it) && n < 2000; lsm_iter_next(it)) {
+			size_t kl;
+			const char *k = lsm_iter_key(it, &kl);
+			char cur[32];
+			snprintf(cur, sizeof(cur), "%.*s", (int)kl, k);
+			if (strcmp(prev, cur) >= 0)
+				a->errors++;
+			memcpy(prev, cur, sizeof(cur));
+			n++;
+		}
+		if (lsm_iter_status(it))
+			a->errors++;
+		lsm_iter_free(it);
+		void *val;
+		size_t vlen;
+		if (lsm_get(a->db, NULL, "t0-00000", 8, &val, &vlen) == 0) {
+			if (strcmp(val, "value 0 0"))
+				a->errors++;
+			free(val);
+		}
+		lsm_stats st;
+		lsm_stats_get(a->db, &st);
+		if (st.immutable_memtables > a->max_imm)
+			a->max_imm = st.immutable_memtables;
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent_writers_and_readers_through_flushes_and_compactions)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	enum { THREADS = 4, PER = 1500 };
+	pthread_t th[THREADS], rd;
+	writer_arg args[THREADS];
+	reader_arg ra = {.db = db};
+	ck_assert_int_eq(pthread_create(&rd, NULL, reader_main, &ra), 0);
+	for (int t = 0; t < THREADS; t++) {
+		args[t] = (writer_arg){db, t, PER, 0};
+		ck_assert_int_eq(pthread_create(&th[t], NULL, writer_main, &args[t]), 0);
+	}
+	for (int t = 0; t < THREADS; t++) {
+		void *ret;
+		pthread_join(th[t], &ret);
+		ck_assert_ptr_null(ret);
+	}
+	__atomic_store_n(&ra.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(rd, NULL);
+	ck_assert_int_eq(ra.errors, 0);
+	/* Memory stays bounded: never more immutable memtables than allowed. */
+	ck_assert_uint_le(ra.max_imm, (uint64_t)o.max_immutable_memtables);
+	check_writers(db, THREADS, PER);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	ck_assert_uint_gt(st.flushes, 3);
+	ck_assert_uint_gt(st.compactions, 0);
+	ck_assert_int_eq(lsm_verify(db, NULL, NULL), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+START_TEST(test_l0_growth_slows_then_stops_writes)
+{
+	lsm_options o;
+	small_options(&o);
+	o.l0_compaction_trigger = 1;
+	o.l0_slowdown_trigger = 1;
+	o.l0_stop_trigger = 2;
+	lsm_db *db = open_db(&o);
+	fill(db, 3000, 1);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	ck_assert_uint_gt(st.stall_slowdowns + st.stall_stops, 0);
+	ck_assert_uint_gt(st.stall_micros, 0);
+	check_fill(db, NULL, 3000, 1);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+/* ---- maintenance ---- */
+
+START_TEST(test_stats_text_names_levels_and_write_amplification)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	fill(db, 2000, 1);
+	ck_assert_int_eq(lsm_flush(db), 0);
+	check_get(db, NULL, "key000001", "value-1-1-0000000000000000000000000000000000000001");
+	check_get(db, NULL, "nope", NULL);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	ck_assert_uint_eq(st.puts, 2000);
+	ck_assert_uint_eq(st.gets, 2);
+	ck_assert_uint_eq(st.last_sequence, 2000);
+	ck_assert_uint_gt(st.user_bytes_written, 0);
+	ck_assert_uint_gt(st.wal_bytes_written, st.user_bytes_written);
+	ck_assert_uint_gt(st.live_bytes, 0);
+	char buf[4096];
+	size_t n = lsm_stats_text(db, buf, sizeof(buf));
+	ck_assert_uint_eq(n, strlen(buf));
+	ck_assert_ptr_nonnull(strstr(buf, "L0"));
+	ck_assert_ptr_nonnull(strstr(buf, "write amplification"));
+	/* A small buffer is truncated, still terminated. */
+	char tiny[16];
+	n = lsm_stats_text(db, tiny, sizeof(tiny));
+	ck_assert_uint_lt(n, sizeof(tiny));
+	ck_assert_uint_eq(strlen(tiny), n);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+typedef struct report_log {
+	int count;
+	char file[256];
+} report_log;
+
+static void record_report(void *arg, const char *file, uint64_t off, const char *msg)
+{
+	report_log *r = arg;
+	(void)off;
+	(void)msg;
+	if (!r->count++)
+		snprintf(r->file, sizeof(r->file), "%s", file);
+}
+
+/* Flips a byte in the middle of the largest .sst in dir. */
+static void damage_largest_table(void)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd),
+		 "f=$(ls -S %s/*.sst | head -1) && printf '\\377\\377\\377\\377' | "
+		 "dd of=\"$f\" bs=1 seek=100 conv=notrunc status=none",
+		 dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_verify_passes_clean_db_and_reports_damaged_table)
+{
+	lsm_options o;
+	small_options(&o);
+	o.block_cache_bytes = 0;
+	lsm_db *db = open_db(&o);
+	fill(db, 2000, 1);
+	put_str(db, "in-the-wal", "yes");
+	report_log log = {0};
+	ck_assert_int_eq(lsm_verify(db, record_report, &log), 0);
+	ck_assert_int_eq(log.count, 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+
+	damage_largest_table();
+	db = open_db(&o);
+	ck_assert_int_eq(lsm_verify(db, record_report, &log), -LSM_ECORRUPT);
+	ck_assert_int_gt(log.count, 0);
+	ck_assert_msg(strstr(log.file, ".sst"), "report names %s", log.file);
+	/* Reads of the damaged block fail loudly instead of returning garbage. */
+	int corrupt = 0;
+	char k[32], v[96];
+	for (int i = 0; i < 2000; i++) {
+		void *val;
+		size_t vlen;
+		key_of(k, sizeof(k), i);
+		val_of(v, sizeof(v), i, 1);
+		int rc = lsm_get(db, NULL, k, strlen(k), &val, &vlen);
+		if (rc == -LSM_ECORRUPT) {
+			corrupt++;
+			continue;
+		}
+		ck_assert_int_eq(rc, 0);
+		ck_assert(vlen == strlen(v) && !memcmp(val, v, vlen));
+		free(val);
+	}
+	ck_assert_int_gt(corrupt, 0);
+	lsm_close(db);
+
+	/* paranoid_checks refuses to open it at all. */
+	o.paranoid_checks = 1;
+	lsm_db *db2 = NULL;
+	ck_assert_int_eq(lsm_open(&db2, dir, &o), -LSM_ECORRUPT);
+}
+END_TEST
+
+START_TEST(test_destroy_removes_the_database_and_its_directory)
+{
+	char *sub = tu_path(dir, "victim");
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = NULL;
+	ck_assert_int_eq(lsm_open(&db, sub, &o), 0);
+	fill(db, 1000, 1);
+	ck_assert_int_eq(lsm_close(db), 0);
+	ck_assert_int_eq(lsm_destroy(sub, NULL), 0);
+	ck_assert_int_ne(access(sub, F_OK), 0);
+	/* Destroying nothing is fine. */
+	ck_assert_int_eq(lsm_destroy(sub, NULL), 0);
+	free(sub);
+}
+END_TEST
+
+/* ls -l of every file in dir but LOCK (which gets the opener's pid), sorted. */
+static char *dir_listing(void)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "cd %s && ls -l --time-style=+%%s.%%N | grep -v LOCK | sort",
+		 dir);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	static char buf[16384];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = 0;
+	pclose(p);
+	return strdup(buf);
+}
+
+START_TEST(test_read_only_open_changes_no_file)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	fill(db, 1500, 1);
+	ck_assert_int_eq(lsm_close(db), 0);
+	db = open_db(&o);
+	fill(db, 10, 2);
+	del_str(db, "key000001"); /* some of the state only in the WAL */
+	ck_assert_int_eq(lsm_close(db), 0);
+
+	char *before = dir_listing();
+	o.read_only = 1;
+	db = open_db(&o);
+	check_get(db, NULL, "key000001", NULL);
+	check_get(db, NULL, "key000009", "value-9-2-0000000000000000000000000000000000000009");
+	check_get(db, NULL, "key001011", "value-1011-1-0000000000000000000000000000000000001011");
+	lsm_iter *it = lsm_iter_new(db, NULL);
+	int n = 0;
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
+		n++;
+	ck_assert_int_eq(n, 1499);
+	lsm_iter_free(it);
+	ck_assert_int_eq(lsm_flush(db), -LSM_EREADONLY);
+	ck_assert_int_eq(lsm_delete(db, NULL, "a", 1), -LSM_EREADONLY);
+	ck_assert_int_eq(lsm_verify(db, NULL, NULL), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	char *after = dir_listing();
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
@@ -671,6 +1121,32 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_tombstones_disappear_after_full_compact_range);
 	tcase_add_test(tc, test_tombstone_kept_while_a_snapshot_can_see_the_key);
 	tcase_add_test(tc, test_compact_range_pushes_data_down_and_keeps_it);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("faults");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc,
+		       test_background_write_error_turns_db_readonly_and_reopen_keeps_acked_data);
+	tcase_add_test(tc, test_disk_full_keeps_every_acknowledged_write);
+	tcase_add_test(tc, test_power_cut_keeps_a_prefix_including_every_synced_write);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("concurrency");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_concurrent_sync_writers_share_fsyncs);
+	tcase_add_test(tc, test_concurrent_writers_and_readers_through_flushes_and_compactions);
+	tcase_add_test(tc, test_l0_growth_slows_then_stops_writes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("maintenance");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_stats_text_names_levels_and_write_amplification);
+	tcase_add_test(tc, test_verify_passes_clean_db_and_reports_damaged_table);
+	tcase_add_test(tc, test_destroy_removes_the_database_and_its_directory);
+	tcase_add_test(tc, test_read_only_open_changes_no_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
