@@ -143,6 +143,10 @@ int lsmfs_fsync(lsmfs *fs, uint64_t ino, int datasync);
  * the cookie to resume after it; it returns non-zero to stop (buffer full),
  * in which case that entry was NOT consumed. "." and ".." come first
  * (cookies 1 and 2). Cookie 0 starts from the beginning.
+ * fn is called with no lock of the core held: it may call back into the core.
+ * With plus, each entry fn accepts other than "." and ".." counts as one
+ * lookup (FUSE's readdirplus rule: the kernel will forget it); an entry fn
+ * refuses is not counted. Cookies are below 2^63 (valid signed offsets).
  */
 typedef int (*lsmfs_dirent_fn)(void *arg, const char *name, const struct stat *st,
 			       uint64_t next_cookie);

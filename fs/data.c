@@ -1,0 +1,578 @@
+/*
+ * data.c — file contents: read, write, truncate, fallocate, SEEK_DATA /
+ * SEEK_HOLE, copy_file_range. A write rewrites each chunk it touches (read-
+ * modify-write when partial) and swaps the F key to the new digest; the
+ * chunk store (chunk.c) and op_commit keep the shared chunks counted.
+ */
+#include "fs_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* copy_file_range moves at most this much per call (the caller loops, as for write). */
+#define COPY_MAX (16u << 20)
+
+/* Called for each F key found by scan_frefs; non-zero stops the scan and is returned. */
+typedef int (*fref_fn)(void *arg, uint64_t idx, const struct fref *ref);
+
+/* Visits the F keys of ino with index >= from in index order. */
+static int scan_frefs(lsmfs *fs, uint64_t ino, uint64_t from, fref_fn fn, void *arg)
+{
+	struct fkey pfx, start;
+	lsm_iter *it = lsm_iter_new(fs->db, NULL);
+	int rc = 0;
+
+	if (!it)
+		return -ENOMEM;
+	key_ino(&pfx, KEY_FCHUNK, ino);
+	key_fchunk(&start, ino, from);
+	for (lsm_iter_seek(it, start.b, start.len); lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *key = lsm_iter_key(it, &klen);
+		const void *val = lsm_iter_value(it, &vlen);
+		struct fref ref;
+
+		if (klen < pfx.len || memcmp(key, pfx.b, pfx.len) != 0)
+			break;
+		if (klen != 17 || fref_decode(&ref, val, vlen) || ref.len > fs->cs) {
+			fs_log("inode %" PRIu64 ": malformed chunk reference", ino);
+			rc = -EIO;
+			break;
+		}
+		rc = fn(arg, get_be64(key + 9), &ref);
+		if (rc)
+			break;
+	}
+	if (!rc)
+		rc = fs_err(fs, lsm_iter_status(it), "scan", ino);
+	lsm_iter_free(it);
+	return rc;
+}
+
+struct drop_ctx {
+	struct fs_op *op;
+	uint64_t ino, limit; /* drop indexes < limit (UINT64_MAX: all) */
+	struct lsmfs_attr *a;
+};
+
+static int drop_one(void *arg, uint64_t idx, const struct fref *ref)
+{
+	struct drop_ctx *d = arg;
+	int dchunks = 0, rc;
+
+	if (idx >= d->limit)
+		return 1;
+	rc = chunk_store(d->op, d->ino, idx, ref, NULL, 0, &dchunks);
+	d->a->chunks += (uint64_t)(int64_t)dchunks;
+	return rc;
+}
+
+/* Drops every chunk with index in [from, limit). */
+static int drop_chunks(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t from,
+		       uint64_t limit)
+{
+	struct drop_ctx d = {.op = op, .ino = ino, .limit = limit, .a = a};
+	int rc;
+
+	if (a->chunks == 0 || from >= limit)
+		return 0;
+	rc = scan_frefs(op->fs, ino, from, drop_one, &d);
+	return rc == 1 ? 0 : rc;
+}
+
+/* Zeroes bytes [s, e) of chunk idx (if it holds data) in op. */
+static int zero_part(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx, uint32_t s,
+		     uint32_t e)
+{
+	lsmfs *fs = op->fs;
+	struct fref old;
+	uint8_t *buf = malloc(fs->cs);
+	int dchunks = 0, rc;
+
+	if (!buf)
+		return -ENOMEM;
+	rc = chunk_read(fs, ino, idx, buf, &old);
+	if (rc || old.len <= s)
+		goto out; /* a hole, or nothing stored at or past s: already zeros */
+	memset(buf + s, 0, e - s);
+	rc = chunk_store(op, ino, idx, &old, buf, fs->cs, &dchunks);
+	a->chunks += (uint64_t)(int64_t)dchunks;
+out:
+	free(buf);
+	return rc;
+}
+
+int data_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t size)
+{
+	uint64_t cs = op->fs->cs;
+	int rc = 0;
+
+	if (size > (uint64_t)LSMFS_MAX_FILESIZE)
+		return -EFBIG;
+	if (size < a->size) {
+		/* Chunks wholly past the end go; the last partial one loses its tail. */
+		rc = drop_chunks(op, ino, a, (size + cs - 1) / cs, UINT64_MAX);
+		if (!rc && size % cs)
+			rc = zero_part(op, ino, a, size / cs, (uint32_t)(size % cs), (uint32_t)cs);
+		if (rc)
+			return rc;
+	}
+	if (size != a->size)
+		a->mtime = a->ctime = fs_now();
+	a->size = size;
+	return 0;
+}
+
+/* Reads [off, off + n) of a locked inode; n must not pass the end of file. */
+static int read_locked(lsmfs *fs, uint64_t ino, uint8_t *out, uint64_t n, uint64_t off)
+{
+	uint64_t cs = fs->cs, done = 0;
+	uint8_t *tmp = NULL;
+	struct fref ref;
+	int rc = 0;
+
+	while (done < n) {
+		uint64_t pos = off + done, idx = pos / cs, s = pos % cs;
+		uint64_t take = cs - s < n - done ? cs - s : n - done;
+
+		if (s == 0 && take == cs) {
+			rc = chunk_read(fs, ino, idx, out + done, &ref);
+		} else {
+			if (!tmp && !(tmp = malloc(cs))) {
+				rc = -ENOMEM;
+				break;
+			}
+			rc = chunk_read(fs, ino, idx, tmp, &ref);
+			if (!rc)
+				memcpy(out + done, tmp + s, take);
+		}
+		if (rc)
+			break;
+		done += take;
+	}
+	free(tmp);
+	return rc;
+}
+
+static int check_regular(const struct lsmfs_attr *a)
+{
+	if (S_ISDIR(a->mode))
+		return -EISDIR;
+	return S_ISREG(a->mode) ? 0 : -EINVAL;
+}
+
+ssize_t lsmfs_read(lsmfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
+{
+	struct lsmfs_inode *ip;
+	uint64_t n = 0;
+	int rc;
+
+	if (off < 0)
+		return -EINVAL;
+	rc = ilock_get(fs, ino, &ip);
+	if (rc)
+		return rc;
+	rc = check_regular(&ip->a);
+	if (rc || (uint64_t)off >= ip->a.size)
+		goto out;
+	n = ip->a.size - (uint64_t)off;
+	if (n > size)
+		n = size;
+	rc = read_locked(fs, ino, buf, n, (uint64_t)off);
+	if (!rc)
+		inode_touch_atime(fs, ip);
+out:
+	iunlock_put(fs, ip);
+	return rc ? rc : (ssize_t)n;
+}
+
+/* A write by someone other than root takes away set-user-ID, and set-group-ID with group x. */
+static void kill_suid(const lsmfs_ctx *ctx, struct lsmfs_attr *a)
+{
+	if (ctx && ctx->uid == 0)
+		return;
+	a->mode &= ~(uint32_t)S_ISUID;
+	if (a->mode & S_IXGRP)
+		a->mode &= ~(uint32_t)S_ISGID;
+}
+
+/* Writes src[0..n) at off into a locked inode's working copy a, in op. */
+static int write_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, const uint8_t *src,
+			uint64_t n, uint64_t off)
+{
+	lsmfs *fs = op->fs;
+	uint64_t cs = fs->cs, done = 0;
+	uint8_t *tmp = NULL;
+	int rc = 0;
+
+	while (done < n) {
+		uint64_t pos = off + done, idx = pos / cs, s = pos % cs;
+		uint64_t take = cs - s < n - done ? cs - s : n - done;
+		struct fref old;
+		int dchunks = 0;
+
+		if (s == 0 && take == cs) {
+			rc = chunk_ref_get(fs, ino, idx, &old);
+			if (!rc)
+				rc = chunk_store(op, ino, idx, &old, src + done, cs, &dchunks);
+		} else {
+			if (!tmp && !(tmp = malloc(cs))) {
+				rc = -ENOMEM;
+				break;
+			}
+			rc = chunk_read(fs, ino, idx, tmp, &old);
+			if (!rc) {
+				memcpy(tmp + s, src + done, take);
+				rc = chunk_store(op, ino, idx, &old, tmp, cs, &dchunks);
+			}
+		}
+		if (rc)
+			break;
+		a->chunks += (uint64_t)(int64_t)dchunks;
+		done += take;
+	}
+	free(tmp);
+	if (!rc && off + n > a->size)
+		a->size = off + n;
+	return rc;
+}
+
+ssize_t lsmfs_write(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const void *buf, size_t size,
+		    off_t off)
+{
+	struct lsmfs_inode *ip;
+	struct lsmfs_attr na;
+	struct fs_op op;
+	int rc;
+
+	memset(&op, 0, sizeof(op));
+	if (off < 0)
+		return -EINVAL;
+	if (size > (uint64_t)LSMFS_MAX_FILESIZE - (uint64_t)off)
+		return -EFBIG;
+	rc = ilock_get(fs, ino, &ip);
+	if (rc)
+		return rc;
+	rc = check_regular(&ip->a);
+	if (rc || size == 0)
+		goto out;
+	na = ip->a;
+	rc = op_begin(fs, &op);
+	if (!rc)
+		rc = write_locked(&op, ino, &na, buf, size, (uint64_t)off);
+	if (rc)
+		goto out;
+	na.mtime = na.ctime = fs_now();
+	kill_suid(ctx, &na);
+	rc = op_put_inode(&op, ino, &na);
+	if (!rc)
+		rc = op_commit(&op);
+	if (!rc)
+		ip->a = na;
+out:
+	op_end(&op);
+	iunlock_put(fs, ip);
+	return rc ? rc : (ssize_t)size;
+}
+
+/* Punches [off, end) of a locked inode; end is clamped to the file size by the caller. */
+static int punch_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t off,
+			uint64_t end)
+{
+	uint64_t cs = op->fs->cs;
+	uint64_t first = off / cs, last = (end - 1) / cs;
+	/* A chunk is dropped whole when the range covers it up to its end or to EOF. */
+	uint64_t whole_from = off % cs ? first + 1 : first;
+	uint64_t whole_to = (end % cs == 0 || end >= a->size) ? last + 1 : last;
+	int rc = 0;
+
+	if (first == last && whole_from > first)
+		return zero_part(op, ino, a, first, (uint32_t)(off % cs),
+				 (uint32_t)(end - first * cs < cs ? end - first * cs : cs));
+	if (whole_from > first)
+		rc = zero_part(op, ino, a, first, (uint32_t)(off % cs), (uint32_t)cs);
+	if (!rc)
+		rc = drop_chunks(op, ino, a, whole_from, whole_to);
+	if (!rc && whole_to <= last)
+		rc = zero_part(op, ino, a, last, 0, (uint32_t)(end % cs));
+	return rc;
+}
+
+int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len)
+{
+	struct lsmfs_inode *ip;
+	struct lsmfs_attr na;
+	struct fs_op op;
+	uint64_t end;
+	int rc;
+
+	memset(&op, 0, sizeof(op));
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE &&
+	    mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
+		return -EOPNOTSUPP; /* zero/collapse/insert range; punch without KEEP_SIZE */
+	if ((uint64_t)len > (uint64_t)LSMFS_MAX_FILESIZE - (uint64_t)off)
+		return -EFBIG;
+	end = (uint64_t)off + (uint64_t)len;
+	rc = ilock_get(fs, ino, &ip);
+	if (rc)
+		return rc;
+	if (S_ISDIR(ip->a.mode)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	if (!S_ISREG(ip->a.mode)) {
+		rc = -ENODEV;
+		goto out;
+	}
+	na = ip->a;
+	if (mode == 0) {
+		/* Allocation promises nothing here: holes cost nothing and read as zeros. */
+		if (end <= na.size)
+			goto out;
+		na.size = end;
+	} else if (mode == FALLOC_FL_KEEP_SIZE) {
+		goto out;
+	}
+	rc = op_begin(fs, &op);
+	if (rc)
+		goto out;
+	if (mode != 0 && (uint64_t)off < na.size)
+		rc = punch_locked(&op, ino, &na, (uint64_t)off, end < na.size ? end : na.size);
+	if (rc)
+		goto out;
+	na.mtime = na.ctime = fs_now();
+	rc = op_put_inode(&op, ino, &na);
+	if (!rc)
+		rc = op_commit(&op);
+	if (!rc)
+		ip->a = na;
+out:
+	op_end(&op);
+	iunlock_put(fs, ip);
+	return rc;
+}
+
+struct seek_ctx {
+	uint64_t expect; /* SEEK_HOLE: the next index that would continue the data run */
+	uint64_t found;
+	int hole;
+};
+
+static int seek_one(void *arg, uint64_t idx, const struct fref *ref)
+{
+	struct seek_ctx *s = arg;
+
+	(void)ref;
+	if (!s->hole) {
+		s->found = idx;
+		return 1;
+	}
+	if (idx != s->expect)
+		return 1; /* a gap: expect is the first hole */
+	s->expect = idx + 1;
+	return 0;
+}
+
+off_t lsmfs_lseek(lsmfs *fs, uint64_t ino, off_t off, int whence)
+{
+	struct lsmfs_inode *ip;
+	struct seek_ctx s = {.found = UINT64_MAX};
+	uint64_t cs = fs->cs, pos = 0;
+	int rc;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off < 0)
+		return -ENXIO;
+	rc = ilock_get(fs, ino, &ip);
+	if (rc)
+		return rc;
+	if (S_ISDIR(ip->a.mode)) {
+		rc = -EISDIR; /* ext4 too gives no SEEK_DATA on directories */
+		goto out;
+	}
+	if ((uint64_t)off >= ip->a.size) {
+		rc = -ENXIO;
+		goto out;
+	}
+	s.hole = whence == SEEK_HOLE;
+	s.expect = (uint64_t)off / cs;
+	rc = scan_frefs(fs, ino, (uint64_t)off / cs, seek_one, &s);
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	if (s.hole) {
+		/* The first missing index, or the end of file (there is always a hole there). */
+		pos = s.expect * cs;
+		if (pos < (uint64_t)off)
+			pos = (uint64_t)off;
+		if (pos > ip->a.size)
+			pos = ip->a.size;
+	} else {
+		if (s.found == UINT64_MAX || s.found * cs >= ip->a.size) {
+			rc = -ENXIO;
+			goto out;
+		}
+		pos = s.found * cs > (uint64_t)off ? s.found * cs : (uint64_t)off;
+	}
+out:
+	iunlock_put(fs, ip);
+	return rc ? rc : (off_t)pos;
+}
+
+/* One destination chunk's worth of a copy: shared by reference, or bytes. */
+struct piece {
+	uint64_t idx;  /* destination chunk */
+	uint32_t s, e; /* byte range inside it */
+	int share;
+	struct fref ref; /* share: the source chunk (len 0: a hole) */
+	uint8_t *bytes;	 /* !share: e - s bytes */
+};
+
+static int copy_gather(lsmfs *fs, uint64_t ino_in, uint64_t off_in, uint64_t off_out, uint64_t len,
+		       struct piece *p, size_t *np)
+{
+	uint64_t cs = fs->cs, done = 0;
+	size_t n = 0;
+	int rc = 0;
+
+	/* Everything is read before anything is written: in and out may be one file. */
+	while (done < len) {
+		uint64_t pos = off_out + done, s = pos % cs;
+		uint64_t take = cs - s < len - done ? cs - s : len - done;
+		uint64_t src = off_in + done;
+
+		p[n].idx = pos / cs;
+		p[n].s = (uint32_t)s;
+		p[n].e = (uint32_t)(s + take);
+		p[n].bytes = NULL;
+		p[n].share = s == 0 && take == cs && src % cs == 0;
+		if (p[n].share) {
+			rc = chunk_ref_get(fs, ino_in, src / cs, &p[n].ref);
+		} else {
+			p[n].bytes = malloc(take);
+			rc = p[n].bytes ? read_locked(fs, ino_in, p[n].bytes, take, src) : -ENOMEM;
+		}
+		n++;
+		if (rc)
+			break;
+		done += take;
+	}
+	*np = n;
+	return rc;
+}
+
+static int copy_apply(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, struct piece *p,
+		      size_t np)
+{
+	lsmfs *fs = op->fs;
+	uint8_t *tmp = malloc(fs->cs);
+	int rc = 0;
+
+	if (!tmp)
+		return -ENOMEM;
+	for (size_t i = 0; i < np && !rc; i++) {
+		struct fref old;
+		int dchunks = 0;
+
+		if (p[i].share) {
+			rc = chunk_ref_get(fs, ino, p[i].idx, &old);
+			if (!rc)
+				rc = chunk_share(op, ino, p[i].idx, &old, &p[i].ref, &dchunks);
+		} else {
+			rc = chunk_read(fs, ino, p[i].idx, tmp, &old);
+			if (!rc) {
+				memcpy(tmp + p[i].s, p[i].bytes, p[i].e - p[i].s);
+				rc = chunk_store(op, ino, p[i].idx, &old, tmp, fs->cs, &dchunks);
+			}
+		}
+		a->chunks += (uint64_t)(int64_t)dchunks;
+	}
+	free(tmp);
+	return rc;
+}
+
+ssize_t lsmfs_copy_file_range(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino_in, off_t off_in,
+			      uint64_t ino_out, off_t off_out, size_t len)
+{
+	struct lockset ls;
+	struct lock_ent *ie, *oe;
+	struct piece *p = NULL;
+	struct fs_op op;
+	size_t np = 0, maxp;
+	uint64_t n = 0;
+	int rc;
+
+	memset(&op, 0, sizeof(op));
+	if (off_in < 0 || off_out < 0)
+		return -EINVAL;
+	lockset_init(&ls);
+	lockset_add(&ls, ino_in);
+	lockset_add(&ls, ino_out);
+	rc = lockset_lock(fs, &ls);
+	if (rc)
+		return rc;
+	ie = lockset_find(&ls, ino_in);
+	oe = lockset_find(&ls, ino_out);
+	if (ie->ip->state != INODE_LOADED || oe->ip->state != INODE_LOADED) {
+		rc = -ENOENT;
+		goto out;
+	}
+	rc = check_regular(&ie->na);
+	if (!rc)
+		rc = check_regular(&oe->na);
+	if (rc || (uint64_t)off_in >= ie->na.size)
+		goto out;
+	n = ie->na.size - (uint64_t)off_in;
+	if (n > len)
+		n = len;
+	if (n > COPY_MAX)
+		n = COPY_MAX;
+	if (n == 0)
+		goto out;
+	if (ino_in == ino_out && (uint64_t)off_in < (uint64_t)off_out + n &&
+	    (uint64_t)off_out < (uint64_t)off_in + n) {
+		rc = -EINVAL; /* overlapping ranges of one file, as the kernel refuses */
+		goto out;
+	}
+	if (n > (uint64_t)LSMFS_MAX_FILESIZE - (uint64_t)off_out) {
+		rc = -EFBIG;
+		goto out;
+	}
+	maxp = (size_t)(n / fs->cs + 2);
+	p = calloc(maxp, sizeof(*p));
+	if (!p) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = copy_gather(fs, ino_in, (uint64_t)off_in, (uint64_t)off_out, n, p, &np);
+	if (!rc)
+		rc = op_begin(fs, &op);
+	if (!rc)
+		rc = copy_apply(&op, ino_out, &oe->na, p, np);
+	if (rc)
+		goto out;
+	if ((uint64_t)off_out + n > oe->na.size)
+		oe->na.size = (uint64_t)off_out + n;
+	oe->na.mtime = oe->na.ctime = fs_now();
+	kill_suid(ctx, &oe->na);
+	oe->dirty = 1;
+	rc = lockset_stage(&ls, &op);
+	if (!rc)
+		rc = op_commit(&op);
+	if (!rc)
+		lockset_apply(&ls);
+out:
+	for (size_t i = 0; i < np; i++)
+		free(p[i].bytes);
+	free(p);
+	op_end(&op);
+	lockset_unlock(fs, &ls);
+	return rc ? rc : (ssize_t)n;
+}

@@ -1,0 +1,231 @@
+/*
+ * fs_impl.h — the fs core's internal structures, shared by the core's .c files.
+ *
+ * LOCK ORDER (the only place it is written down). A thread takes locks in
+ * this order and releases them in any order:
+ *
+ *   1. fs->rename_mu     — only lsmfs_rename, and only when the two parents
+ *                          differ. It makes every change of a directory's
+ *                          parent exclusive, so the "is the target inside the
+ *                          moved directory" walk sees a stable tree.
+ *   2. inode->mu         — any number of inodes, in ascending inode number.
+ *                          A thread that holds inode A and finds it needs
+ *                          B < A drops A, locks B then A, and re-checks what
+ *                          it read (see lockset_lock and the retry loops in
+ *                          dir.c and rename.c). New inodes need no lock: no
+ *                          other thread can reach them before the batch that
+ *                          creates them is written.
+ *   3. fs->ino_mu        — the inode number allocator; when a new range is
+ *                          reserved it is held until the batch carrying the
+ *                          new superblock is written (op_alloc_ino to
+ *                          op_commit).
+ *   4. fs->chunk_mu[i]   — chunk reference stripes, ascending i, held from
+ *                          reading R keys until the batch is written
+ *                          (op_commit).
+ *   5. fs->icache_mu     — the inode cache's table, refs, nlookup, nopen.
+ *                          Innermost: nothing is locked and no engine call is
+ *                          made while it is held.
+ *
+ * Every state-changing operation follows the same shape: lock the inodes it
+ * reads, read, build one lsm_batch, op_commit() it (which adds the chunk
+ * reference changes under the stripes), and only on success copy the new
+ * attributes into the cached inodes. A failed write leaves memory as it was.
+ *
+ * Readers that use no inode lock (readdir, the ancestor walk of rename) read
+ * the engine directly: each lsm_get or iterator sees one consistent state.
+ */
+#ifndef LSMFS_FS_IMPL_H
+#define LSMFS_FS_IMPL_H
+
+#include "keys.h"
+#include "lsm.h"
+#include "lsmfs.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define ICACHE_BUCKETS	  4096u
+#define CHUNK_STRIPES	  64u
+#define INO_RANGE	  1024u /* inode numbers reserved per superblock write */
+#define LSMFS_NLINK_MAX	  65000u
+#define LSMFS_SYMLINK_MAX 4095u
+/* The largest file: 2^63 - 1 bytes, as ext4 on 64-bit with the kernel's off_t. */
+#define LSMFS_MAX_FILESIZE INT64_MAX
+
+/* Cached inode state. */
+enum { INODE_UNLOADED = 0, INODE_LOADED, INODE_GONE };
+
+struct lsmfs_inode {
+	uint64_t ino; /* immutable */
+
+	/* protected by fs->icache_mu */
+	struct lsmfs_inode *next;
+	uint32_t refs;	  /* threads using this entry right now */
+	uint64_t nlookup; /* the kernel's lookup count */
+	uint32_t nopen;	  /* open file handles */
+
+	pthread_mutex_t mu;
+	/* protected by mu */
+	int state;	     /* INODE_* */
+	struct lsmfs_attr a; /* equals the I key whenever mu is free */
+	int orphan;	     /* an O key exists for this inode */
+};
+
+struct lsmfs {
+	lsm_db *db;		 /* immutable after mount */
+	char *dir;		 /* data directory path, immutable */
+	struct lsmfs_super sb;	 /* immutable after mount except sb.ino_end (ino_mu) */
+	uint32_t cs;		 /* chunk size, immutable */
+	int verify_chunks;	 /* immutable */
+	int read_only;		 /* immutable */
+	lsm_write_options wopts; /* immutable */
+
+	pthread_mutex_t rename_mu;
+	pthread_mutex_t chunk_mu[CHUNK_STRIPES];
+
+	pthread_mutex_t ino_mu;
+	uint64_t ino_next; /* protected by ino_mu: next number to hand out */
+
+	pthread_mutex_t icache_mu;
+	struct lsmfs_inode *icache[ICACHE_BUCKETS]; /* protected by icache_mu */
+};
+
+/* ---- op.c: one operation's batch and its commit ---- */
+
+/* A change of one chunk's reference count, gathered during an operation. */
+struct refdelta {
+	uint8_t sha[SHA_LEN];
+	int64_t delta;
+	uint8_t *data; /* owned copy of the bytes if the chunk may be new, else NULL */
+	uint32_t len;
+};
+
+struct fs_op {
+	lsmfs *fs;
+	lsm_batch *b;
+	struct refdelta *rd;
+	size_t nrd, rdcap;
+	int ino_held; /* ino_mu is held until commit (a new range is in the batch) */
+	uint64_t ino_saved_next, ino_saved_end;
+};
+
+int op_begin(lsmfs *fs, struct fs_op *op);
+/* Writes the batch with the reference changes. Releases nothing but what it took. */
+int op_commit(struct fs_op *op);
+void op_end(struct fs_op *op);
+int op_put(struct fs_op *op, const struct fkey *k, const void *val, size_t vlen);
+int op_del(struct fs_op *op, const struct fkey *k);
+int op_put_inode(struct fs_op *op, uint64_t ino, const struct lsmfs_attr *a);
+/* Records one more (+1, with data if it may be new) or one less (-1) reference. */
+int op_ref(struct fs_op *op, const uint8_t *sha, int64_t delta, const void *data, uint32_t len);
+/* Hands out a fresh inode number; may add the superblock to the batch. */
+int op_alloc_ino(struct fs_op *op, uint64_t *ino);
+
+/* Engine code -> errno, silently (-EIO for the engine's own codes, -EBUSY for a lock). */
+int errno_of(int rc);
+/* Engine code -> errno for an operation; logs corruption. what names the action. */
+int fs_err(lsmfs *fs, int rc, const char *what, uint64_t ino);
+void fs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int64_t fs_now(void);
+/* lsm_get of a key; LSM_NOTFOUND (1) when absent, errno-mapped errors. */
+int fs_get(lsmfs *fs, const struct fkey *k, void **val, size_t *vlen, uint64_t ino);
+
+/* ---- inode.c: the inode cache and attributes ---- */
+
+/* Returns the cache entry with a reference (never NULL unless out of memory). */
+struct lsmfs_inode *iget(lsmfs *fs, uint64_t ino);
+void iput(lsmfs *fs, struct lsmfs_inode *ip);
+/* REQUIRES: ip->mu held. Reads the I key if needed; -ENOENT when gone. */
+int iload(lsmfs *fs, struct lsmfs_inode *ip);
+/* iget + lock + iload; on error nothing is held. */
+int ilock_get(lsmfs *fs, uint64_t ino, struct lsmfs_inode **ipp);
+void iunlock_put(lsmfs *fs, struct lsmfs_inode *ip);
+void inode_to_stat(const lsmfs *fs, uint64_t ino, const struct lsmfs_attr *a, struct stat *st);
+/* Adds n to the lookup / open counts. REQUIRES: ip->mu held (so a free cannot race). */
+void inode_add_lookup(lsmfs *fs, struct lsmfs_inode *ip, uint64_t n);
+void inode_add_open(lsmfs *fs, struct lsmfs_inode *ip, int n);
+/* Whether the kernel or an open handle still uses ip. REQUIRES: ip->mu held. */
+int inode_in_use(lsmfs *fs, struct lsmfs_inode *ip);
+/*
+ * The link count of ip (working copy a) dropped to 0 in op: either records
+ * the orphan (still in use) or frees everything in op. REQUIRES: ip->mu held.
+ * *freed tells the caller to mark ip gone after a successful commit.
+ */
+int inode_unlinked(struct fs_op *op, struct lsmfs_inode *ip, const struct lsmfs_attr *a,
+		   int *freed);
+/* Adds the deletion of every key of an inode to op. REQUIRES: ip->mu held. */
+int inode_free_keys(struct fs_op *op, uint64_t ino, const struct lsmfs_attr *a, int orphan);
+/* Frees ip if nothing holds it any more and its link count is 0. Takes ip->mu. */
+void inode_maybe_free(lsmfs *fs, struct lsmfs_inode *ip);
+void icache_destroy(lsmfs *fs);
+/* Relatime: whether reading now should update atime. */
+int atime_needs_update(const struct lsmfs_attr *a, int64_t now);
+/* Writes atime = now if relatime says so. REQUIRES: ip->mu held, ip loaded. */
+void inode_touch_atime(lsmfs *fs, struct lsmfs_inode *ip);
+
+/* A set of up to four inodes locked together, each with a working copy of its attributes. */
+struct lock_ent {
+	uint64_t ino;
+	struct lsmfs_inode *ip; /* set by lockset_lock */
+	struct lsmfs_attr na;	/* the attributes as the operation leaves them */
+	int dirty;		/* na must be written */
+	int freed;		/* the operation deletes the inode */
+};
+struct lockset {
+	struct lock_ent e[4];
+	int n;
+};
+void lockset_init(struct lockset *ls);
+/* Adds ino (duplicates are merged); ino 0 is ignored. */
+void lockset_add(struct lockset *ls, uint64_t ino);
+/*
+ * igets and locks every inode in ascending order and loads it. An inode
+ * that is gone keeps state INODE_GONE (the caller decides); errors other
+ * than that unlock everything.
+ */
+int lockset_lock(lsmfs *fs, struct lockset *ls);
+struct lock_ent *lockset_find(struct lockset *ls, uint64_t ino);
+/* Puts every dirty working copy into op (freed ones are skipped). */
+int lockset_stage(struct lockset *ls, struct fs_op *op);
+/* After a successful commit: copies working copies back, marks freed inodes gone. */
+void lockset_apply(struct lockset *ls);
+void lockset_unlock(lsmfs *fs, struct lockset *ls);
+
+/* ---- dir.c ---- */
+
+/* Checks a name: -ENOENT empty, -ENAMETOOLONG > 255, -EINVAL for a '/'. */
+int name_check(const char *name, size_t *len);
+/* Reads the entry name in dir parent: 0 with *ino, *dtype; -ENOENT absent. */
+int dent_get(lsmfs *fs, uint64_t parent, const char *name, size_t nlen, uint64_t *ino,
+	     uint8_t *dtype);
+int dent_put(struct fs_op *op, uint64_t parent, const char *name, size_t nlen, uint64_t ino,
+	     uint32_t mode);
+int dent_del(struct fs_op *op, uint64_t parent, const char *name, size_t nlen);
+/* 1 if directory ino has no entries, 0 if it has, negative on error. */
+int dir_is_empty(lsmfs *fs, uint64_t ino);
+
+/* ---- data.c ---- */
+
+/* Cuts the file to size in op: drops chunks, trims the last one. REQUIRES: ip->mu. */
+int data_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t size);
+
+/* ---- chunk.c ---- */
+
+void chunk_sha(const void *data, size_t len, uint8_t sha[SHA_LEN]);
+/* Reads chunk idx of ino into buf (fs->cs bytes, zero-filled past its bytes).
+ * *ref gets the reference (ref->len == 0: a hole). */
+int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref *ref);
+/* Reads the F key only. */
+int chunk_ref_get(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref);
+/*
+ * Makes chunk idx of ino hold buf[0..len) (trailing zeros are trimmed; all
+ * zeros is a hole) in op, given its old reference. *dchunks gets the change
+ * of the inode's chunk count (-1, 0, +1).
+ */
+int chunk_store(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
+		const uint8_t *buf, size_t len, int *dchunks);
+/* Makes chunk idx of ino refer to the existing chunk ref (a shared copy). */
+int chunk_share(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
+		const struct fref *ref, int *dchunks);
+
+#endif

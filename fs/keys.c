@@ -1,0 +1,172 @@
+/* keys.c — encoding of the superblock, inode and chunk-reference values; the name hash. */
+#include "keys.h"
+
+#include <errno.h>
+
+void super_encode(uint8_t out[SB_LEN], const struct lsmfs_super *sb)
+{
+	memcpy(out, SB_MAGIC, SB_MAGIC_LEN);
+	put_be32(out + 8, sb->version);
+	put_be32(out + 12, sb->chunk_size);
+	memcpy(out + 16, sb->uuid, 16);
+	put_be64(out + 32, sb->incompat);
+	put_be64(out + 40, (uint64_t)sb->ctime_ns);
+	put_be64(out + 48, sb->ino_end);
+}
+
+int super_decode(struct lsmfs_super *sb, const void *val, size_t len)
+{
+	const uint8_t *p = val;
+
+	/* Magic and version first: a newer format may have another length. */
+	if (len < 12 || memcmp(p, SB_MAGIC, SB_MAGIC_LEN) != 0)
+		return -EUCLEAN;
+	sb->version = get_be32(p + 8);
+	if (sb->version == 0)
+		return -EUCLEAN;
+	if (len < SB_LEN)
+		return -EUCLEAN;
+	sb->chunk_size = get_be32(p + 12);
+	memcpy(sb->uuid, p + 16, 16);
+	sb->incompat = get_be64(p + 32);
+	sb->ctime_ns = (int64_t)get_be64(p + 40);
+	sb->ino_end = get_be64(p + 48);
+	return 0;
+}
+
+void inode_encode(uint8_t out[INODE_LEN], const struct lsmfs_attr *a)
+{
+	put_be32(out, a->mode);
+	put_be32(out + 4, a->uid);
+	put_be32(out + 8, a->gid);
+	put_be32(out + 12, a->nlink);
+	put_be32(out + 16, a->flags);
+	put_be32(out + 20, 0);
+	put_be64(out + 24, a->size);
+	put_be64(out + 32, a->chunks);
+	put_be64(out + 40, (uint64_t)a->atime);
+	put_be64(out + 48, (uint64_t)a->mtime);
+	put_be64(out + 56, (uint64_t)a->ctime);
+	put_be64(out + 64, a->rdev);
+	put_be64(out + 72, a->generation);
+	put_be64(out + 80, a->parent);
+}
+
+int inode_decode(struct lsmfs_attr *a, const void *val, size_t len)
+{
+	const uint8_t *p = val;
+
+	if (len < INODE_LEN)
+		return -EUCLEAN;
+	a->mode = get_be32(p);
+	a->uid = get_be32(p + 4);
+	a->gid = get_be32(p + 8);
+	a->nlink = get_be32(p + 12);
+	a->flags = get_be32(p + 16);
+	a->size = get_be64(p + 24);
+	a->chunks = get_be64(p + 32);
+	a->atime = (int64_t)get_be64(p + 40);
+	a->mtime = (int64_t)get_be64(p + 48);
+	a->ctime = (int64_t)get_be64(p + 56);
+	a->rdev = get_be64(p + 64);
+	a->generation = get_be64(p + 72);
+	a->parent = get_be64(p + 80);
+	return 0;
+}
+
+void fref_encode(uint8_t out[FREF_LEN], const struct fref *r)
+{
+	memcpy(out, r->sha, SHA_LEN);
+	put_be32(out + SHA_LEN, r->len);
+}
+
+int fref_decode(struct fref *r, const void *val, size_t len)
+{
+	if (len < FREF_LEN)
+		return -EUCLEAN;
+	memcpy(r->sha, val, SHA_LEN);
+	r->len = get_be32((const uint8_t *)val + SHA_LEN);
+	if (r->len == 0)
+		return -EUCLEAN;
+	return 0;
+}
+
+/*
+ * SipHash-2-4 (Aumasson and Bernstein, 2012), written from the paper. A keyed
+ * hash rather than FNV or CRC: with the volume's random uuid as key nobody
+ * can make names collide on purpose and stretch a readdir cookie's rank.
+ */
+static inline uint64_t rotl64(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+static inline uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+#define SIPROUND                     \
+	do {                         \
+		v0 += v1;            \
+		v1 = rotl64(v1, 13); \
+		v1 ^= v0;            \
+		v0 = rotl64(v0, 32); \
+		v2 += v3;            \
+		v3 = rotl64(v3, 16); \
+		v3 ^= v2;            \
+		v0 += v3;            \
+		v3 = rotl64(v3, 21); \
+		v3 ^= v0;            \
+		v2 += v1;            \
+		v1 = rotl64(v1, 17); \
+		v1 ^= v2;            \
+		v2 = rotl64(v2, 32); \
+	} while (0)
+
+static uint64_t siphash24(const uint8_t key[16], const uint8_t *in, size_t len)
+{
+	uint64_t k0 = get_le64(key), k1 = get_le64(key + 8);
+	uint64_t v0 = k0 ^ 0x736f6d6570736575ull;
+	uint64_t v1 = k1 ^ 0x646f72616e646f6dull;
+	uint64_t v2 = k0 ^ 0x6c7967656e657261ull;
+	uint64_t v3 = k1 ^ 0x7465646279746573ull;
+	size_t full = len & ~(size_t)7;
+	uint64_t m;
+
+	for (size_t i = 0; i < full; i += 8) {
+		m = get_le64(in + i);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	m = (uint64_t)len << 56;
+	for (size_t i = 0; i < (len & 7); i++)
+		m |= (uint64_t)in[full + i] << (8 * i);
+	v3 ^= m;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= m;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t siphash24_for_test(const uint8_t key[16], const void *in, size_t len);
+uint64_t siphash24_for_test(const uint8_t key[16], const void *in, size_t len)
+{
+	return siphash24(key, in, len);
+}
+
+uint64_t name_hash(const uint8_t key[16], const char *name, size_t len)
+{
+	return siphash24(key, (const uint8_t *)name, len) >> (64 - NHASH_BITS);
+}

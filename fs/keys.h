@@ -1,0 +1,197 @@
+/*
+ * keys.h — how lsmfs lays its state out as liblsm keys and values.
+ *
+ * Every key starts with one ASCII tag byte; every integer is big-endian so
+ * that memcmp order is numeric order and one inode's keys form a prefix
+ * range. docs/FORMAT.md ("lsmfs key schema") repeats this for users.
+ *
+ *   key                                   value
+ *   'S'                                   superblock                     (SB_*)
+ *   'I' ino:8                             inode                          (INODE_*)
+ *   'D' parent:8 nhash:8 name             child ino:8 dtype:1
+ *   'L' ino:8                             symlink target bytes
+ *   'X' ino:8 name                        extended attribute value
+ *   'F' ino:8 index:8                     sha256:32 len:4     (chunk reference)
+ *   'C' sha256:32                         chunk bytes (len of them, 1..chunk size)
+ *   'R' sha256:32                         reference count:8
+ *   'O' ino:8                             empty (orphan: nlink 0, still in use)
+ *
+ * Superblock value (56 bytes, longer values allowed for later fields):
+ *   [magic "lsmfs-sb":8][version:4][chunk_size:4][uuid:16]
+ *   [incompat features:8][creation time ns:8][inode reservation end:8]
+ * A mount refuses incompatible feature bits it does not know
+ * (-EPROTONOSUPPORT); none are defined yet. Inline small-file data will be
+ * the first: its inodes will carry LSMFS_IFLAG_INLINE and their bytes after
+ * the fixed inode fields, so an older build must not mount such a volume.
+ *
+ * Inode value (88 bytes, longer allowed):
+ *   [mode:4][uid:4][gid:4][nlink:4][flags:4][reserved:4]
+ *   [size:8][chunks:8][atime:8][mtime:8][ctime:8][rdev:8][generation:8][parent:8]
+ * Times are signed nanoseconds since the epoch (two's complement). chunks is
+ * the number of F keys, kept so that st_blocks needs no scan. parent is the
+ * directory's parent (readdir synthesises "..", no entry is stored); for
+ * other types it is the parent at creation and means nothing after that.
+ *
+ * Directory entries: nhash is a 54-bit SipHash-2-4 of the name keyed with
+ * the volume uuid (so names cannot be chosen to collide without knowing it).
+ * Entries of one directory sort by (nhash, name), and readdir's cookie for an
+ * entry is ((nhash << 8) | rank) + 3, where rank is the entry's position
+ * among the entries with the same nhash (almost always 0). Cookies 1 and 2
+ * belong to "." and ".."; all cookies stay below 2^63 so they are valid
+ * signed offsets for telldir/seekdir.
+ *
+ * File data: chunk i covers bytes [i * chunk_size, (i + 1) * chunk_size). A
+ * chunk is stored with its trailing zero bytes removed, so an all-zero chunk
+ * is no key at all (a hole), and a stored chunk never holds bytes at or past
+ * the file size: what follows its len bytes reads as zeros. C and R are
+ * shared by every F naming the same digest (deduplication); R counts them.
+ */
+#ifndef LSMFS_KEYS_H
+#define LSMFS_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define KEY_SUPER  'S'
+#define KEY_INODE  'I'
+#define KEY_DENT   'D'
+#define KEY_LINK   'L'
+#define KEY_XATTR  'X'
+#define KEY_FCHUNK 'F'
+#define KEY_CHUNK  'C'
+#define KEY_REF	   'R'
+#define KEY_ORPHAN 'O'
+
+#define SB_MAGIC     "lsmfs-sb"
+#define SB_MAGIC_LEN 8
+#define SB_LEN	     56
+#define INODE_LEN    88
+#define DENT_VAL_LEN 9
+#define FREF_LEN     36
+#define SHA_LEN	     32
+
+/* Bits of the 64-bit name hash kept in the key: the rest of a cookie is rank. */
+#define NHASH_BITS	 54
+#define COOKIE_RANK_BITS 8
+#define COOKIE_FIRST	 3 /* cookies 1, 2 are "." and ".." */
+
+/* Longest key: 'D' + parent + nhash + a 255-byte name. */
+#define KEY_MAX (1 + 8 + 8 + 255)
+
+/* Superblock incompat features a build understands. */
+#define SB_INCOMPAT_KNOWN ((uint64_t)0)
+
+/* Inode flags. */
+#define LSMFS_IFLAG_INLINE 1u /* reserved: bytes kept in the inode value (not built yet) */
+#define LSMFS_IFLAG_XATTR  2u /* X keys may exist: freeing the inode must scan for them */
+
+static inline void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint64_t get_be64(const uint8_t *p)
+{
+	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+
+/* A built key: small enough to live on the stack. */
+struct fkey {
+	size_t len;
+	uint8_t b[KEY_MAX];
+};
+
+static inline void key_ino(struct fkey *k, char tag, uint64_t ino)
+{
+	k->b[0] = (uint8_t)tag;
+	put_be64(k->b + 1, ino);
+	k->len = 9;
+}
+
+/* 'D' parent [nhash name]; with name == NULL only the prefix of the hash group. */
+static inline void key_dent(struct fkey *k, uint64_t parent, uint64_t nhash, const char *name,
+			    size_t nlen)
+{
+	key_ino(k, KEY_DENT, parent);
+	put_be64(k->b + 9, nhash);
+	k->len = 17;
+	if (name) {
+		memcpy(k->b + 17, name, nlen);
+		k->len += nlen;
+	}
+}
+
+static inline void key_fchunk(struct fkey *k, uint64_t ino, uint64_t idx)
+{
+	key_ino(k, KEY_FCHUNK, ino);
+	put_be64(k->b + 9, idx);
+	k->len = 17;
+}
+
+static inline void key_xattr(struct fkey *k, uint64_t ino, const char *name, size_t nlen)
+{
+	key_ino(k, KEY_XATTR, ino);
+	memcpy(k->b + 9, name, nlen);
+	k->len = 9 + nlen;
+}
+
+static inline void key_sha(struct fkey *k, char tag, const uint8_t *sha)
+{
+	k->b[0] = (uint8_t)tag;
+	memcpy(k->b + 1, sha, SHA_LEN);
+	k->len = 1 + SHA_LEN;
+}
+
+/* The decoded superblock. */
+struct lsmfs_super {
+	uint32_t version;
+	uint32_t chunk_size;
+	uint8_t uuid[16];
+	uint64_t incompat;
+	int64_t ctime_ns;
+	uint64_t ino_end; /* inode numbers below this may have been handed out */
+};
+
+/* The decoded inode (I value). */
+struct lsmfs_attr {
+	uint32_t mode, uid, gid, nlink, flags;
+	uint64_t size, chunks, rdev, generation, parent;
+	int64_t atime, mtime, ctime;
+};
+
+/* A decoded F value. */
+struct fref {
+	uint8_t sha[SHA_LEN];
+	uint32_t len;
+};
+
+void super_encode(uint8_t out[SB_LEN], const struct lsmfs_super *sb);
+/* 0, or -EUCLEAN (short or bad magic) / -EPROTONOSUPPORT (newer version or features). */
+int super_decode(struct lsmfs_super *sb, const void *val, size_t len);
+
+void inode_encode(uint8_t out[INODE_LEN], const struct lsmfs_attr *a);
+/* 0 or -EUCLEAN when too short. */
+int inode_decode(struct lsmfs_attr *a, const void *val, size_t len);
+
+void fref_encode(uint8_t out[FREF_LEN], const struct fref *r);
+int fref_decode(struct fref *r, const void *val, size_t len);
+
+/* SipHash-2-4 of name with the 16-byte key, reduced to NHASH_BITS bits. */
+uint64_t name_hash(const uint8_t key[16], const char *name, size_t len);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * check_fscore.h — helpers shared by the fs core's Check suites: a fresh
+ * filesystem, remounting, files in one call, and an offline consistency
+ * check of every key (links, chunk references) through the engine.
+ */
+#ifndef LSMFS_CHECK_FSCORE_H
+#define LSMFS_CHECK_FSCORE_H
+
+#include "lsmfs.h"
+#include "testutil.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+extern const lsmfs_ctx tf_root; /* uid 0, umask 022 */
+extern const lsmfs_ctx tf_user; /* uid 1000, gid 1000, umask 022 */
+
+/* mkfs (chunk size cs, 0 = default) in a new temp dir and mount it. */
+lsmfs *tf_new(char **dir, uint32_t cs);
+lsmfs *tf_mount(const char *dir);
+lsmfs *tf_remount(lsmfs *fs, const char *dir);
+
+/* Creates parent/name with the bytes (the file is released and forgotten). */
+uint64_t tf_file(lsmfs *fs, uint64_t parent, const char *name, const void *data, size_t n);
+uint64_t tf_mkdir(lsmfs *fs, uint64_t parent, const char *name);
+/* Looks name up and forgets it again: the inode number, or 0. */
+uint64_t tf_ino(lsmfs *fs, uint64_t parent, const char *name);
+/* Reads the whole file into a malloc'd buffer; *n gets its size. */
+uint8_t *tf_slurp(lsmfs *fs, uint64_t ino, size_t *n);
+
+/* Every entry of a directory, read with a buffer of at most batch entries per call. */
+typedef struct tf_dirent {
+	char name[LSMFS_NAME_MAX + 1];
+	uint64_t ino, cookie;
+	mode_t mode;
+} tf_dirent;
+int tf_list(lsmfs *fs, uint64_t dir, int batch, tf_dirent **out);
+
+/* Keys of one tag in an unmounted data dir. */
+size_t tf_count_keys(const char *dir, char tag);
+/*
+ * Reads every key of an unmounted data dir and checks links, parents,
+ * orphans, chunk counts, references and chunk digests. Prints each problem;
+ * returns how many.
+ */
+int tf_check(const char *dir);
+
+TCase *fscore_model_tcase(void);
+
+#endif
