@@ -41,13 +41,16 @@ int errno_of(int rc)
 
 int fs_err(lsmfs *fs, int rc, const char *what, uint64_t ino)
 {
+	const char *msg;
+
 	(void)fs;
 	if (rc >= 0)
 		return rc;
 	if (-rc < LSM_ECORRUPT)
 		return rc; /* already an errno: -EIO, -ENOSPC, -ENOMEM ... */
 	/* Corruption or a broken engine fails this operation only; say where. */
-	fs_log("inode %" PRIu64 ": %s: %s: %s", ino, what, lsm_strerror(rc), lsm_errmsg());
+	msg = lsm_errmsg();
+	fs_log("inode %" PRIu64 ": %s: %s", ino, what, msg && *msg ? msg : lsm_strerror(rc));
 	return -EIO;
 }
 

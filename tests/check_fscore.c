@@ -9,6 +9,7 @@
 #include "keys.h"
 #include "lsm.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -836,6 +837,121 @@ START_TEST(test_corrupt_chunk_reads_eio_other_files_fine)
 }
 END_TEST
 
+/* Flips bytes at 10%, 20% and 30% of the largest table (data blocks, where C keys sort first). */
+static void damage_largest_table(const char *dir)
+{
+	char path[4096], best[4096] = "";
+	long bestsize = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (!strstr(de->d_name, ".sst"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == 0 && st.st_size > bestsize) {
+			bestsize = st.st_size;
+			snprintf(best, sizeof(best), "%s", path);
+		}
+	}
+	closedir(d);
+	ck_assert_int_gt(bestsize, 100000);
+	FILE *f = fopen(best, "r+b");
+	for (int i = 1; i <= 3; i++) {
+		int c;
+
+		fseek(f, bestsize * i / 10, SEEK_SET);
+		c = fgetc(f);
+		fseek(f, bestsize * i / 10, SEEK_SET);
+		fputc(c ^ 0x5a, f);
+	}
+	fclose(f);
+}
+
+START_TEST(test_engine_corruption_fails_the_read_not_the_mount)
+{
+	char *dir;
+	const uint32_t cs = 4096;
+	lsmfs *fs = tf_new(&dir, cs);
+	size_t n = 300 * cs;
+	uint8_t *data = malloc(n), *got = malloc(cs);
+	lsm_db *db = NULL;
+	lsm_options o;
+	struct stat st;
+	int eio = 0;
+	tu_rng r;
+
+	tu_rng_init(&r, tu_seed());
+	tu_fill(&r, data, n);
+	uint64_t f = tf_file(fs, ROOT, "f", data, n);
+	lsmfs_unmount(fs);
+	lsm_options_init(&o);
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	/* (the engine removes the compacted-away tables at its next open) */
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	damage_largest_table(dir);
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_getattr(fs, ROOT, &st), 0);
+	for (size_t off = 0; off < n; off += cs) {
+		ssize_t rc = lsmfs_read(fs, f, got, cs, (off_t)off);
+
+		if (rc == -EIO)
+			eio++;
+		else
+			ck_assert_int_eq(rc, cs);
+	}
+	ck_assert_int_gt(eio, 0);
+	/* the filesystem goes on working */
+	tf_file(fs, ROOT, "after", "ok", 2);
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+	lsmfs_unmount(fs);
+	free(data);
+	free(got);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_read_only_mount_reads_and_refuses_changes)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, 0);
+	lsmfs_opts o;
+	const char *msg;
+	struct stat st, in;
+	char buf[8];
+	uint64_t f = tf_file(fs, ROOT, "f", "data", 4);
+
+	lsmfs_unmount(fs);
+	lsmfs_opts_init(&o);
+	o.read_only = 1;
+	ck_assert_int_eq(lsmfs_mount(&fs, dir, &o, &msg), 0);
+	ck_assert_int_eq(lsmfs_read(fs, f, buf, sizeof(buf), 0), 4);
+	ck_assert_int_eq(lsmfs_create(fs, &tf_root, ROOT, "g", 0644, 0, &st), -EROFS);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, "x", 1, 0), -EROFS);
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "f"), -EROFS);
+	memset(&in, 0, sizeof(in));
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, f, &in, LSMFS_SET_MODE, &st), -EROFS);
+	ck_assert_int_eq(lsmfs_fsync(fs, f, 0), 0);
+	struct statvfs sv;
+	ck_assert_int_eq(lsmfs_statfs(fs, &sv), 0);
+	ck_assert_uint_eq(sv.f_flag & ST_RDONLY, ST_RDONLY);
+	lsmfs_unmount(fs);
+	/* synchronous writes work too */
+	o.read_only = 0;
+	o.sync_writes = 1;
+	ck_assert_int_eq(lsmfs_mount(&fs, dir, &o, &msg), 0);
+	tf_file(fs, ROOT, "g", "x", 1);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
 /* ---- attributes ---- */
 
 START_TEST(test_setattr_modes_owners_times)
@@ -1175,6 +1291,8 @@ int main(void)
 	tcase_add_test(tc, test_fallocate_punch_and_seek);
 	tcase_add_test(tc, test_copy_file_range_shares_aligned_chunks);
 	tcase_add_test(tc, test_corrupt_chunk_reads_eio_other_files_fine);
+	tcase_add_test(tc, test_engine_corruption_fails_the_read_not_the_mount);
+	tcase_add_test(tc, test_read_only_mount_reads_and_refuses_changes);
 	tcase_add_test(tc, test_setattr_modes_owners_times);
 	tcase_add_test(tc, test_statfs_reports_space_and_inodes);
 	tcase_add_test(tc, test_readdir_resumes_exactly_while_the_directory_changes);

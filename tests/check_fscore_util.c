@@ -186,6 +186,7 @@ struct ck_state {
 	size_t nf, nr, nc, capf, capr, capc;
 	uint64_t *dent_child, *dent_parent, *orph;
 	size_t nd, capd, norph, caporph;
+	uint64_t ino_end; /* the superblock's inode reservation */
 };
 
 #define PUSH(arr, n, cap)                                               \
@@ -282,6 +283,13 @@ static void read_all(lsm_db *db, struct ck_state *s, int *bad)
 			}
 			break;
 		}
+		case KEY_SUPER: {
+			struct lsmfs_super sb;
+
+			if (super_decode(&sb, v, vlen) == 0)
+				s->ino_end = sb.ino_end;
+			break;
+		}
 		case KEY_ORPHAN:
 			PUSH(s->orph, s->norph, s->caporph);
 			s->orph[s->norph++] = get_be64(k + 1);
@@ -338,6 +346,11 @@ static void check_links(struct ck_state *s, int *bad)
 		} else if ((int)c->a.nlink != c->links) {
 			printf("check: inode %llu nlink %u but %d entries\n",
 			       (unsigned long long)c->ino, c->a.nlink, c->links);
+			(*bad)++;
+		}
+		if (c->ino >= s->ino_end) {
+			printf("check: inode %llu past the reserved range (end %llu)\n",
+			       (unsigned long long)c->ino, (unsigned long long)s->ino_end);
 			(*bad)++;
 		}
 		if (!root && c->links == 0 && !c->orphan) {
