@@ -160,12 +160,6 @@ static uint64_t siphash24(const uint8_t key[16], const uint8_t *in, size_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-uint64_t siphash24_for_test(const uint8_t key[16], const void *in, size_t len);
-uint64_t siphash24_for_test(const uint8_t key[16], const void *in, size_t len)
-{
-	return siphash24(key, in, len);
-}
-
 uint64_t name_hash(const uint8_t key[16], const char *name, size_t len)
 {
 	return siphash24(key, (const uint8_t *)name, len) >> (64 - NHASH_BITS);

@@ -1119,6 +1119,58 @@ START_TEST(test_readdir_resumes_exactly_while_the_directory_changes)
 }
 END_TEST
 
+START_TEST(test_name_hash_is_pinned_siphash24)
+{
+	uint8_t key[16], msg[15];
+
+	/* The reference vectors of the SipHash paper (key 00..0f): a change here would
+	 * orphan every directory entry ever written. */
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	for (int i = 0; i < 15; i++)
+		msg[i] = (uint8_t)i;
+	ck_assert_uint_eq(name_hash(key, "", 0), 0x726fdb47dd0e0e31ull >> (64 - NHASH_BITS));
+	ck_assert_uint_eq(name_hash(key, (const char *)msg, 15),
+			  0xa129ca6149be45e5ull >> (64 - NHASH_BITS));
+}
+END_TEST
+
+START_TEST(test_readdir_cookies_distinguish_colliding_hashes)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, 0);
+	const char *forged[] = {"p", "q", "r", "s"};
+	uint64_t d = tf_mkdir(fs, ROOT, "d");
+	uint64_t f = tf_file(fs, ROOT, "f", NULL, 0);
+	tf_dirent *ents;
+	int n;
+
+	lsmfs_unmount(fs);
+	/* Four entries with one hash: the collision a 54-bit hash almost never sees. */
+	for (int i = 0; i < 4; i++) {
+		struct fkey k;
+		uint8_t v[DENT_VAL_LEN];
+
+		key_dent(&k, d, 12345, forged[i], 1);
+		put_be64(v, f);
+		v[8] = DT_REG;
+		put_raw(dir, k.b, k.len, v, sizeof(v));
+	}
+	fs = tf_mount(dir);
+	for (int batch = 1; batch <= 3; batch++) {
+		n = tf_list(fs, d, batch, &ents);
+		ck_assert_int_eq(n, 6);
+		for (int i = 0; i < 4; i++) {
+			ck_assert_str_eq(ents[2 + i].name, forged[i]);
+			ck_assert_uint_eq(ents[2 + i].cookie, ((12345ull << 8) | (uint64_t)i) + 3);
+		}
+		free(ents);
+	}
+	lsmfs_unmount(fs);
+	tu_rmtree(dir);
+}
+END_TEST
+
 struct plus_state {
 	int left;
 	char taken[8][32];
@@ -1297,6 +1349,8 @@ int main(void)
 	tcase_add_test(tc, test_statfs_reports_space_and_inodes);
 	tcase_add_test(tc, test_readdir_resumes_exactly_while_the_directory_changes);
 	tcase_add_test(tc, test_readdirplus_counts_lookups_of_entries_taken);
+	tcase_add_test(tc, test_name_hash_is_pinned_siphash24);
+	tcase_add_test(tc, test_readdir_cookies_distinguish_colliding_hashes);
 	tcase_add_test(tc, test_xattrs_set_get_list_remove_with_errors);
 	tcase_add_test(tc, test_remount_keeps_everything);
 	suite_add_tcase(s, tc);
