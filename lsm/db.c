@@ -346,6 +346,8 @@ static int switch_memtable(lsm_db *db)
 	db->wal_number = number;
 	db->mem_fill = 0;
 	rc = lsm_db_install_sv(db);
+	if (rc)
+		lsm_db_set_bg_error(db, rc); /* readers would not see the new memtable */
 	lsm_db_bg_schedule(db);
 out:
 	if (nw) {
@@ -933,6 +935,26 @@ static int check_no_leftovers(lsm_db *db)
 	return rc;
 }
 
+/* Checks every live table's blocks at open (paranoid_checks). */
+static int verify_tables_at_open(lsm_db *db)
+{
+	lsm_version *v = db->vs.current;
+	for (int level = 0; level < LSM_MAX_LEVELS; level++) {
+		for (int i = 0; i < v->nfiles[level]; i++) {
+			lsm_table *t;
+			int rc = lsm_tcache_get(db->tcache, v->files[level][i]->number,
+						v->files[level][i]->size, &t);
+			if (!rc) {
+				rc = lsm_table_verify(t, NULL, NULL);
+				lsm_table_unref(t);
+			}
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 /* REQUIRES: db->mu held (the db is not shared yet). */
 static int recover(lsm_db *db)
 {
@@ -956,6 +978,8 @@ static int recover(lsm_db *db)
 	} else if (!rc && db->opts.error_if_exists) {
 		rc = lsm_seterr(-LSM_EEXIST, "a database already exists in %s", db->dir);
 	}
+	if (!rc && db->opts.paranoid_checks)
+		rc = verify_tables_at_open(db);
 	if (rc)
 		goto out;
 
@@ -1020,26 +1044,6 @@ out:
 	lsm_edit_free(&edit);
 	free(logs);
 	return rc;
-}
-
-/* Checks every live table's blocks at open (paranoid_checks). */
-static int verify_tables_at_open(lsm_db *db)
-{
-	lsm_version *v = db->vs.current;
-	for (int level = 0; level < LSM_MAX_LEVELS; level++) {
-		for (int i = 0; i < v->nfiles[level]; i++) {
-			lsm_table *t;
-			int rc = lsm_tcache_get(db->tcache, v->files[level][i]->number,
-						v->files[level][i]->size, &t);
-			if (!rc) {
-				rc = lsm_table_verify(t, NULL, NULL);
-				lsm_table_unref(t);
-			}
-			if (rc)
-				return rc;
-		}
-	}
-	return 0;
 }
 
 static void db_free(lsm_db *db)
@@ -1159,8 +1163,6 @@ int lsm_open(lsm_db **dbp, const char *dir, const lsm_options *opts)
 	rc = recover(db);
 	if (!rc && !db->sv)
 		rc = lsm_db_install_sv(db);
-	if (!rc && db->opts.paranoid_checks)
-		rc = verify_tables_at_open(db);
 	if (!rc && !db->read_only)
 		rc = lsm_db_bg_start(db);
 	if (!rc && !db->read_only)

@@ -75,6 +75,8 @@ static void verify_wal(lsm_db *db, uint64_t number, verify_ctx *vc)
 		return;
 	}
 	int rc = lsm_wal_reader_open(db->env, path, 1, &r);
+	if (rc == -ENOENT)
+		goto out; /* flushed and deleted since we listed it: nothing to check */
 	if (rc) {
 		problem(vc, path, 0, lsm_errmsg());
 		goto out;
