@@ -571,7 +571,7 @@ static int remove_entry(lsmfs *fs, uint64_t parent, const char *name, size_t nle
 	struct fs_op op;
 	uint64_t child;
 	int64_t now;
-	int rc;
+	int rc, reap = 0;
 
 	memset(&op, 0, sizeof(op));
 	rc = lock_entry(fs, parent, name, nlen, &ls, &child);
@@ -620,9 +620,12 @@ static int remove_entry(lsmfs *fs, uint64_t parent, const char *name, size_t nle
 		rc = op_commit(&op);
 	if (!rc)
 		lockset_apply(&ls);
+	reap = !rc && ce->na.nlink == 0 && !ce->freed;
 out:
 	op_end(&op);
 	lockset_unlock(fs, &ls);
+	if (reap)
+		inode_reap(fs, child);
 	return rc;
 }
 

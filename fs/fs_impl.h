@@ -44,9 +44,11 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define ICACHE_BUCKETS	  4096u
-#define CHUNK_STRIPES	  64u
-#define INO_RANGE	  1024u /* inode numbers reserved per superblock write */
+#define ICACHE_BUCKETS 4096u
+#define CHUNK_STRIPES  64u
+#define INO_RANGE      1024u /* inode numbers reserved per superblock write */
+/* Chunks dropped per batch when freeing a file (about 400 KiB of batch). */
+#define FREE_STEP	  4096u
 #define LSMFS_NLINK_MAX	  65000u
 #define LSMFS_SYMLINK_MAX 4095u
 /* The largest file: 2^63 - 1 bytes, as ext4 on 64-bit with the kernel's off_t. */
@@ -147,9 +149,10 @@ void inode_add_open(lsmfs *fs, struct lsmfs_inode *ip, int n);
 /* Whether the kernel or an open handle still uses ip. REQUIRES: ip->mu held. */
 int inode_in_use(lsmfs *fs, struct lsmfs_inode *ip);
 /*
- * The link count of ip (working copy a) dropped to 0 in op: either records
- * the orphan (still in use) or frees everything in op. REQUIRES: ip->mu held.
- * *freed tells the caller to mark ip gone after a successful commit.
+ * The link count of ip (working copy a) dropped to 0 in op: either frees
+ * everything in op (*freed = 1: mark ip gone after a successful commit) or
+ * records the orphan (in use, or too big for one batch), and then the
+ * caller calls inode_reap once it holds no inode lock. REQUIRES: ip->mu held.
  */
 int inode_unlinked(struct fs_op *op, struct lsmfs_inode *ip, const struct lsmfs_attr *a,
 		   int *freed);
@@ -157,6 +160,8 @@ int inode_unlinked(struct fs_op *op, struct lsmfs_inode *ip, const struct lsmfs_
 int inode_free_keys(struct fs_op *op, uint64_t ino, const struct lsmfs_attr *a, int orphan);
 /* Frees ip if nothing holds it any more and its link count is 0. Takes ip->mu. */
 void inode_maybe_free(lsmfs *fs, struct lsmfs_inode *ip);
+/* inode_maybe_free by number. REQUIRES: no inode lock held. */
+void inode_reap(lsmfs *fs, uint64_t ino);
 void icache_destroy(lsmfs *fs);
 /* Relatime: whether reading now should update atime. */
 int atime_needs_update(const struct lsmfs_attr *a, int64_t now);

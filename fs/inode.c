@@ -204,19 +204,24 @@ int inode_in_use(lsmfs *fs, struct lsmfs_inode *ip)
 	return r;
 }
 
-/* Deletes every key of the prefix tag+ino; F keys also drop their chunk references. */
-static int free_prefix(struct fs_op *op, char tag, uint64_t ino)
+/*
+ * Deletes up to max keys of the prefix tag+ino (F keys also drop their chunk
+ * references); *n gets how many.
+ */
+static int free_prefix(struct fs_op *op, char tag, uint64_t ino, uint64_t max, uint64_t *n)
 {
 	lsmfs *fs = op->fs;
 	struct fkey pfx;
 	lsm_iter *it;
 	int rc = 0;
 
+	*n = 0;
 	key_ino(&pfx, tag, ino);
 	it = lsm_iter_new(fs->db, NULL);
 	if (!it)
 		return -ENOMEM;
-	for (lsm_iter_seek(it, pfx.b, pfx.len); lsm_iter_valid(it) && !rc; lsm_iter_next(it)) {
+	for (lsm_iter_seek(it, pfx.b, pfx.len); lsm_iter_valid(it) && !rc && *n < max;
+	     lsm_iter_next(it)) {
 		size_t klen, vlen;
 		const void *key = lsm_iter_key(it, &klen);
 		const void *val;
@@ -225,6 +230,7 @@ static int free_prefix(struct fs_op *op, char tag, uint64_t ino)
 		if (klen < pfx.len || memcmp(key, pfx.b, pfx.len) != 0)
 			break;
 		rc = lsm_batch_delete(op->b, key, klen);
+		(*n)++;
 		if (rc || tag != KEY_FCHUNK)
 			continue;
 		val = lsm_iter_value(it, &vlen);
@@ -244,12 +250,13 @@ static int free_prefix(struct fs_op *op, char tag, uint64_t ino)
 int inode_free_keys(struct fs_op *op, uint64_t ino, const struct lsmfs_attr *a, int orphan)
 {
 	struct fkey k;
+	uint64_t n;
 	int rc = 0;
 
 	if (S_ISREG(a->mode) && a->chunks)
-		rc = free_prefix(op, KEY_FCHUNK, ino);
+		rc = free_prefix(op, KEY_FCHUNK, ino, UINT64_MAX, &n);
 	if (!rc && (a->flags & LSMFS_IFLAG_XATTR))
-		rc = free_prefix(op, KEY_XATTR, ino);
+		rc = free_prefix(op, KEY_XATTR, ino, UINT64_MAX, &n);
 	if (!rc && S_ISLNK(a->mode)) {
 		key_ino(&k, KEY_LINK, ino);
 		rc = op_del(op, &k);
@@ -270,13 +277,44 @@ int inode_unlinked(struct fs_op *op, struct lsmfs_inode *ip, const struct lsmfs_
 	struct fkey k;
 
 	*freed = 0;
-	if (inode_in_use(op->fs, ip)) {
-		/* Still looked up or open: keep it, and tell the next mount to finish it. */
+	if (inode_in_use(op->fs, ip) || a->chunks > FREE_STEP) {
+		/*
+		 * Still looked up or open, or too big to free in one batch: an
+		 * orphan, finished by inode_reap (or by the next mount).
+		 */
 		key_ino(&k, KEY_ORPHAN, ip->ino);
 		return op_put(op, &k, "", 0);
 	}
 	*freed = 1;
 	return inode_free_keys(op, ip->ino, a, ip->orphan);
+}
+
+/*
+ * Drops FREE_STEP chunks of an orphan in one batch, so that freeing a huge
+ * file never builds a huge batch; the O key keeps the rest for a crash.
+ * REQUIRES: ip->mu held.
+ */
+static int free_step(lsmfs *fs, struct lsmfs_inode *ip)
+{
+	struct lsmfs_attr na = ip->a;
+	struct fs_op op;
+	uint64_t n = 0;
+	int rc;
+
+	rc = op_begin(fs, &op);
+	if (!rc)
+		rc = free_prefix(&op, KEY_FCHUNK, ip->ino, FREE_STEP, &n);
+	if (rc)
+		goto out;
+	na.chunks = na.chunks > n ? na.chunks - n : 0;
+	rc = op_put_inode(&op, ip->ino, &na);
+	if (!rc)
+		rc = op_commit(&op);
+	if (!rc)
+		ip->a = na;
+out:
+	op_end(&op);
+	return rc;
 }
 
 void inode_maybe_free(lsmfs *fs, struct lsmfs_inode *ip)
@@ -285,15 +323,18 @@ void inode_maybe_free(lsmfs *fs, struct lsmfs_inode *ip)
 	int rc;
 
 	pthread_mutex_lock(&ip->mu);
+	memset(&op, 0, sizeof(op));
 	rc = iload(fs, ip);
 	if (rc || ip->a.nlink != 0 || inode_in_use(fs, ip) || fs->read_only)
 		goto out;
-	rc = op_begin(fs, &op);
+	while (!rc && ip->a.chunks > FREE_STEP)
+		rc = free_step(fs, ip);
+	if (!rc)
+		rc = op_begin(fs, &op);
 	if (!rc)
 		rc = inode_free_keys(&op, ip->ino, &ip->a, ip->orphan);
 	if (!rc)
 		rc = op_commit(&op);
-	op_end(&op);
 	if (!rc)
 		ip->state = INODE_GONE;
 	else
@@ -301,7 +342,18 @@ void inode_maybe_free(lsmfs *fs, struct lsmfs_inode *ip)
 		fs_log("inode %" PRIu64 ": freeing unlinked inode failed: %s", ip->ino,
 		       strerror(-rc));
 out:
+	op_end(&op);
 	pthread_mutex_unlock(&ip->mu);
+}
+
+void inode_reap(lsmfs *fs, uint64_t ino)
+{
+	struct lsmfs_inode *ip = iget(fs, ino);
+
+	if (!ip)
+		return;
+	inode_maybe_free(fs, ip);
+	iput(fs, ip);
 }
 
 int atime_needs_update(const struct lsmfs_attr *a, int64_t now)

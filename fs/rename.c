@@ -79,6 +79,7 @@ struct rn {
 	const char *name, *newname;
 	size_t nlen, newlen;
 	unsigned flags;
+	uint64_t reap; /* set by rename_locked: inode_reap this after unlocking */
 };
 
 /* Builds and writes the batch. REQUIRES: every inode of ls locked and checked. */
@@ -191,6 +192,8 @@ static int rename_locked(struct rn *r, struct lockset *ls)
 		rc = op_commit(&op);
 	if (!rc)
 		lockset_apply(ls);
+	if (!rc && de && de->na.nlink == 0 && !de->freed)
+		r->reap = r->dst; /* an orphan to finish once the locks are gone */
 out:
 	op_end(&op);
 	return rc;
@@ -277,5 +280,7 @@ int lsmfs_rename(lsmfs *fs, uint64_t parent, const char *name, uint64_t newparen
 	}
 	if (cross)
 		pthread_mutex_unlock(&fs->rename_mu);
+	if (r.reap)
+		inode_reap(fs, r.reap);
 	return rc;
 }

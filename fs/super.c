@@ -347,31 +347,24 @@ static void recover_orphans(lsmfs *fs)
 			break;
 		pthread_mutex_lock(&ip->mu);
 		rc = iload(fs, ip);
-		if (rc == 0 && ip->a.nlink > 0) {
-			/* Linked again (never done today) or a stale key: just drop the key. */
-			rc = -EEXIST;
-		}
-		if (rc == -ENOENT || rc == -EEXIST) {
+		pthread_mutex_unlock(&ip->mu);
+		if (rc == 0 && ip->a.nlink == 0) {
+			/* Nothing can be using it yet: this frees it (in steps if big). */
+			inode_maybe_free(fs, ip);
+		} else if (rc == 0 || rc == -ENOENT) {
+			/* Freed but the key stayed, or linked again: just drop the key. */
 			rc = op_begin(fs, &op);
 			key_ino(&k, KEY_ORPHAN, inos[i]);
 			if (!rc)
 				rc = op_del(&op, &k);
-		} else if (rc == 0) {
-			rc = op_begin(fs, &op);
 			if (!rc)
-				rc = inode_free_keys(&op, inos[i], &ip->a, 1);
-		} else {
-			memset(&op, 0, sizeof(op));
+				rc = op_commit(&op);
+			op_end(&op);
 		}
-		if (!rc)
-			rc = op_commit(&op);
-		op_end(&op);
-		if (!rc)
-			ip->state = INODE_GONE;
-		else
+		if (rc)
 			fs_log("inode %" PRIu64 ": freeing orphan at mount failed: %s", inos[i],
 			       strerror(-rc));
-		iunlock_put(fs, ip);
+		iput(fs, ip);
 	}
 	free(inos);
 }

@@ -529,6 +529,60 @@ START_TEST(test_orphan_of_a_crash_is_freed_at_next_mount)
 }
 END_TEST
 
+/* Writes nchunks identical chunks (one C key, many F keys) to a new file. */
+static uint64_t big_file(lsmfs *fs, const char *name, uint32_t cs, size_t nchunks, int keep)
+{
+	size_t piece = 256 * (size_t)cs;
+	uint8_t *buf = malloc(piece);
+	struct stat st;
+
+	memset(buf, 'x', piece);
+	ck_assert_int_eq(lsmfs_create(fs, &tf_root, ROOT, name, 0644, O_RDWR, &st), 0);
+	for (size_t off = 0; off < nchunks * cs; off += piece) {
+		size_t n = nchunks * cs - off < piece ? nchunks * cs - off : piece;
+
+		ck_assert_int_eq(lsmfs_write(fs, &tf_root, st.st_ino, buf, n, (off_t)off),
+				 (ssize_t)n);
+	}
+	if (!keep) {
+		lsmfs_release(fs, st.st_ino);
+		lsmfs_forget(fs, st.st_ino, 1);
+	}
+	free(buf);
+	return st.st_ino;
+}
+
+START_TEST(test_huge_files_are_freed_in_bounded_steps)
+{
+	char *dir;
+	const uint32_t cs = 4096;
+	lsmfs *fs = tf_new(&dir, cs);
+	struct stat st;
+
+	/* more chunks than one freeing batch takes (FREE_STEP, 4096) */
+	uint64_t a = big_file(fs, "a", cs, 4100, 0);
+	ck_assert_int_eq(lsmfs_getattr(fs, a, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 4100 * (cs / 512));
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "a"), 0);
+	ck_assert_int_eq(lsmfs_getattr(fs, a, &st), -ENOENT);
+	/* the same, left open at a "crash": the next mount finishes it */
+	uint64_t b = big_file(fs, "b", cs, 9000, 1);
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "b"), 0);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'O'), 1);
+	ck_assert_uint_eq(tf_count_keys(dir, 'F'), 9000);
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_getattr(fs, b, &st), -ENOENT);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'O'), 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'F'), 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'R'), 0);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_open_trunc_and_counts)
 {
 	char *dir;
@@ -1337,6 +1391,7 @@ int main(void)
 	tcase_add_test(tc, test_unlinked_open_file_readable_until_release);
 	tcase_add_test(tc, test_orphan_of_a_crash_is_freed_at_next_mount);
 	tcase_add_test(tc, test_open_trunc_and_counts);
+	tcase_add_test(tc, test_huge_files_are_freed_in_bounded_steps);
 	tcase_add_test(tc, test_dedup_shares_chunks_and_counts_references);
 	tcase_add_test(tc, test_holes_read_as_zeros_and_take_no_blocks);
 	tcase_add_test(tc, test_sparse_file_past_4gib);
