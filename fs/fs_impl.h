@@ -33,6 +33,11 @@
  *
  * Readers that use no inode lock (readdir, the ancestor walk of rename) read
  * the engine directly: each lsm_get or iterator sees one consistent state.
+ * Reads of file data do take the inode's lock: it keeps the chunks they
+ * name from being freed between the F and the C lookup (and it serialises
+ * readers of one file, a price paid for simplicity so far). Finishing an
+ * unlinked inode (forget, release, inode_reap) takes only that inode's
+ * lock, after the operation that unlinked it has dropped its own.
  */
 #ifndef LSMFS_FS_IMPL_H
 #define LSMFS_FS_IMPL_H
