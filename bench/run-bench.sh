@@ -1,0 +1,130 @@
+#!/bin/sh
+# run-bench.sh SRCDIR BUILDDIR — what `make bench` runs.
+#
+# 1. Configures and builds an optimised tree (-O2, no sanitizers) in
+#    BUILDDIR/bench-opt: the tree `make bench` is typed in may be a
+#    sanitizer build, where liblsm runs several times slower and its
+#    figures would mean nothing. Only lsm-bench and liblsm are built there.
+# 2. Runs lsm-bench four times: the main run (100-byte values, every
+#    workload, no compression), the same values with each engine's fast
+#    compression, and 4 KiB and 64 KiB values on fewer keys.
+# 3. Writes BUILDDIR/bench-results/: each run's .md/.dat/.raw.tsv, a
+#    gnuplot chart per run (.png), and BENCHMARKS-table.md, the section
+#    docs/BENCHMARKS.md quotes, headed by the command and the machine.
+#
+# Environment: BENCH_NUM (default 1000000), BENCH_REPS (3), BENCH_ARGS
+# (extra lsm-bench options for every run), MAKE.
+set -eu
+srcdir=$1
+builddir=$2
+num=${BENCH_NUM:-1000000}
+reps=${BENCH_REPS:-3}
+args=${BENCH_ARGS:-}
+make=${MAKE:-make}
+opt="$builddir/bench-opt"
+out="$builddir/bench-results"
+
+say() { printf '== %s\n' "$*" >&2; }
+
+# ---- 1. the optimised tree ----
+if [ -f "$srcdir/config.status" ]; then
+	# The source tree is configured in place: a second, out-of-tree
+	# configure of it is refused, so build from a clean copy of the
+	# distribution instead.
+	say "source tree is configured in place: copying it with make distdir"
+	rm -rf "$opt/src"
+	mkdir -p "$opt"
+	(cd "$builddir" && $make distdir distdir="$opt/src" >/dev/null)
+	src="$opt/src"
+	obj="$opt/src"
+else
+	src="$srcdir"
+	obj="$opt"
+fi
+mkdir -p "$obj"
+if [ ! -f "$obj/config.status" ] || [ "$src/configure" -nt "$obj/config.status" ]; then
+	say "configuring the optimised tree in $obj (CFLAGS=-O2 -g, no sanitizers)"
+	(cd "$obj" && "$src/configure" -q CFLAGS='-O2 -g' CXXFLAGS='-O2 -g')
+fi
+say "building lsm-bench in $obj"
+(cd "$obj" && $make -j2 bench/lsm-bench >/dev/null)
+bench="$obj/bench/lsm-bench"
+
+# ---- peers ----
+engines=$("$bench" --list-engines | tr '\n' ' ')
+missing=""
+case " $engines " in *" leveldb "*) ;; *) missing="$missing libleveldb-dev" ;; esac
+case " $engines " in *" rocksdb "*) ;; *) missing="$missing librocksdb-dev" ;; esac
+if [ -n "$missing" ]; then
+	say "peer engine(s) missing; the comparison runs without them. To add them:"
+	say "    apt-get install$missing   (then run make bench again: it reconfigures)"
+	# Configure again next time, so that peers installed meanwhile are found.
+	rm -f "$obj/config.status"
+fi
+
+# ---- 2. the runs ----
+mkdir -p "$out"
+db="$out/db"
+common="--reps=$reps --dir=$db $args"
+run() {
+	name=$1
+	shift
+	say "lsm-bench $* ($name)"
+	# shellcheck disable=SC2086 # $common is a word list on purpose
+	{
+		"$bench" $common --out="$out/$name" "$@" 2>&1
+		echo $? >"$out/$name.rc"
+	} | tee "$out/$name.log" >&2
+	return "$(cat "$out/$name.rc")"
+}
+status=0
+run main --num="$num" --title="100-byte values, no compression" || status=1
+run fast --num="$num" --compression=fast \
+	--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq,seekrandom \
+	--title="100-byte values, each engine's fast compression" || status=1
+run v4k --num=$((num / 16)) --value-size=4096 \
+	--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq \
+	--title="4 KiB values, no compression, num/16 keys" || status=1
+run v64k --num=$((num / 256)) --value-size=65536 \
+	--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq \
+	--title="64 KiB values, no compression, num/256 keys" || status=1
+rmdir "$db" 2>/dev/null || true
+
+# ---- 3. charts and the table file ----
+if command -v gnuplot >/dev/null 2>&1; then
+	for name in main fast v4k v64k; do
+		[ -s "$out/$name.dat" ] || continue
+		gnuplot -e "datafile='$out/$name.dat'; outfile='$out/$name.png'" \
+			"$srcdir/bench/lsm-bench.gp" || status=1
+	done
+else
+	say "gnuplot not found: no charts (apt-get install gnuplot-nox)"
+fi
+
+table="$out/BENCHMARKS-table.md"
+{
+	echo "## Results"
+	echo
+	echo "Command: \`make bench BENCH_NUM=$num BENCH_REPS=$reps${args:+ BENCH_ARGS='$args'}\`" \
+		"(lsm-bench built with -O2, no sanitizers), $(date -u '+%Y-%m-%d %H:%M UTC')."
+	echo
+	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+	mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+	fs=$(df -T "$out" | awk 'NR == 2 { print $2 }')
+	echo "Machine: ${cpu:-unknown CPU}, $(nproc) cores, $mem RAM, $fs file system;" \
+		"$(uname -sr); $(cc --version | head -n 1)."
+	peers=""
+	for p in libleveldb-dev librocksdb-dev; do
+		v=$(dpkg-query -W -f '${Version}' "$p" 2>/dev/null || true)
+		[ -n "$v" ] && peers="$peers${peers:+, }$p $v"
+	done
+	echo "Peers: ${peers:-none}."
+	echo
+	for name in main fast v4k v64k; do
+		[ -s "$out/$name.md" ] || continue
+		cat "$out/$name.md"
+		[ -s "$out/$name.png" ] && echo "Chart: \`$name.png\`." && echo
+	done
+} >"$table"
+say "wrote $table"
+exit $status
