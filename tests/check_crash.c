@@ -1,0 +1,1004 @@
+/*
+ * check_crash.c — what liblsm acknowledged survives crashes and I/O errors.
+ *
+ * Three kinds of crash, each against a model of the acknowledged batches:
+ *
+ *  - power cut: the fault env forgets every byte not synced, at an exact
+ *    I/O call chosen at random (a WAL append, a table write, a MANIFEST
+ *    sync, a rename, ... in the foreground or in a background flush or
+ *    compaction, or during the recovery of the previous cut). After reopening
+ *    the database must hold exactly the state after some prefix of the
+ *    batches: at least up to the last one acknowledged with sync, at most up
+ *    to the last one attempted;
+ *  - SIGKILL of a child process that writes without sync: the OS keeps what
+ *    was written, so every acknowledged batch must be there, and again the
+ *    state is a prefix (at most one batch past the last acknowledgement);
+ *  - injected write errors, failed fsyncs, short writes and a full disk in
+ *    the middle of a workload with flushes and compactions: writes fail
+ *    with an I/O error or -LSM_EREADONLY, but after close, clearing the
+ *    fault and reopening, everything acknowledged is there and the database
+ *    works again.
+ *
+ * Keys are ids in a small space; a value is derived from (batch number, id),
+ * so any value read back names the batch that wrote it and can be checked
+ * byte for byte. Set LSM_TEST_SEED to replay a failure.
+ */
+#include "env.h"
+#include "lsm.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NKEYS	 400
+#define MAX_OPS	 10
+#define MAX_VLEN 8192
+
+/* ---- keys, values, batches ---- */
+
+static uint64_t mix(uint64_t a, uint64_t b)
+{
+	uint64_t h =
+		a * 0x9e3779b97f4a7c15ull ^ (b + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 31;
+	h *= 0xd6e8feb86659fd93ull;
+	return h ^ (h >> 32);
+}
+
+static size_t key_of(char *out, unsigned id)
+{
+	return (size_t)sprintf(out, "key-%04u", id);
+}
+
+/* Parses a key back to its id; -1 if it is none of ours. */
+static int id_of(const void *key, size_t kl)
+{
+	char buf[16];
+	if (kl != 8 || memcmp(key, "key-", 4))
+		return -1;
+	memcpy(buf, key, 8);
+	buf[8] = 0;
+	int id = atoi(buf + 4);
+	char again[16];
+	if (id < 0 || id >= NKEYS || key_of(again, (unsigned)id) != 8 || memcmp(again, buf, 8))
+		return -1;
+	return id;
+}
+
+/* The value batch ver writes to id: [ver:4][id:2] then bytes derived from both. */
+static size_t value_of(unsigned char *out, uint32_t ver, unsigned id)
+{
+	uint64_t h = mix(ver, id);
+	size_t len = 6 + (h % 20 == 0 ? h % (MAX_VLEN - 6) : h % 700);
+	memcpy(out, &ver, 4);
+	out[4] = (unsigned char)(id >> 8);
+	out[5] = (unsigned char)id;
+	tu_rng r;
+	tu_rng_init(&r, h);
+	tu_fill(&r, out + 6, len - 6);
+	return len;
+}
+
+/* One batch as the model sees it: ver[i] is the batch number for a put, 0 for a delete. */
+struct wbatch {
+	int n;
+	uint16_t id[MAX_OPS];
+	uint32_t ver[MAX_OPS];
+};
+
+/* A batch numbered num, drawn from rng; the same id may come twice (the last one wins). */
+static void gen_batch(tu_rng *rng, uint32_t num, struct wbatch *wb)
+{
+	wb->n = 1 + (int)tu_below(rng, MAX_OPS);
+	for (int i = 0; i < wb->n; i++) {
+		wb->id[i] = (uint16_t)tu_below(rng, NKEYS);
+		wb->ver[i] = tu_below(rng, 5) ? num : 0;
+	}
+}
+
+static lsm_batch *to_lsm_batch(const struct wbatch *wb, unsigned char *scratch)
+{
+	lsm_batch *b = lsm_batch_new();
+	char key[16];
+	ck_assert_ptr_nonnull(b);
+	for (int i = 0; i < wb->n; i++) {
+		size_t kl = key_of(key, wb->id[i]);
+		if (wb->ver[i])
+			ck_assert_int_eq(lsm_batch_put(b, key, kl, scratch,
+						       value_of(scratch, wb->ver[i], wb->id[i])),
+					 0);
+		else
+			ck_assert_int_eq(lsm_batch_delete(b, key, kl), 0);
+	}
+	return b;
+}
+
+static void apply(uint32_t *state, const struct wbatch *wb)
+{
+	for (int i = 0; i < wb->n; i++)
+		state[wb->id[i]] = wb->ver[i];
+}
+
+/*
+ * Reads the whole database into got[id] (the batch number of the value, 0 if
+ * absent), by a scan and by point gets, which must agree; every value is
+ * checked byte for byte against the batch it names.
+ */
+static void read_state(lsm_db *db, uint32_t *got, uint64_t seed, const char *when)
+{
+	unsigned char *scratch = malloc(MAX_VLEN);
+	char key[16];
+	memset(got, 0, NKEYS * sizeof(*got));
+	lsm_iter *it = lsm_iter_new(db, NULL);
+	ck_assert_ptr_nonnull(it);
+	int prev = -1;
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t kl, vl;
+		const void *k = lsm_iter_key(it, &kl);
+		const unsigned char *v = lsm_iter_value(it, &vl);
+		int id = id_of(k, kl);
+		ck_assert_msg(id > prev,
+			      "LSM_TEST_SEED=%llu: scan found an unknown or unordered key "
+			      "of %zu bytes after id %d",
+			      (unsigned long long)seed, kl, prev);
+		prev = id;
+		uint32_t ver;
+		ck_assert_msg(vl >= 6, "LSM_TEST_SEED=%llu: key %d has a %zu-byte value",
+			      (unsigned long long)seed, id, vl);
+		memcpy(&ver, v, 4);
+		size_t el = value_of(scratch, ver, (unsigned)id);
+		ck_assert_msg(ver != 0 && el == vl && !memcmp(scratch, v, vl),
+			      "LSM_TEST_SEED=%llu: key %d holds a damaged value (claims batch %u)",
+			      (unsigned long long)seed, id, ver);
+		got[id] = ver;
+	}
+	ck_assert_msg(lsm_iter_status(it) == 0, "LSM_TEST_SEED=%llu %s: scan stopped: %s (%s)",
+		      (unsigned long long)seed, when, lsm_strerror(lsm_iter_status(it)),
+		      lsm_errmsg());
+	lsm_iter_free(it);
+	for (unsigned id = 0; id < NKEYS; id++) {
+		void *v = NULL;
+		size_t vl = 0;
+		int rc = lsm_get(db, NULL, key, key_of(key, id), &v, &vl);
+		ck_assert_msg(rc == 0 || rc == LSM_NOTFOUND,
+			      "LSM_TEST_SEED=%llu %s: get %s: %s (%s)", (unsigned long long)seed,
+			      when, key, lsm_strerror(rc), lsm_errmsg());
+		uint32_t ver = 0;
+		if (rc == 0)
+			memcpy(&ver, v, 4);
+		ck_assert_msg(ver == got[id],
+			      "LSM_TEST_SEED=%llu: get %s gives batch %u, the scan gave %u",
+			      (unsigned long long)seed, key, ver, got[id]);
+		free(v);
+	}
+	free(scratch);
+}
+
+/*
+ * The k in [lo, hi] such that base with batches b[0..k) applied equals got,
+ * or -1. On -1, *best_k and *best_miss say which prefix came closest.
+ */
+static long find_prefix(const uint32_t *base, const struct wbatch *b, long lo, long hi,
+			const uint32_t *got, long *best_k, long *best_miss)
+{
+	uint32_t cur[NKEYS];
+	long miss = 0;
+	memcpy(cur, base, sizeof(cur));
+	for (int i = 0; i < NKEYS; i++)
+		miss += cur[i] != got[i];
+	*best_k = -1;
+	*best_miss = NKEYS + 1;
+	for (long k = 0;; k++) {
+		if (k >= lo && miss < *best_miss) {
+			*best_miss = miss;
+			*best_k = k;
+		}
+		if (k >= lo && miss == 0)
+			return k;
+		if (k == hi)
+			return -1;
+		for (int i = 0; i < b[k].n; i++) {
+			unsigned id = b[k].id[i];
+			miss -= cur[id] != got[id];
+			cur[id] = b[k].ver[i];
+			miss += cur[id] != got[id];
+		}
+	}
+}
+
+/* Prints which keys differ between got and base + b[0..k). */
+static void print_diff(const uint32_t *base, const struct wbatch *b, long k, const uint32_t *got)
+{
+	uint32_t cur[NKEYS];
+	int shown = 0;
+	memcpy(cur, base, sizeof(cur));
+	for (long i = 0; i < k; i++)
+		apply(cur, &b[i]);
+	for (int id = 0; id < NKEYS && shown < 10; id++) {
+		if (cur[id] != got[id]) {
+			printf("  key-%04d: model after %ld batches has batch %u, db has batch "
+			       "%u\n",
+			       id, k, cur[id], got[id]);
+			shown++;
+		}
+	}
+}
+
+/* ---- an env that cuts the power at the Nth I/O call and then plays dead ---- */
+
+/*
+ * Wraps the fault env. Every call that changes the disk counts down; the one
+ * that reaches zero does not happen: the fault env drops everything unsynced
+ * and from then on every call fails with -EIO, as if the process had died with
+ * the machine, until cut_env_revive(). A read-write lock keeps any call from
+ * straddling the cut: calls in flight finish first.
+ */
+struct cut_env {
+	lsm_env iface; /* first: a struct cut_env * is an lsm_env * */
+	lsm_env *fault;
+	pthread_rwlock_t lk;
+	atomic_long countdown; /* calls that change the disk until the cut */
+	atomic_int dead;
+	int cut_rc;	    /* what lsm_fault_power_cut returned */
+	char cut_where[64]; /* what the cut interrupted; written under lk held for writing */
+};
+
+/* Our handle: the fault env's, plus the name for the report of where the cut fell. */
+struct lsm_file {
+	lsm_file *inner;
+	char name[48];
+};
+
+#define NOT_ARMED (1L << 60)
+
+static struct cut_env *CE(lsm_env *env)
+{
+	return (struct cut_env *)env;
+}
+
+/* The file's kind: its base name with the digits dropped ("000012.sst" -> ".sst"). */
+static void kind_of(char *out, size_t cap, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t o = 0;
+	for (base = base ? base + 1 : path; *base && o + 1 < cap; base++)
+		if (*base < '0' || *base > '9')
+			out[o++] = *base;
+	out[o] = 0;
+}
+
+static void cut_now(struct cut_env *ce, const char *op, const char *name)
+{
+	pthread_rwlock_wrlock(&ce->lk);
+	if (!atomic_load(&ce->dead)) {
+		ce->cut_rc = lsm_fault_power_cut(ce->fault);
+		snprintf(ce->cut_where, sizeof(ce->cut_where), "%s %s", op, name);
+		atomic_store(&ce->dead, 1);
+	}
+	pthread_rwlock_unlock(&ce->lk);
+}
+
+/* Enters a call; 0 means go on (and call leave() after), else the call fails with -EIO. */
+static int enter(struct cut_env *ce, int changes_disk, const char *op, const char *name)
+{
+	pthread_rwlock_rdlock(&ce->lk);
+	if (atomic_load(&ce->dead)) {
+		pthread_rwlock_unlock(&ce->lk);
+		return -EIO;
+	}
+	if (changes_disk && atomic_fetch_sub(&ce->countdown, 1) == 1) {
+		pthread_rwlock_unlock(&ce->lk);
+		cut_now(ce, op, name);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int leave(struct cut_env *ce, int rc)
+{
+	pthread_rwlock_unlock(&ce->lk);
+	return rc;
+}
+
+static int ce_open(lsm_env *env, const char *path, int flags, lsm_file **out)
+{
+	struct cut_env *ce = CE(env);
+	char name[48];
+	kind_of(name, sizeof(name), path);
+	int rc = enter(ce, (flags & (LSM_O_WRITE | LSM_O_CREATE | LSM_O_TRUNC)) != 0, "open", name);
+	if (rc)
+		return rc;
+	lsm_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return leave(ce, -ENOMEM);
+	memcpy(f->name, name, sizeof(name));
+	rc = ce->fault->open_file(ce->fault, path, flags, &f->inner);
+	if (rc)
+		free(f);
+	else
+		*out = f;
+	return leave(ce, rc);
+}
+
+static int ce_close(lsm_env *env, lsm_file *f)
+{
+	struct cut_env *ce = CE(env);
+	int rc = ce->fault->close(ce->fault, f->inner);
+	free(f);
+	return rc;
+}
+
+static int ce_pread(lsm_env *env, lsm_file *f, void *buf, size_t n, uint64_t off, size_t *nread)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 0, "pread", f->name);
+	return rc ? rc : leave(ce, ce->fault->pread(ce->fault, f->inner, buf, n, off, nread));
+}
+
+static int ce_pwrite(lsm_env *env, lsm_file *f, const void *buf, size_t n, uint64_t off)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 1, "pwrite", f->name);
+	return rc ? rc : leave(ce, ce->fault->pwrite(ce->fault, f->inner, buf, n, off));
+}
+
+static int ce_append(lsm_env *env, lsm_file *f, const void *buf, size_t n)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 1, "append", f->name);
+	return rc ? rc : leave(ce, ce->fault->append(ce->fault, f->inner, buf, n));
+}
+
+static int ce_sync(lsm_env *env, lsm_file *f)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 1, "sync", f->name);
+	return rc ? rc : leave(ce, ce->fault->sync(ce->fault, f->inner));
+}
+
+static int ce_datasync(lsm_env *env, lsm_file *f)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 1, "datasync", f->name);
+	return rc ? rc : leave(ce, ce->fault->datasync(ce->fault, f->inner));
+}
+
+static int ce_file_size(lsm_env *env, lsm_file *f, uint64_t *size)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 0, "file_size", f->name);
+	return rc ? rc : leave(ce, ce->fault->file_size(ce->fault, f->inner, size));
+}
+
+static int ce_truncate(lsm_env *env, lsm_file *f, uint64_t size)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 1, "truncate", f->name);
+	return rc ? rc : leave(ce, ce->fault->truncate(ce->fault, f->inner, size));
+}
+
+static int ce_readahead(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 0, "readahead", f->name);
+	return rc ? rc : leave(ce, ce->fault->readahead(ce->fault, f->inner, off, len));
+}
+
+static int ce_path_size(lsm_env *env, const char *path, uint64_t *size)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 0, "path_size", "");
+	return rc ? rc : leave(ce, ce->fault->path_size(ce->fault, path, size));
+}
+
+static int ce_exists(lsm_env *env, const char *path)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 0, "exists", "");
+	return rc ? rc : leave(ce, ce->fault->exists(ce->fault, path));
+}
+
+static int ce_rename(lsm_env *env, const char *from, const char *to)
+{
+	struct cut_env *ce = CE(env);
+	char name[48];
+	kind_of(name, sizeof(name), to);
+	int rc = enter(ce, 1, "rename to", name);
+	return rc ? rc : leave(ce, ce->fault->rename(ce->fault, from, to));
+}
+
+static int ce_unlink(lsm_env *env, const char *path)
+{
+	struct cut_env *ce = CE(env);
+	char name[48];
+	kind_of(name, sizeof(name), path);
+	int rc = enter(ce, 1, "unlink", name);
+	return rc ? rc : leave(ce, ce->fault->unlink(ce->fault, path));
+}
+
+static int ce_mkdir(lsm_env *env, const char *path, mode_t mode)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 1, "mkdir", "");
+	return rc ? rc : leave(ce, ce->fault->mkdir(ce->fault, path, mode));
+}
+
+static int ce_rmdir(lsm_env *env, const char *path)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 1, "rmdir", "");
+	return rc ? rc : leave(ce, ce->fault->rmdir(ce->fault, path));
+}
+
+static int ce_list_dir(lsm_env *env, const char *dir, char ***names, size_t *count)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 0, "list_dir", "");
+	return rc ? rc : leave(ce, ce->fault->list_dir(ce->fault, dir, names, count));
+}
+
+static int ce_sync_dir(lsm_env *env, const char *dir)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 1, "sync_dir", "");
+	return rc ? rc : leave(ce, ce->fault->sync_dir(ce->fault, dir));
+}
+
+static int ce_lock_file(lsm_env *env, const char *path, lsm_file **lock, pid_t *holder)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 0, "lock", "");
+	if (rc)
+		return rc;
+	lsm_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return leave(ce, -ENOMEM);
+	rc = ce->fault->lock_file(ce->fault, path, &f->inner, holder);
+	if (rc)
+		free(f);
+	else
+		*lock = f;
+	return leave(ce, rc);
+}
+
+/* Always lets go: a dead process's locks are released too. */
+static int ce_unlock_file(lsm_env *env, lsm_file *lock)
+{
+	struct cut_env *ce = CE(env);
+	int rc = ce->fault->unlock_file(ce->fault, lock->inner);
+	free(lock);
+	return rc;
+}
+
+static int ce_free_space(lsm_env *env, const char *path, uint64_t *bytes)
+{
+	struct cut_env *ce = CE(env);
+	int rc = enter(ce, 0, "free_space", "");
+	return rc ? rc : leave(ce, ce->fault->free_space(ce->fault, path, bytes));
+}
+
+static void ce_destroy(lsm_env *env)
+{
+	struct cut_env *ce = CE(env);
+	ce->fault->destroy(ce->fault);
+	pthread_rwlock_destroy(&ce->lk);
+	free(ce);
+}
+
+static struct cut_env *cut_env_new(void)
+{
+	struct cut_env *ce = calloc(1, sizeof(*ce));
+	ck_assert_ptr_nonnull(ce);
+	ce->iface = (lsm_env){
+		.open_file = ce_open,
+		.close = ce_close,
+		.pread = ce_pread,
+		.pwrite = ce_pwrite,
+		.append = ce_append,
+		.sync = ce_sync,
+		.datasync = ce_datasync,
+		.file_size = ce_file_size,
+		.truncate = ce_truncate,
+		.readahead = ce_readahead,
+		.path_size = ce_path_size,
+		.exists = ce_exists,
+		.rename = ce_rename,
+		.unlink = ce_unlink,
+		.mkdir = ce_mkdir,
+		.rmdir = ce_rmdir,
+		.list_dir = ce_list_dir,
+		.sync_dir = ce_sync_dir,
+		.lock_file = ce_lock_file,
+		.unlock_file = ce_unlock_file,
+		.free_space = ce_free_space,
+		.destroy = ce_destroy,
+	};
+	ce->fault = lsm_env_fault_new(lsm_env_posix());
+	ck_assert_ptr_nonnull(ce->fault);
+	pthread_rwlock_init(&ce->lk, NULL);
+	atomic_store(&ce->countdown, NOT_ARMED);
+	return ce;
+}
+
+/* The power goes off after n more calls that change the disk. */
+static void cut_env_arm(struct cut_env *ce, long n)
+{
+	atomic_store(&ce->countdown, n);
+}
+
+/* The machine is back: the env works again on what survived. */
+static void cut_env_revive(struct cut_env *ce)
+{
+	pthread_rwlock_wrlock(&ce->lk);
+	atomic_store(&ce->countdown, NOT_ARMED);
+	atomic_store(&ce->dead, 0);
+	pthread_rwlock_unlock(&ce->lk);
+}
+
+/* ---- power cut ---- */
+
+/* Counts of where the cuts fell, for the log: coverage at a glance. */
+struct where_count {
+	char what[64];
+	int n;
+};
+
+static void count_where(struct where_count *w, int cap, const char *what)
+{
+	for (int i = 0; i < cap; i++) {
+		if (!w[i].n) {
+			snprintf(w[i].what, sizeof(w[i].what), "%s", what);
+			w[i].n = 1;
+			return;
+		}
+		if (!strcmp(w[i].what, what)) {
+			w[i].n++;
+			return;
+		}
+	}
+}
+
+static void crash_options(lsm_options *o, lsm_env *env)
+{
+	lsm_options_init(o);
+	o->memtable_bytes = 32 * 1024;
+	o->level_base_bytes = 128 * 1024;
+	o->target_file_bytes = 32 * 1024;
+	o->block_bytes = 1024;
+	o->env = env;
+}
+
+#define MAX_BATCHES 64
+
+START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
+{
+	uint64_t seed = tu_seed() ^ 0xc0ffee;
+	tu_rng rng;
+	tu_rng_init(&rng, seed);
+	char *dir = tu_mkdtemp("crash-power");
+	struct cut_env *ce = cut_env_new();
+	lsm_options o;
+	crash_options(&o, &ce->iface);
+	lsm_db *db;
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	static struct wbatch batches[MAX_BATCHES];
+	uint32_t base[NKEYS] = {0}, got[NKEYS];
+	unsigned char *scratch = malloc(MAX_VLEN);
+	uint32_t next_num = 1;
+	int cycles = 300 * tu_scale();
+	int cut_in_workload = 0, cut_in_recovery = 0, lost_unsynced = 0;
+	struct where_count where[64] = {{{0}, 0}};
+	for (int cyc = 0; cyc < cycles; cyc++) {
+		int nb = 1 + (int)tu_below(&rng, MAX_BATCHES);
+		long acked = 0, attempted = 0, must = 0;
+		/* Mostly a cut at a random call of the workload, else right after it. */
+		if (tu_below(&rng, 10) < 8)
+			cut_env_arm(ce, 1 + (long)tu_below(&rng, (uint64_t)nb * 2 + 10));
+		for (int i = 0; i < nb; i++) {
+			gen_batch(&rng, next_num++, &batches[i]);
+			lsm_batch *b = to_lsm_batch(&batches[i], scratch);
+			lsm_write_options wo = {.sync = tu_below(&rng, 6) == 0};
+			int rc = lsm_write(db, &wo, b);
+			lsm_batch_free(b);
+			attempted = i + 1;
+			if (rc) {
+				ck_assert_msg(atomic_load(&ce->dead),
+					      "LSM_TEST_SEED=%llu cycle %d: lsm_write failed with "
+					      "no fault: %s (%s)",
+					      (unsigned long long)seed, cyc, lsm_strerror(rc),
+					      lsm_errmsg());
+				break;
+			}
+			acked = i + 1;
+			if (wo.sync)
+				must = acked;
+			if (tu_below(&rng, 15) == 0 && lsm_sync(db) == 0)
+				must = acked;
+			if (tu_below(&rng, 25) == 0)
+				lsm_flush(db);
+		}
+		if (atomic_load(&ce->dead))
+			cut_in_workload++;
+		else
+			cut_now(ce, "after the workload", "");
+		ck_assert_int_eq(ce->cut_rc, 0);
+		count_where(where, 64, ce->cut_where);
+		lsm_close(db); /* the handle is dead: any error is expected, a crash is not */
+		cut_env_revive(ce);
+		if (tu_below(&rng, 8) == 0) {
+			/* Cut again while the next open recovers. */
+			cut_env_arm(ce, 1 + (long)tu_below(&rng, 30));
+			int rc = lsm_open(&db, dir, &o);
+			if (rc == 0)
+				lsm_close(db);
+			if (atomic_load(&ce->dead)) {
+				cut_in_recovery++;
+				count_where(where, 64, ce->cut_where);
+			} else {
+				ck_assert_msg(rc == 0,
+					      "LSM_TEST_SEED=%llu cycle %d: open failed: %s (%s)",
+					      (unsigned long long)seed, cyc, lsm_strerror(rc),
+					      lsm_errmsg());
+			}
+			cut_env_revive(ce);
+		}
+		int rc = lsm_open(&db, dir, &o);
+		ck_assert_msg(rc == 0,
+			      "LSM_TEST_SEED=%llu cycle %d: open after a power cut (%s) failed: %s "
+			      "(%s)",
+			      (unsigned long long)seed, cyc, ce->cut_where, lsm_strerror(rc),
+			      lsm_errmsg());
+		char when[64];
+		snprintf(when, sizeof(when), "power cut cycle %d", cyc);
+		read_state(db, got, seed, when);
+		long best_k, best_miss;
+		long k = find_prefix(base, batches, must, attempted, got, &best_k, &best_miss);
+		if (k < 0) {
+			printf("LSM_TEST_SEED=%llu cycle %d: after a cut at %s, the db is no "
+			       "prefix "
+			       "of the %ld batches attempted (%ld acknowledged, the first %ld "
+			       "synced); closest: %ld batches with %ld keys wrong:\n",
+			       (unsigned long long)seed, cyc, ce->cut_where, attempted, acked, must,
+			       best_k, best_miss);
+			print_diff(base, batches, best_k, got);
+			fflush(stdout);
+		}
+		ck_assert_msg(k >= 0,
+			      "LSM_TEST_SEED=%llu cycle %d: recovered state is not a prefix of the "
+			      "batches between the last synced (%ld) and the last attempted (%ld)",
+			      (unsigned long long)seed, cyc, must, attempted);
+		lost_unsynced += k < acked;
+		memcpy(base, got, sizeof(base));
+	}
+	ck_assert_int_eq(lsm_verify(db, NULL, NULL), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	printf("power cut: %d cycles, %d cut during the workload, %d again during recovery, %d "
+	       "lost unsynced batches\ncuts fell at:\n",
+	       cycles, cut_in_workload, cut_in_recovery, lost_unsynced);
+	for (int i = 0; i < 64 && where[i].n; i++)
+		printf("  %5d  %s\n", where[i].n, where[i].what);
+	free(scratch);
+	ce->iface.destroy(&ce->iface);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/* ---- SIGKILL ---- */
+
+/* Batch num of the SIGKILL workload: a function of (seed, num) so both processes know it. */
+static void kill_batch(uint64_t seed, uint32_t num, struct wbatch *wb)
+{
+	tu_rng rng;
+	tu_rng_init(&rng, mix(seed, num));
+	gen_batch(&rng, num, wb);
+}
+
+/* The child: writes batches first, first+1, ... without sync, reporting each one written. */
+static void __attribute__((noreturn))
+kill_child(const char *dir, uint64_t seed, uint32_t first, int fd)
+{
+	lsm_options o;
+	crash_options(&o, NULL);
+	lsm_db *db;
+	unsigned char *scratch = malloc(MAX_VLEN);
+	if (lsm_open(&db, dir, &o))
+		_exit(2);
+	for (uint32_t num = first;; num++) {
+		struct wbatch wb;
+		kill_batch(seed, num, &wb);
+		lsm_batch *b = to_lsm_batch(&wb, scratch);
+		if (lsm_write(db, NULL, b))
+			_exit(3);
+		lsm_batch_free(b);
+		if (write(fd, &num, sizeof(num)) != (ssize_t)sizeof(num))
+			_exit(4);
+	}
+}
+
+START_TEST(test_sigkill_keeps_every_acknowledged_batch)
+{
+	uint64_t seed = tu_seed() ^ 0x5161;
+	tu_rng rng;
+	tu_rng_init(&rng, seed);
+	char *dir = tu_mkdtemp("crash-kill");
+	uint32_t model[NKEYS] = {0}, got[NKEYS];
+	uint32_t done = 0; /* batches 1..done are in the db */
+	int cycles = 40 * tu_scale(), during_open = 0;
+	lsm_options o;
+	crash_options(&o, NULL);
+	for (int cyc = 0; cyc < cycles; cyc++) {
+		int fds[2];
+		ck_assert_int_eq(pipe(fds), 0);
+		fflush(stdout);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			close(fds[0]);
+			kill_child(dir, seed, done + 1, fds[1]);
+		}
+		close(fds[1]);
+		uint32_t last = done, num;
+		if (tu_below(&rng, 4) == 0) {
+			usleep((useconds_t)tu_below(&rng, 30000));
+		} else {
+			uint32_t target = done + 1 + (uint32_t)tu_below(&rng, 1500);
+			while (last < target && read(fds[0], &num, sizeof(num)) == sizeof(num)) {
+				ck_assert_uint_eq(num, last + 1);
+				last = num;
+			}
+		}
+		kill(pid, SIGKILL);
+		int status;
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			      "LSM_TEST_SEED=%llu cycle %d: the writer died on its own (status "
+			      "0x%x)",
+			      (unsigned long long)seed, cyc, status);
+		while (read(fds[0], &num, sizeof(num)) == sizeof(num)) {
+			ck_assert_uint_eq(num, last + 1);
+			last = num;
+		}
+		close(fds[0]);
+		during_open += last == done;
+
+		lsm_db *db;
+		int rc = lsm_open(&db, dir, &o);
+		ck_assert_msg(rc == 0, "LSM_TEST_SEED=%llu cycle %d: open after SIGKILL: %s (%s)",
+			      (unsigned long long)seed, cyc, lsm_strerror(rc), lsm_errmsg());
+		char when[64];
+		snprintf(when, sizeof(when), "sigkill cycle %d", cyc);
+		read_state(db, got, seed, when);
+		ck_assert_int_eq(lsm_close(db), 0);
+		/* Batches done+1..last were acknowledged; last+1 may have reached the WAL too. */
+		struct wbatch *b = malloc((last - done + 1) * sizeof(*b));
+		for (uint32_t n = done + 1; n <= last + 1; n++)
+			kill_batch(seed, n, &b[n - done - 1]);
+		long best_k, best_miss;
+		long k = find_prefix(model, b, last - done, last - done + 1, got, &best_k,
+				     &best_miss);
+		if (k < 0) {
+			printf("LSM_TEST_SEED=%llu cycle %d: after SIGKILL with batches up to %u "
+			       "acknowledged (%u before this run), the db is no prefix; closest: "
+			       "%ld batches with %ld keys wrong:\n",
+			       (unsigned long long)seed, cyc, last, done, best_k, best_miss);
+			print_diff(model, b, best_k, got);
+			fflush(stdout);
+		}
+		ck_assert_msg(k >= 0,
+			      "LSM_TEST_SEED=%llu cycle %d: acknowledged batches %u..%u are not "
+			      "all there after SIGKILL",
+			      (unsigned long long)seed, cyc, done + 1, last);
+		free(b);
+		memcpy(model, got, sizeof(model));
+		done += (uint32_t)k;
+	}
+	printf("sigkill: %d cycles, %u batches acknowledged in all, %d killed before the first "
+	       "acknowledgement\n",
+	       cycles, done, during_open);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/* ---- injected I/O errors ---- */
+
+enum fault_kind { FAULT_WRITE, FAULT_SYNC, FAULT_SHORT, FAULT_ENOSPC };
+
+static const char *fault_name[] = {"failed write", "failed fsync", "short write", "ENOSPC"};
+
+#define MAX_MAYBE 64
+
+/*
+ * What a key may hold: its last acknowledged version, or any version a failed
+ * batch wrote after it (a failed write may or may not have reached the disk).
+ */
+struct expect {
+	uint32_t must;
+	int nmaybe;
+	uint32_t maybe[MAX_MAYBE];
+};
+
+static int allowed(const struct expect *e, uint32_t ver)
+{
+	if (ver == e->must)
+		return 1;
+	for (int i = 0; i < e->nmaybe; i++)
+		if (e->maybe[i] == ver)
+			return 1;
+	return 0;
+}
+
+static void expect_state(lsm_db *db, const struct expect *ex, uint64_t seed, const char *when)
+{
+	uint32_t got[NKEYS];
+	read_state(db, got, seed, when);
+	for (int id = 0; id < NKEYS; id++)
+		ck_assert_msg(allowed(&ex[id], got[id]),
+			      "LSM_TEST_SEED=%llu %s: key-%04d holds batch %u, the last "
+			      "acknowledged is %u (%d failed batches after it)",
+			      (unsigned long long)seed, when, id, got[id], ex[id].must,
+			      ex[id].nmaybe);
+}
+
+/* Writes batch num (ok: acknowledged), updating ex; returns lsm_write's code. */
+static int fault_write(lsm_db *db, tu_rng *rng, uint32_t num, struct expect *ex,
+		       unsigned char *scratch, int sync)
+{
+	struct wbatch wb;
+	gen_batch(rng, num, &wb);
+	lsm_batch *b = to_lsm_batch(&wb, scratch);
+	lsm_write_options wo = {.sync = sync};
+	int rc = lsm_write(db, &wo, b);
+	lsm_batch_free(b);
+	for (int i = 0; i < wb.n; i++) {
+		struct expect *e = &ex[wb.id[i]];
+		if (rc == 0) {
+			e->must = wb.ver[i];
+			e->nmaybe = 0;
+		} else {
+			ck_assert_int_lt(e->nmaybe, MAX_MAYBE);
+			e->maybe[e->nmaybe++] = wb.ver[i];
+		}
+	}
+	return rc;
+}
+
+static void run_fault(enum fault_kind kind, int cycles)
+{
+	uint64_t seed = tu_seed() ^ (0xfa17 + (uint64_t)kind);
+	tu_rng rng;
+	tu_rng_init(&rng, seed);
+	char *dir = tu_mkdtemp("crash-fault");
+	lsm_env *fe = lsm_env_fault_new(lsm_env_posix());
+	lsm_options o;
+	crash_options(&o, fe);
+	struct expect *ex = calloc(NKEYS, sizeof(*ex));
+	unsigned char *scratch = malloc(MAX_VLEN);
+	uint32_t num = 1;
+	int hit = 0, readonly = 0, failed_batches = 0;
+	for (int cyc = 0; cyc < cycles; cyc++) {
+		lsm_db *db;
+		char when[96];
+		ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+		for (int i = (int)tu_below(&rng, 30); i > 0; i--)
+			ck_assert_int_eq(fault_write(db, &rng, num++, ex, scratch, 0), 0);
+		switch (kind) {
+		case FAULT_WRITE:
+			lsm_fault_fail_write(fe, 1 + tu_below(&rng, 80));
+			break;
+		case FAULT_SYNC:
+			lsm_fault_fail_sync(fe, 1 + tu_below(&rng, 12));
+			break;
+		case FAULT_SHORT:
+			lsm_fault_short_write(fe, 1 + tu_below(&rng, 80));
+			break;
+		case FAULT_ENOSPC:
+			lsm_fault_enospc_after(fe, tu_below(&rng, 300 * 1024));
+			break;
+		}
+		int errors = 0, extra = 1 + (int)tu_below(&rng, 10);
+		for (int i = 0; i < 150 && errors < extra; i++) {
+			int rc = fault_write(db, &rng, num++, ex, scratch, tu_below(&rng, 5) == 0);
+			if (rc) {
+				ck_assert_msg(rc == -EIO || rc == -ENOSPC || rc == -LSM_EREADONLY,
+					      "LSM_TEST_SEED=%llu %s cycle %d: lsm_write returned "
+					      "%d (%s): %s",
+					      (unsigned long long)seed, fault_name[kind], cyc, rc,
+					      lsm_strerror(rc), lsm_errmsg());
+				readonly += rc == -LSM_EREADONLY;
+				failed_batches++;
+				errors++;
+			}
+			if (tu_below(&rng, 20) == 0)
+				lsm_flush(db);
+			if (tu_below(&rng, 60) == 0)
+				lsm_compact_range(db, NULL, 0, NULL, 0);
+		}
+		hit += errors > 0;
+		/* Whatever failed, the acknowledged data is still readable. */
+		snprintf(when, sizeof(when), "%s cycle %d, before close", fault_name[kind], cyc);
+		expect_state(db, ex, seed, when);
+		lsm_close(db); /* may report the background error */
+		lsm_fault_clear(fe);
+		int rc = lsm_open(&db, dir, &o);
+		ck_assert_msg(rc == 0, "LSM_TEST_SEED=%llu %s cycle %d: reopen failed: %s (%s)",
+			      (unsigned long long)seed, fault_name[kind], cyc, lsm_strerror(rc),
+			      lsm_errmsg());
+		snprintf(when, sizeof(when), "%s cycle %d, after reopen", fault_name[kind], cyc);
+		expect_state(db, ex, seed, when);
+		/* It works again: writes, a flush, a compaction, a clean close. */
+		for (int i = 0; i < 20; i++)
+			ck_assert_int_eq(fault_write(db, &rng, num++, ex, scratch, i == 19), 0);
+		ck_assert_int_eq(lsm_flush(db), 0);
+		if (tu_below(&rng, 4) == 0)
+			ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+		snprintf(when, sizeof(when), "%s cycle %d, writing again", fault_name[kind], cyc);
+		expect_state(db, ex, seed, when);
+		ck_assert_int_eq(lsm_close(db), 0);
+	}
+	lsm_db *db;
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	expect_state(db, ex, seed, "at the end");
+	ck_assert_int_eq(lsm_verify(db, NULL, NULL), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	printf("%s: %d cycles, the fault hit in %d, %d batches failed (%d with -LSM_EREADONLY)\n",
+	       fault_name[kind], cycles, hit, failed_batches, readonly);
+	ck_assert_int_gt(hit, cycles / 2); /* the test does test something */
+	free(scratch);
+	free(ex);
+	fe->destroy(fe);
+	tu_rmtree(dir);
+}
+
+START_TEST(test_failed_write_loses_nothing_acknowledged)
+{
+	run_fault(FAULT_WRITE, 40 * tu_scale());
+}
+END_TEST
+
+START_TEST(test_failed_fsync_loses_nothing_acknowledged)
+{
+	run_fault(FAULT_SYNC, 40 * tu_scale());
+}
+END_TEST
+
+START_TEST(test_short_write_loses_nothing_acknowledged)
+{
+	run_fault(FAULT_SHORT, 40 * tu_scale());
+}
+END_TEST
+
+START_TEST(test_full_disk_loses_nothing_acknowledged)
+{
+	run_fault(FAULT_ENOSPC, 40 * tu_scale());
+}
+END_TEST
+
+static TCase *long_tcase(Suite *s, const char *name)
+{
+	TCase *tc = tcase_create(name);
+	tcase_set_timeout(tc, 900);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+int main(void)
+{
+	tu_seed();
+	Suite *s = suite_create("crash");
+	tcase_add_test(long_tcase(s, "power_cut"),
+		       test_power_cut_keeps_synced_batches_and_leaves_a_prefix);
+	tcase_add_test(long_tcase(s, "sigkill"), test_sigkill_keeps_every_acknowledged_batch);
+	TCase *tf = long_tcase(s, "faults");
+	tcase_add_test(tf, test_failed_write_loses_nothing_acknowledged);
+	tcase_add_test(tf, test_failed_fsync_loses_nothing_acknowledged);
+	tcase_add_test(tf, test_short_write_loses_nothing_acknowledged);
+	tcase_add_test(tf, test_full_disk_loses_nothing_acknowledged);
+	return tu_run_suite(s);
+}
