@@ -1142,6 +1142,20 @@ int lsm_open(lsm_db **dbp, const char *dir, const lsm_options *opts)
 	}
 	if (rc)
 		goto fail;
+	if (!db->opts.create_if_missing || db->read_only) {
+		/* Refuse a directory without a database before the LOCK file is created in it. */
+		char *cur = NULL;
+		if (asprintf(&cur, "%s/CURRENT", dir) < 0) {
+			rc = lsm_seterr(-ENOMEM, "lsm_open: out of memory");
+			goto fail;
+		}
+		rc = db->env->exists(db->env, cur);
+		free(cur);
+		if (rc == -ENOENT)
+			rc = lsm_seterr(-LSM_ENOTDB, "%s holds no database (no CURRENT file)", dir);
+		if (rc)
+			goto fail;
+	}
 	rc = take_lock(db);
 	if (rc)
 		goto fail;

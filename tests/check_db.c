@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -204,6 +205,10 @@ START_TEST(test_open_flags_create_and_exists)
 	lsm_db *db = NULL;
 	char *sub = tu_path(dir, "sub");
 	ck_assert_int_eq(lsm_open(&db, sub, &o), -LSM_ENOTDB);
+	/* An existing empty directory is refused and left empty. */
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	ck_assert_int_eq(lsm_open(&db, sub, &o), -LSM_ENOTDB);
+	ck_assert_int_eq(rmdir(sub), 0);
 	o.create_if_missing = 1;
 	ck_assert_int_eq(lsm_open(&db, sub, &o), 0);
 	put_str(db, "k", "v");
