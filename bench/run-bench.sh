@@ -80,7 +80,7 @@ run() {
 status=0
 run main --num="$num" --title="100-byte values, no compression" || status=1
 run fast --num="$num" --compression=fast \
-	--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq,seekrandom \
+	--benchmarks=fillrandom,overwrite,readrandom,readseq \
 	--title="100-byte values, each engine's fast compression" || status=1
 run v4k --num=$((num / 16)) --value-size=4096 \
 	--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq \
