@@ -13,7 +13,7 @@
 #    docs/BENCHMARKS.md quotes, headed by the command and the machine.
 #
 # Environment: BENCH_NUM (default 1000000), BENCH_REPS (3), BENCH_ARGS
-# (extra lsm-bench options for every run), MAKE.
+# (extra lsm-bench options for every run), MAKE (default make).
 set -eu
 srcdir=$1
 builddir=$2
