@@ -384,7 +384,8 @@ static void fsmain_detach(void)
 	fsmain_bg_fd = -1;
 }
 
-/* A hint for what the user can do about a refused data dir. */
+/* A hint for what the user can do about a refused data dir, for when the
+ * core gave no message of its own. */
 static const char *fsmain_mount_hint(int rc)
 {
 	switch (-rc) {
@@ -439,8 +440,12 @@ static int fsmain_run(struct fuse_session *se, struct fsop_state *s, const struc
 	rc = lsmfs_mount(&s->fs, o->data_dir, lo, &msg);
 	if (rc != 0) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		fprintf(stderr, "lsmfs: cannot mount %s: %s%s\n", o->data_dir,
-			msg ? msg : strerror(-rc), fsmain_mount_hint(rc));
+		/* The core's messages name the directory and what to do. */
+		if (msg)
+			fprintf(stderr, "lsmfs: %s\n", msg);
+		else
+			fprintf(stderr, "lsmfs: cannot mount %s: %s%s\n", o->data_dir,
+				strerror(-rc), fsmain_mount_hint(rc));
 		return EXIT_REFUSED;
 	}
 	rc = fuse_set_signal_handlers(se);

@@ -399,59 +399,49 @@ static void fsop_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	fuse_reply_open(req, fi);
 }
 
-/* One listed entry, kept between the core's scan and the reply. */
-struct fsop_dirent {
-	uint64_t ino;
-	mode_t mode;
-	uint64_t next;
-	char *name;
-};
-
 struct fsop_dirbuf {
 	fuse_req_t req;
+	struct fsop_state *s;
 	int plus;
 	char *buf;
 	size_t size; /* bytes the kernel asked for */
-	size_t used; /* bytes filled (plain) or promised to the entries (plus) */
-	struct fsop_dirent *ents;
-	size_t nents, cap;
+	size_t used;
+	uint64_t *counted; /* plus: the entries the core counted a lookup for */
+	size_t ncounted, cap;
 };
 
-static int fsop_dirbuf_keep(struct fsop_dirbuf *d, const char *name, const struct stat *st,
-			    uint64_t next)
+static int fsop_is_dot(const char *name)
 {
-	struct fsop_dirent *de;
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
 
-	if (d->nents == d->cap) {
+static int fsop_dirbuf_count(struct fsop_dirbuf *d, uint64_t ino)
+{
+	if (d->ncounted == d->cap) {
 		size_t cap = d->cap ? 2 * d->cap : 32;
-		struct fsop_dirent *ents = realloc(d->ents, cap * sizeof(*ents));
+		uint64_t *c = realloc(d->counted, cap * sizeof(*c));
 
-		if (!ents)
+		if (!c)
 			return -ENOMEM;
-		d->ents = ents;
+		d->counted = c;
 		d->cap = cap;
 	}
-	de = &d->ents[d->nents];
-	de->name = strdup(name);
-	if (!de->name)
-		return -ENOMEM;
-	de->ino = st->st_ino;
-	de->mode = st->st_mode;
-	de->next = next;
-	d->nents++;
+	d->counted[d->ncounted++] = ino;
 	return 0;
 }
 
 /*
- * Called by the core for each entry in cookie order. A plain listing goes
- * straight into the reply. A plus listing only keeps the entry: its lookup
- * (which counts a kernel reference) must wait until the scan is over,
- * because the core may hold the directory's lock while it calls us.
+ * Called by the core for each entry in cookie order; returning 1 refuses
+ * the entry (the reply is full), which the core then neither consumes nor
+ * counts. In a plus listing the core counts each accepted entry but "."
+ * and ".." as a lookup, which is what the kernel will forget later; those
+ * two go without a node id, as the kernel does not take them from us.
  */
 static int fsop_dirbuf_add(void *arg, const char *name, const struct stat *st, uint64_t next)
 {
 	struct fsop_dirbuf *d = arg;
 	size_t room = d->size - d->used;
+	struct fuse_entry_param e;
 	size_t len;
 
 	if (!d->plus) {
@@ -464,49 +454,21 @@ static int fsop_dirbuf_add(void *arg, const char *name, const struct stat *st, u
 	len = fuse_add_direntry_plus(d->req, NULL, 0, name, NULL, (off_t)next);
 	if (len > room)
 		return 1;
-	if (fsop_dirbuf_keep(d, name, st, next) != 0)
-		return 1;
-	d->used += len;
-	return 0;
-}
-
-static int fsop_is_dot(const char *name)
-{
-	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
-}
-
-/*
- * Writes the kept entries of a plus listing. Each one but "." and ".." is
- * looked up, so that the kernel's reference is counted like any lookup's.
- * An entry removed since the scan is still listed, without attributes
- * (node id 0), which the kernel takes as "look it up yourself".
- */
-static size_t fsop_dirbuf_plus(struct fsop_dirbuf *d, fuse_ino_t dir)
-{
-	struct fsop_state *s = fsop_st(d->req);
-	size_t used = 0;
-
-	for (size_t i = 0; i < d->nents; i++) {
-		struct fsop_dirent *de = &d->ents[i];
-		struct fuse_entry_param e;
-		struct stat st;
-
-		if (!fsop_is_dot(de->name) && lsmfs_lookup(s->fs, dir, de->name, &st) == 0) {
-			fsop_fill_entry(s, &e, &st);
-		} else {
-			memset(&e, 0, sizeof(e));
-			e.attr.st_ino = de->ino;
-			e.attr.st_mode = de->mode;
-		}
-		used += fuse_add_direntry_plus(d->req, d->buf + used, d->size - used, de->name, &e,
-					       (off_t)de->next);
+	if (fsop_is_dot(name)) {
+		memset(&e, 0, sizeof(e));
+		e.attr = *st;
+	} else {
+		if (fsop_dirbuf_count(d, st->st_ino) != 0)
+			return 1;
+		fsop_fill_entry(d->s, &e, st);
 	}
-	return used;
+	d->used += fuse_add_direntry_plus(d->req, d->buf + d->used, room, name, &e, (off_t)next);
+	return 0;
 }
 
 static void fsop_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
-	struct fsop_dirbuf d = {.req = req, .plus = plus, .size = size};
+	struct fsop_dirbuf d = {.req = req, .s = fsop_st(req), .plus = plus, .size = size};
 	int rc;
 
 	d.buf = malloc(size ? size : 1);
@@ -514,20 +476,17 @@ static void fsop_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t o
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	/* The core fills attributes only for the plus form, and we look each
-	 * entry up ourselves then, so the plain scan is enough. */
-	rc = lsmfs_readdir(fsop_fs(req), ino, (uint64_t)off, 0, fsop_dirbuf_add, &d);
-	if (plus)
-		d.used = fsop_dirbuf_plus(&d, ino);
+	rc = lsmfs_readdir(d.s->fs, ino, (uint64_t)off, plus, fsop_dirbuf_add, &d);
 	/* Entries already gathered are delivered; the error comes back when
 	 * the kernel asks for the rest. */
-	if (rc < 0 && d.used == 0)
+	if (rc < 0 && d.used == 0) {
 		fsop_reply_rc(req, rc);
-	else
-		fuse_reply_buf(req, d.buf, d.used);
-	for (size_t i = 0; i < d.nents; i++)
-		free(d.ents[i].name);
-	free(d.ents);
+	} else if (fuse_reply_buf(req, d.buf, d.used) != 0) {
+		/* The kernel never saw these entries, so it will not forget them. */
+		for (size_t i = 0; i < d.ncounted; i++)
+			lsmfs_forget(d.s->fs, d.counted[i], 1);
+	}
+	free(d.counted);
 	free(d.buf);
 }
 
@@ -564,11 +523,28 @@ static void fsop_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
+/*
+ * POSIX ACLs are refused as on a filesystem mounted without ACL support.
+ * Without FUSE_CAP_POSIX_ACL the kernel hands their xattrs to us as opaque
+ * values; stored like that, an access ACL would not change the mode bits
+ * as it must, and cp -a, which sets the mode through the ACL when that
+ * succeeds, would leave its files at their creation mode.
+ */
+static int fsop_is_acl(const char *name)
+{
+	return strcmp(name, "system.posix_acl_access") == 0 ||
+	       strcmp(name, "system.posix_acl_default") == 0;
+}
+
 static void fsop_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			  size_t size, int flags)
 {
 	int core = 0;
 
+	if (fsop_is_acl(name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	if (flags & ~(XATTR_CREATE | XATTR_REPLACE)) {
 		fuse_reply_err(req, EINVAL);
 		return;

@@ -69,17 +69,17 @@ static int mkfs_parse_chunk(const char *s, uint32_t *out)
 	return 0;
 }
 
-/* What the user can do about a refusal. */
+/* What the user can do about a refusal, when the core gave no message. */
 static const char *mkfs_hint(int rc)
 {
 	switch (-rc) {
 	case ENOTEMPTY:
-		return "\n  it is not empty and holds no lsmfs: nothing was changed";
+		return " (it is not empty and holds no lsmfs; nothing was changed)";
 	case EEXIST:
-		return "\n  it holds an lsmfs already: --force re-creates it, destroying its "
-		       "contents";
+		return " (it holds an lsmfs already: --force re-creates it, destroying its "
+		       "contents)";
 	case EBUSY:
-		return "\n  it is in use: unmount it first";
+		return " (it is in use: unmount it first)";
 	}
 	return "";
 }
@@ -131,15 +131,21 @@ int main(int argc, char *argv[])
 	o.root_uid = getuid();
 	o.root_gid = getgid();
 	rc = lsmfs_mkfs(argv[optind], &o, &msg);
+	/* The core's messages name the directory and the way out. */
 	if (rc != 0) {
-		fprintf(stderr, "mkfs.lsmfs: %s: %s%s\n", argv[optind], msg ? msg : strerror(-rc),
-			mkfs_hint(rc));
+		if (msg)
+			fprintf(stderr, "mkfs.lsmfs: %s%s\n", msg,
+				rc == -EEXIST ? " (with --force)" : "");
+		else
+			fprintf(stderr, "mkfs.lsmfs: %s: %s%s\n", argv[optind], strerror(-rc),
+				mkfs_hint(rc));
 		return EXIT_REFUSED;
 	}
-	/* lsmfs.h gives no way to read the uuid back, so report what was asked. */
-	printf("mkfs.lsmfs: created an lsmfs filesystem in %s\n"
-	       "  format version %d, chunk size %u bytes, root directory owned by %u:%u\n",
-	       argv[optind], LSMFS_FORMAT_VERSION, o.chunk_size, (unsigned)o.root_uid,
-	       (unsigned)o.root_gid);
+	if (msg)
+		printf("mkfs.lsmfs: %s\n", msg);
+	else
+		printf("mkfs.lsmfs: created an lsmfs filesystem in %s\n", argv[optind]);
+	printf("  format version %d, root directory owned by uid %u, gid %u\n",
+	       LSMFS_FORMAT_VERSION, (unsigned)o.root_uid, (unsigned)o.root_gid);
 	return EXIT_OK;
 }
