@@ -35,11 +35,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NKEYS	 400
 #define MAX_OPS	 10
 #define MAX_VLEN 8192
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* ---- keys, values, batches ---- */
 
@@ -594,6 +602,7 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 	uint32_t next_num = 1;
 	int cycles = 300 * tu_scale();
 	int cut_in_workload = 0, cut_in_recovery = 0, lost_unsynced = 0;
+	double t0 = now();
 	struct where_count where[64] = {{{0}, 0}};
 	for (int cyc = 0; cyc < cycles; cyc++) {
 		int nb = 1 + (int)tu_below(&rng, MAX_BATCHES);
@@ -679,9 +688,10 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 	}
 	ck_assert_int_eq(lsm_verify(db, NULL, NULL), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
-	printf("power cut: %d cycles, %d cut during the workload, %d again during recovery, %d "
+	printf("power cut: %d cycles in %.1f s, %d cut during the workload, %d again during "
+	       "recovery, %d "
 	       "lost unsynced batches\ncuts fell at:\n",
-	       cycles, cut_in_workload, cut_in_recovery, lost_unsynced);
+	       cycles, now() - t0, cut_in_workload, cut_in_recovery, lost_unsynced);
 	for (int i = 0; i < 64 && where[i].n; i++)
 		printf("  %5d  %s\n", where[i].n, where[i].what);
 	free(scratch);
@@ -731,6 +741,7 @@ START_TEST(test_sigkill_keeps_every_acknowledged_batch)
 	uint32_t model[NKEYS] = {0}, got[NKEYS];
 	uint32_t done = 0; /* batches 1..done are in the db */
 	int cycles = 40 * tu_scale(), during_open = 0;
+	double t0 = now();
 	lsm_options o;
 	crash_options(&o, NULL);
 	for (int cyc = 0; cyc < cycles; cyc++) {
@@ -799,9 +810,10 @@ START_TEST(test_sigkill_keeps_every_acknowledged_batch)
 		memcpy(model, got, sizeof(model));
 		done += (uint32_t)k;
 	}
-	printf("sigkill: %d cycles, %u batches acknowledged in all, %d killed before the first "
+	printf("sigkill: %d cycles in %.1f s, %u batches acknowledged in all, %d killed before the "
+	       "first "
 	       "acknowledgement\n",
-	       cycles, done, during_open);
+	       cycles, now() - t0, done, during_open);
 	tu_rmtree(dir);
 }
 END_TEST
@@ -881,27 +893,37 @@ static void run_fault(enum fault_kind kind, int cycles)
 	struct expect *ex = calloc(NKEYS, sizeof(*ex));
 	unsigned char *scratch = malloc(MAX_VLEN);
 	uint32_t num = 1;
-	int hit = 0, readonly = 0, failed_batches = 0;
+	int hit = 0, readonly = 0, failed_batches = 0, in_maintenance = 0;
+	double t0 = now();
 	for (int cyc = 0; cyc < cycles; cyc++) {
 		lsm_db *db;
 		char when[96];
 		ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
 		for (int i = (int)tu_below(&rng, 30); i > 0; i--)
 			ck_assert_int_eq(fault_write(db, &rng, num++, ex, scratch, 0), 0);
+		/*
+		 * A third of the time the fault is armed close and a flush or a
+		 * compaction runs at once, so that it lands there first.
+		 */
+		int direct = tu_below(&rng, 3) == 0, bg_failed = 0;
 		switch (kind) {
 		case FAULT_WRITE:
-			lsm_fault_fail_write(fe, 1 + tu_below(&rng, 80));
+			lsm_fault_fail_write(fe, 1 + tu_below(&rng, direct ? 6 : 80));
 			break;
 		case FAULT_SYNC:
-			lsm_fault_fail_sync(fe, 1 + tu_below(&rng, 12));
+			lsm_fault_fail_sync(fe, 1 + tu_below(&rng, direct ? 3 : 12));
 			break;
 		case FAULT_SHORT:
-			lsm_fault_short_write(fe, 1 + tu_below(&rng, 80));
+			lsm_fault_short_write(fe, 1 + tu_below(&rng, direct ? 6 : 80));
 			break;
 		case FAULT_ENOSPC:
-			lsm_fault_enospc_after(fe, tu_below(&rng, 300 * 1024));
+			lsm_fault_enospc_after(fe, tu_below(&rng, (direct ? 16 : 300) * 1024));
 			break;
 		}
+		if (direct && tu_below(&rng, 2))
+			bg_failed |= lsm_flush(db) != 0;
+		else if (direct)
+			bg_failed |= lsm_compact_range(db, NULL, 0, NULL, 0) != 0;
 		int errors = 0, extra = 1 + (int)tu_below(&rng, 10);
 		for (int i = 0; i < 150 && errors < extra; i++) {
 			int rc = fault_write(db, &rng, num++, ex, scratch, tu_below(&rng, 5) == 0);
@@ -916,11 +938,12 @@ static void run_fault(enum fault_kind kind, int cycles)
 				errors++;
 			}
 			if (tu_below(&rng, 20) == 0)
-				lsm_flush(db);
+				bg_failed |= lsm_flush(db) != 0;
 			if (tu_below(&rng, 60) == 0)
-				lsm_compact_range(db, NULL, 0, NULL, 0);
+				bg_failed |= lsm_compact_range(db, NULL, 0, NULL, 0) != 0;
 		}
-		hit += errors > 0;
+		hit += errors > 0 || bg_failed;
+		in_maintenance += bg_failed;
 		/* Whatever failed, the acknowledged data is still readable. */
 		snprintf(when, sizeof(when), "%s cycle %d, before close", fault_name[kind], cyc);
 		expect_state(db, ex, seed, when);
@@ -947,8 +970,9 @@ static void run_fault(enum fault_kind kind, int cycles)
 	expect_state(db, ex, seed, "at the end");
 	ck_assert_int_eq(lsm_verify(db, NULL, NULL), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
-	printf("%s: %d cycles, the fault hit in %d, %d batches failed (%d with -LSM_EREADONLY)\n",
-	       fault_name[kind], cycles, hit, failed_batches, readonly);
+	printf("%s: %d cycles in %.1f s, the fault hit in %d (a flush or compaction failed in %d), "
+	       "%d batches failed (%d with -LSM_EREADONLY)\n",
+	       fault_name[kind], cycles, now() - t0, hit, in_maintenance, failed_batches, readonly);
 	ck_assert_int_gt(hit, cycles / 2); /* the test does test something */
 	free(scratch);
 	free(ex);
@@ -958,25 +982,25 @@ static void run_fault(enum fault_kind kind, int cycles)
 
 START_TEST(test_failed_write_loses_nothing_acknowledged)
 {
-	run_fault(FAULT_WRITE, 40 * tu_scale());
+	run_fault(FAULT_WRITE, 60 * tu_scale());
 }
 END_TEST
 
 START_TEST(test_failed_fsync_loses_nothing_acknowledged)
 {
-	run_fault(FAULT_SYNC, 40 * tu_scale());
+	run_fault(FAULT_SYNC, 60 * tu_scale());
 }
 END_TEST
 
 START_TEST(test_short_write_loses_nothing_acknowledged)
 {
-	run_fault(FAULT_SHORT, 40 * tu_scale());
+	run_fault(FAULT_SHORT, 60 * tu_scale());
 }
 END_TEST
 
 START_TEST(test_full_disk_loses_nothing_acknowledged)
 {
-	run_fault(FAULT_ENOSPC, 40 * tu_scale());
+	run_fault(FAULT_ENOSPC, 60 * tu_scale());
 }
 END_TEST
 
