@@ -980,6 +980,89 @@ static void run_fault(enum fault_kind kind, int cycles)
 	tu_rmtree(dir);
 }
 
+/*
+ * Every I/O call of a flush and of a compaction in turn: the nth write (or
+ * fsync) fails, for n = 1, 2, ... until the job no longer reaches the nth.
+ * Nothing here is random: a failure names the call that lost data.
+ */
+static void each_call_of_a_job_fails(enum fault_kind kind, int compaction)
+{
+	unsigned char *scratch = malloc(MAX_VLEN);
+	char key[16], when[96];
+	int reached = 1, n;
+	for (n = 1; reached && n < 200; n++) {
+		char *dir = tu_mkdtemp("crash-job");
+		lsm_env *fe = lsm_env_fault_new(lsm_env_posix());
+		lsm_options o;
+		crash_options(&o, fe);
+		o.memtable_bytes = 1024 * 1024; /* flushes only when asked */
+		lsm_db *db;
+		struct expect ex[NKEYS];
+		memset(ex, 0, sizeof(ex));
+		ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+		/* Two overlapping tables (or one memtable) holding every key. */
+		for (uint32_t round = 1; round <= 2; round++) {
+			for (unsigned id = 0; id < NKEYS; id += round) {
+				uint32_t ver = round * NKEYS + id;
+				ck_assert_int_eq(lsm_put(db, NULL, key, key_of(key, id), scratch,
+							 value_of(scratch, ver, id)),
+						 0);
+				ex[id].must = ver;
+			}
+			if (compaction)
+				ck_assert_int_eq(lsm_flush(db), 0);
+		}
+		lsm_fault_counters before, after;
+		lsm_fault_counters_get(fe, &before);
+		if (kind == FAULT_SYNC)
+			lsm_fault_fail_sync(fe, (uint64_t)n);
+		else if (kind == FAULT_SHORT)
+			lsm_fault_short_write(fe, (uint64_t)n);
+		else
+			lsm_fault_fail_write(fe, (uint64_t)n);
+		int rc = compaction ? lsm_compact_range(db, NULL, 0, NULL, 0) : lsm_flush(db);
+		lsm_fault_counters_get(fe, &after);
+		reached = rc != 0 ||
+			  (kind == FAULT_SYNC ? after.syncs - before.syncs
+					      : after.writes - before.writes) >= (uint64_t)n;
+		lsm_close(db);
+		lsm_fault_clear(fe);
+		rc = lsm_open(&db, dir, &o);
+		ck_assert_msg(rc == 0, "%s %s, call %d failing: reopen: %s (%s)",
+			      compaction ? "compaction" : "flush", fault_name[kind], n,
+			      lsm_strerror(rc), lsm_errmsg());
+		snprintf(when, sizeof(when), "%s with %s at call %d, after reopen",
+			 compaction ? "compaction" : "flush", fault_name[kind], n);
+		expect_state(db, ex, 0, when);
+		ck_assert_msg(lsm_verify(db, NULL, NULL) == 0, "%s: lsm_verify: %s", when,
+			      lsm_errmsg());
+		ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+		expect_state(db, ex, 0, when);
+		ck_assert_int_eq(lsm_close(db), 0);
+		fe->destroy(fe);
+		tu_rmtree(dir);
+	}
+	printf("%s with %s: each of the first %d calls failed in turn\n",
+	       compaction ? "compaction" : "flush", fault_name[kind], n - 2);
+	free(scratch);
+}
+
+START_TEST(test_each_failing_call_of_a_flush_loses_nothing)
+{
+	each_call_of_a_job_fails(FAULT_WRITE, 0);
+	each_call_of_a_job_fails(FAULT_SYNC, 0);
+	each_call_of_a_job_fails(FAULT_SHORT, 0);
+}
+END_TEST
+
+START_TEST(test_each_failing_call_of_a_compaction_loses_nothing)
+{
+	each_call_of_a_job_fails(FAULT_WRITE, 1);
+	each_call_of_a_job_fails(FAULT_SYNC, 1);
+	each_call_of_a_job_fails(FAULT_SHORT, 1);
+}
+END_TEST
+
 START_TEST(test_failed_write_loses_nothing_acknowledged)
 {
 	run_fault(FAULT_WRITE, 60 * tu_scale());
@@ -1020,6 +1103,8 @@ int main(void)
 		       test_power_cut_keeps_synced_batches_and_leaves_a_prefix);
 	tcase_add_test(long_tcase(s, "sigkill"), test_sigkill_keeps_every_acknowledged_batch);
 	TCase *tf = long_tcase(s, "faults");
+	tcase_add_test(tf, test_each_failing_call_of_a_flush_loses_nothing);
+	tcase_add_test(tf, test_each_failing_call_of_a_compaction_loses_nothing);
 	tcase_add_test(tf, test_failed_write_loses_nothing_acknowledged);
 	tcase_add_test(tf, test_failed_fsync_loses_nothing_acknowledged);
 	tcase_add_test(tf, test_short_write_loses_nothing_acknowledged);
