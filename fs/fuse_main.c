@@ -533,6 +533,8 @@ int main(int argc, char *argv[])
 	}
 	if (co.show_version) {
 		printf("lsmfs %s, format version %d\n", PACKAGE_VERSION, LSMFS_FORMAT_VERSION);
+		/* libfuse runs fusermount3 for part of its answer */
+		fflush(stdout);
 		fuse_lowlevel_version();
 		status = EXIT_OK;
 		goto out;

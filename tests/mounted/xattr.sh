@@ -58,6 +58,13 @@ expect_eq "$(value trusted.t f)" root-only "trusted"
 ln -s f link
 expect_fail "not permitted" setfattr -h -n user.x -v 1 link
 
+step "POSIX ACLs are not supported (as on ext4 mounted noacl); the mode stays the truth"
+# A valid access ACL: user::rw-, group::r--, other::r--.
+acl=0x0200000001000600ffffffff04000400ffffffff20000400ffffffff
+expect_fail "not supported" setfattr -n system.posix_acl_access -v $acl f
+expect_fail "not supported" setfattr -n system.posix_acl_default -v $acl d
+expect_fail "No such attribute" getfattr -n system.posix_acl_access f
+
 step "attributes survive unmount and remount"
 cd /
 remount_fs
