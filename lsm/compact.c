@@ -172,8 +172,46 @@ static int out_to_edit(lsm_version_edit *e, int level, const out_table *o)
 
 /* ---- memtable flush ---- */
 
-/* REQUIRES: db->mu held. */
-int lsm_db_write_l0(lsm_db *db, lsm_memtable *m, lsm_version_edit *e)
+/*
+ * A flushed table that overlaps nothing in L0 and L1 may go straight to
+ * L1 or L2, as long as it would not overlap much of the level below: a
+ * sequential load then skips the L0 -> L1 rewrite entirely. Deeper would
+ * make later compactions of the level above it expensive.
+ */
+#define MAX_FLUSH_LEVEL		    2
+#define MAX_FLUSH_GRANDPARENT_FILES 10
+
+/* REQUIRES: db->mu held. The level a new table of [smallest, largest] may be placed at. */
+static int pick_flush_level(lsm_db *db, lsm_slice smallest, lsm_slice largest)
+{
+	lsm_version *v = db->vs.current;
+	lsm_slice lo = lsm_ikey_user(smallest), hi = lsm_ikey_user(largest);
+	int level = 0, first, last;
+	if (lsm_version_overlapping(v, 0, &lo, &hi, &first, &last))
+		return 0;
+	while (level < MAX_FLUSH_LEVEL) {
+		if (lsm_version_overlapping(v, level + 1, &lo, &hi, &first, &last))
+			break;
+		if (level + 2 < LSM_MAX_LEVELS) {
+			uint64_t bytes = 0;
+			int n = lsm_version_overlapping(v, level + 2, &lo, &hi, &first, &last);
+			for (int i = first; i < first + n; i++)
+				bytes += v->files[level + 2][i]->size;
+			if (bytes > MAX_FLUSH_GRANDPARENT_FILES * db->opts.target_file_bytes)
+				break;
+		}
+		level++;
+	}
+	return level;
+}
+
+/*
+ * REQUIRES: db->mu held. Writes m to a new table recorded in e; with deep,
+ * at the level pick_flush_level allows. Only safe with deep when no
+ * compaction is running: its outputs, not yet in the version, could
+ * overlap the new table's level.
+ */
+static int write_memtable(lsm_db *db, lsm_memtable *m, lsm_version_edit *e, int deep)
 {
 	out_table o;
 	lsm_it *it = NULL;
@@ -197,8 +235,13 @@ int lsm_db_write_l0(lsm_db *db, lsm_memtable *m, lsm_version_edit *e)
 	if (!rc)
 		rc = out_finish(db, &o);
 	pthread_mutex_lock(&db->mu);
-	if (!rc)
-		rc = out_to_edit(e, 0, &o);
+	if (!rc) {
+		int level =
+			deep ? pick_flush_level(db, lsm_slice_of(o.smallest.data, o.smallest.len),
+						lsm_slice_of(o.largest.data, o.largest.len))
+			     : 0;
+		rc = out_to_edit(e, level, &o);
+	}
 	if (!rc)
 		lsm_db_count(&db->c.flush_bytes_written, o.size);
 	/*
@@ -211,8 +254,17 @@ int lsm_db_write_l0(lsm_db *db, lsm_memtable *m, lsm_version_edit *e)
 	return rc;
 }
 
-/* REQUIRES: db->mu held, db->nimm > 0. Flushes the oldest immutable memtable. */
-static int flush_oldest(lsm_db *db)
+/* REQUIRES: db->mu held. */
+int lsm_db_write_l0(lsm_db *db, lsm_memtable *m, lsm_version_edit *e)
+{
+	return write_memtable(db, m, e, 0);
+}
+
+/*
+ * REQUIRES: db->mu held, db->nimm > 0. Flushes the oldest immutable
+ * memtable; in_compaction: called from inside a running compaction.
+ */
+static int flush_oldest(lsm_db *db, int in_compaction)
 {
 	lsm_version_edit e;
 	lsm_imm im = db->imm[0];
@@ -220,7 +272,7 @@ static int flush_oldest(lsm_db *db)
 
 	lsm_edit_init(&e);
 	lsm_memtable_ref(im.mem);
-	rc = lsm_db_write_l0(db, im.mem, &e);
+	rc = write_memtable(db, im.mem, &e, !in_compaction);
 	if (!rc) {
 		/* The WALs of the memtables still waiting (and the active one) stay. */
 		e.has_log_number = 1;
@@ -532,7 +584,7 @@ static int run_merge(lsm_db *db, compaction *c)
 			if (__atomic_load_n(&db->imm_pending, __ATOMIC_ACQUIRE)) {
 				pthread_mutex_lock(&db->mu);
 				while (!rc && db->nimm > 0 && !db->bg_error)
-					rc = flush_oldest(db);
+					rc = flush_oldest(db, 1);
 				pthread_mutex_unlock(&db->mu);
 				if (rc)
 					break;
@@ -593,7 +645,7 @@ static int run_merge(lsm_db *db, compaction *c)
 static int run_compaction(lsm_db *db, compaction *c)
 {
 	lsm_version_edit e;
-	int rc = 0, total = 0;
+	int rc = 0, total = 0, tried_apply = 0;
 	uint64_t read = 0;
 	lsm_file_meta *only = NULL;
 	lsm_edit_init(&e);
@@ -621,8 +673,15 @@ static int run_compaction(lsm_db *db, compaction *c)
 	rc = run_merge(db, c);
 	for (int i = 0; !rc && i < c->nout; i++)
 		rc = out_to_edit(&e, c->out_level, &c->out[i]);
-	if (!rc)
+	if (!rc) {
+		/*
+		 * From here a failure leaves the edit's fate unknown: its record
+		 * may be in the MANIFEST even though the sync failed. The outputs
+		 * must then stay; the next open deletes them if unreferenced.
+		 */
+		tried_apply = 1;
 		rc = lsm_db_apply_edit(db, &e);
+	}
 	if (!rc) {
 		uint64_t written = 0;
 		for (int i = 0; i < c->nout; i++)
@@ -633,7 +692,7 @@ static int run_compaction(lsm_db *db, compaction *c)
 out:
 	for (int i = 0; i < c->nout; i++) {
 		pending_remove(db, c->out[i].number);
-		out_free(db, &c->out[i], rc != 0);
+		out_free(db, &c->out[i], rc != 0 && !tried_apply);
 	}
 	c->nout = 0;
 	if (!rc)
@@ -680,7 +739,7 @@ static void *bg_main(void *arg)
 		}
 		db->bg_busy = 1;
 		if (db->nimm > 0) {
-			rc = flush_oldest(db);
+			rc = flush_oldest(db, 0);
 		} else if (m) {
 			c = pick_range(db, m);
 			if (c)
