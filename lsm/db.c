@@ -849,9 +849,8 @@ static int replay_log(replay_state *st, uint64_t number)
 		uint64_t seq = lsm_get_le64(rec.data);
 		uint32_t count = lsm_get_le32(rec.data + 8);
 		insert_ctx ctx = {.mem = st->mem};
-		rc = lsm_batch_iterate(rec, insert_one, &ctx);
-		if (rc == -LSM_ECORRUPT)
-			rc = LSM_CORRUPT(path, off, "malformed write batch (seq %" PRIu64 ")", seq);
+		/* Validated whole before the first insert: a record replays all or nothing. */
+		rc = lsm_batch_iterate_at(rec, path, off, insert_one, &ctx);
 		if (rc)
 			goto out;
 		if (count && seq + count - 1 > st->max_seq)
