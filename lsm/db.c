@@ -374,7 +374,7 @@ static uint64_t now_micros(void)
  */
 static int make_room(lsm_db *db, int force)
 {
-	int allow_delay = !force;
+	int allow_delay = !force, stopped = 0;
 	for (;;) {
 		if (db->bg_error)
 			return lsm_db_readonly_error(db);
@@ -398,7 +398,8 @@ static int make_room(lsm_db *db, int force)
 		if (db->nimm >= db->opts.max_immutable_memtables ||
 		    l0 >= db->opts.l0_stop_trigger) {
 			uint64_t t0 = now_micros();
-			lsm_db_count(&db->c.stall_stops, 1);
+			if (!stopped++)
+				lsm_db_count(&db->c.stall_stops, 1); /* writes, not waits */
 			lsm_db_bg_schedule(db);
 			pthread_cond_wait(&db->done_cv, &db->mu);
 			lsm_db_count(&db->c.stall_micros, now_micros() - t0);
