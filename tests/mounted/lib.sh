@@ -177,6 +177,7 @@ cleanup()
 	rc=$?
 	set +e
 	trap - EXIT INT TERM HUP
+	kill "$WATCHDOG" 2>/dev/null
 	if [ "$rc" -ne 0 ]; then
 		echo "FAIL at step: $STEP" >&2
 		if [ -s "$LOG" ]; then
@@ -214,3 +215,21 @@ cleanup()
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+
+# A watchdog, so that a hung daemon cannot hang make check: after
+# TEST_TIMEOUT seconds it kills the daemon (every request then fails),
+# detaches the mount and stops the test, whose EXIT trap cleans up.
+: "${TEST_TIMEOUT:=300}"
+(
+	trap 'kill "$s" 2>/dev/null; exit 0' TERM
+	sleep "$TEST_TIMEOUT" &
+	s=$!
+	wait "$s"
+	echo "TIMEOUT: the test ran for more than $TEST_TIMEOUT s" >&2
+	for pid in $(daemon_pid_of "$DATA"); do
+		kill -9 "$pid"
+	done
+	fusermount3 -u -z "$MNT" 2>/dev/null
+	kill -TERM $$
+) &
+WATCHDOG=$!
