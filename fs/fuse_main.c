@@ -334,7 +334,7 @@ static int fsmain_bg_fd = -1;
 
 static int fsmain_fork(void)
 {
-	int p[2];
+	int p[2], ws;
 	pid_t pid;
 	char ok;
 
@@ -355,7 +355,7 @@ static int fsmain_fork(void)
 	close(p[1]);
 	if (read(p[0], &ok, 1) == 1)
 		_exit(EXIT_OK);
-	int ws;
+	/* The child died before it could tell: it printed why. */
 	if (waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) != 0)
 		_exit(WEXITSTATUS(ws));
 	_exit(EXIT_REFUSED);

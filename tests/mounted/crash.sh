@@ -67,8 +67,11 @@ done
 
 step "fsck.lsmfs finds the data directory clean (when it is built)"
 umount_fs
-FSCK=$top_builddir/mkfs/fsck.lsmfs
-if [ -x "$FSCK" ]; then
+FSCK=
+for f in "$top_builddir/mkfs/fsck.lsmfs" "$top_builddir/fs/fsck.lsmfs"; do
+	[ -x "$f" ] && FSCK=$f
+done
+if [ -n "$FSCK" ]; then
 	"$FSCK" "$DATA"
 else
 	echo "fsck.lsmfs not built yet"
