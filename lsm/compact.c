@@ -737,7 +737,6 @@ static void *bg_main(void *arg)
 			pthread_cond_wait(&db->bg_cv, &db->mu);
 			continue;
 		}
-		db->bg_busy = 1;
 		if (db->nimm > 0) {
 			rc = flush_oldest(db, 0);
 		} else if (m) {
@@ -749,14 +748,12 @@ static void *bg_main(void *arg)
 		} else if ((c = pick_auto(db)) != NULL) {
 			rc = run_compaction(db, c);
 		} else {
-			db->bg_busy = 0;
 			pthread_cond_broadcast(&db->done_cv);
 			pthread_cond_wait(&db->bg_cv, &db->mu);
 			continue;
 		}
 		compaction_free(c);
 		job_failed(db, rc);
-		db->bg_busy = 0;
 		pthread_cond_broadcast(&db->done_cv);
 	}
 	pthread_mutex_unlock(&db->mu);

@@ -144,7 +144,6 @@ struct lsm_db {
 	pthread_t bg_thread;
 	int bg_started;
 	int shutting_down; /* atomic; set by lsm_close */
-	int bg_busy;	   /* the background thread is running a job; db->mu */
 	int bg_error;	   /* first background error, 0 if none; db->mu */
 	char bg_errmsg[512];
 
