@@ -102,13 +102,18 @@ struct wbatch {
 };
 
 /* A batch numbered num, drawn from rng; the same id may come twice (the last one wins). */
-static void gen_batch(tu_rng *rng, uint32_t num, struct wbatch *wb)
+static void gen_batch_in(tu_rng *rng, uint32_t num, struct wbatch *wb, unsigned id0, unsigned nid)
 {
 	wb->n = 1 + (int)tu_below(rng, MAX_OPS);
 	for (int i = 0; i < wb->n; i++) {
-		wb->id[i] = (uint16_t)tu_below(rng, NKEYS);
+		wb->id[i] = (uint16_t)(id0 + tu_below(rng, nid));
 		wb->ver[i] = tu_below(rng, 5) ? num : 0;
 	}
+}
+
+static void gen_batch(tu_rng *rng, uint32_t num, struct wbatch *wb)
+{
+	gen_batch_in(rng, num, wb, 0, NKEYS);
 }
 
 static lsm_batch *to_lsm_batch(const struct wbatch *wb, unsigned char *scratch)
@@ -190,16 +195,18 @@ static void read_state(lsm_db *db, uint32_t *got, uint64_t seed, const char *whe
 }
 
 /*
- * The k in [lo, hi] such that base with batches b[0..k) applied equals got,
- * or -1. On -1, *best_k and *best_miss say which prefix came closest.
+ * The k in [lo, hi] such that base with batches b[0..k) applied equals got on
+ * the keys [id0, id1), or -1. On -1, *best_k and *best_miss say which prefix
+ * came closest.
  */
-static long find_prefix(const uint32_t *base, const struct wbatch *b, long lo, long hi,
-			const uint32_t *got, long *best_k, long *best_miss)
+static long find_prefix_in(const uint32_t *base, const struct wbatch *b, long lo, long hi,
+			   const uint32_t *got, unsigned id0, unsigned id1, long *best_k,
+			   long *best_miss)
 {
 	uint32_t cur[NKEYS];
 	long miss = 0;
 	memcpy(cur, base, sizeof(cur));
-	for (int i = 0; i < NKEYS; i++)
+	for (unsigned i = id0; i < id1; i++)
 		miss += cur[i] != got[i];
 	*best_k = -1;
 	*best_miss = NKEYS + 1;
@@ -221,22 +228,34 @@ static long find_prefix(const uint32_t *base, const struct wbatch *b, long lo, l
 	}
 }
 
-/* Prints which keys differ between got and base + b[0..k). */
-static void print_diff(const uint32_t *base, const struct wbatch *b, long k, const uint32_t *got)
+static long find_prefix(const uint32_t *base, const struct wbatch *b, long lo, long hi,
+			const uint32_t *got, long *best_k, long *best_miss)
+{
+	return find_prefix_in(base, b, lo, hi, got, 0, NKEYS, best_k, best_miss);
+}
+
+/* Prints which keys in [id0, id1) differ between got and base + b[0..k). */
+static void print_diff_in(const uint32_t *base, const struct wbatch *b, long k, const uint32_t *got,
+			  unsigned id0, unsigned id1)
 {
 	uint32_t cur[NKEYS];
 	int shown = 0;
 	memcpy(cur, base, sizeof(cur));
 	for (long i = 0; i < k; i++)
 		apply(cur, &b[i]);
-	for (int id = 0; id < NKEYS && shown < 10; id++) {
+	for (unsigned id = id0; id < id1 && shown < 10; id++) {
 		if (cur[id] != got[id]) {
-			printf("  key-%04d: model after %ld batches has batch %u, db has batch "
+			printf("  key-%04u: model after %ld batches has batch %u, db has batch "
 			       "%u\n",
 			       id, k, cur[id], got[id]);
 			shown++;
 		}
 	}
+}
+
+static void print_diff(const uint32_t *base, const struct wbatch *b, long k, const uint32_t *got)
+{
+	print_diff_in(base, b, k, got, 0, NKEYS);
 }
 
 /* ---- an env that cuts the power at the Nth I/O call and then plays dead ---- */
@@ -700,6 +719,162 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 }
 END_TEST
 
+/* ---- power cut with concurrent writers: group commit ---- */
+
+#define CW_THREADS 3
+#define CW_BATCHES 40
+
+/*
+ * Each thread writes its own third of the keys, so its batches form a
+ * sequence of their own: after the cut, each thread's keys must show a prefix
+ * of its batches. A sync write or lsm_sync that returned 0 is a barrier: every
+ * batch of any thread acknowledged before it started must survive, because
+ * it sits before the synced one in the WAL.
+ */
+struct cw_shared {
+	lsm_db *db;
+	atomic_uint next_num;
+	atomic_ulong clock;   /* orders starts and acknowledgements across threads */
+	atomic_ulong barrier; /* latest start of a sync that returned 0 */
+};
+
+struct cw_thread {
+	struct cw_shared *sh;
+	pthread_t th;
+	unsigned w;
+	tu_rng rng;
+	int nb;
+	struct wbatch b[CW_BATCHES];
+	uint64_t acked_at[CW_BATCHES];
+	int attempted, acked, synced; /* prefix lengths */
+};
+
+static void barrier_raise(struct cw_shared *sh, unsigned long t)
+{
+	unsigned long cur = atomic_load(&sh->barrier);
+	while (cur < t && !atomic_compare_exchange_weak(&sh->barrier, &cur, t))
+		;
+}
+
+static void *cw_main(void *arg)
+{
+	struct cw_thread *t = arg;
+	struct cw_shared *sh = t->sh;
+	unsigned char *scratch = malloc(MAX_VLEN);
+	unsigned span = NKEYS / CW_THREADS;
+	for (int i = 0; i < t->nb; i++) {
+		uint32_t num = atomic_fetch_add(&sh->next_num, 1);
+		gen_batch_in(&t->rng, num, &t->b[i], t->w * span, span);
+		lsm_batch *b = to_lsm_batch(&t->b[i], scratch);
+		lsm_write_options wo = {.sync = tu_below(&t->rng, 5) == 0};
+		unsigned long start = atomic_fetch_add(&sh->clock, 1);
+		int rc = lsm_write(sh->db, &wo, b);
+		lsm_batch_free(b);
+		t->attempted = i + 1;
+		if (rc)
+			break;
+		t->acked_at[i] = atomic_fetch_add(&sh->clock, 1);
+		t->acked = i + 1;
+		if (wo.sync) {
+			t->synced = i + 1;
+			barrier_raise(sh, start);
+		}
+		if (tu_below(&t->rng, 20) == 0) {
+			start = atomic_fetch_add(&sh->clock, 1);
+			if (lsm_sync(sh->db) == 0)
+				barrier_raise(sh, start);
+		}
+	}
+	free(scratch);
+	return NULL;
+}
+
+START_TEST(test_power_cut_with_concurrent_writers_keeps_synced_group_commits)
+{
+	uint64_t seed = tu_seed() ^ 0x9c0;
+	tu_rng rng;
+	tu_rng_init(&rng, seed);
+	char *dir = tu_mkdtemp("crash-group");
+	struct cut_env *ce = cut_env_new();
+	lsm_options o;
+	crash_options(&o, &ce->iface);
+	struct cw_shared sh;
+	memset(&sh, 0, sizeof(sh));
+	atomic_store(&sh.next_num, 1);
+	ck_assert_int_eq(lsm_open(&sh.db, dir, &o), 0);
+	static struct cw_thread th[CW_THREADS];
+	uint32_t base[NKEYS] = {0}, got[NKEYS];
+	int cycles = 100 * tu_scale(), cut_in_workload = 0, held_by_barrier = 0;
+	double t0 = now();
+	for (int cyc = 0; cyc < cycles; cyc++) {
+		atomic_store(&sh.barrier, 0);
+		if (tu_below(&rng, 10) < 8)
+			cut_env_arm(ce, 1 + (long)tu_below(&rng, 150));
+		for (unsigned w = 0; w < CW_THREADS; w++) {
+			struct cw_thread *t = &th[w];
+			memset(t, 0, sizeof(*t));
+			t->sh = &sh;
+			t->w = w;
+			t->nb = 1 + (int)tu_below(&rng, CW_BATCHES);
+			tu_rng_init(&t->rng, mix(seed, (uint64_t)cyc * CW_THREADS + w));
+			ck_assert_int_eq(pthread_create(&t->th, NULL, cw_main, t), 0);
+		}
+		for (unsigned w = 0; w < CW_THREADS; w++)
+			pthread_join(th[w].th, NULL);
+		if (atomic_load(&ce->dead))
+			cut_in_workload++;
+		else
+			cut_now(ce, "after the workload", "");
+		ck_assert_int_eq(ce->cut_rc, 0);
+		lsm_close(sh.db);
+		cut_env_revive(ce);
+		int rc = lsm_open(&sh.db, dir, &o);
+		ck_assert_msg(rc == 0,
+			      "LSM_TEST_SEED=%llu cycle %d: open after a power cut (%s) failed: %s "
+			      "(%s)",
+			      (unsigned long long)seed, cyc, ce->cut_where, lsm_strerror(rc),
+			      lsm_errmsg());
+		char when[64];
+		snprintf(when, sizeof(when), "group commit cycle %d", cyc);
+		read_state(sh.db, got, seed, when);
+		unsigned long barrier = atomic_load(&sh.barrier);
+		for (unsigned w = 0; w < CW_THREADS; w++) {
+			struct cw_thread *t = &th[w];
+			unsigned id0 = w * (NKEYS / CW_THREADS), id1 = id0 + NKEYS / CW_THREADS;
+			long must = t->synced;
+			while (must < t->acked && t->acked_at[must] < barrier)
+				must++;
+			held_by_barrier += must > t->synced;
+			long best_k, best_miss;
+			long k = find_prefix_in(base, t->b, must, t->attempted, got, id0, id1,
+						&best_k, &best_miss);
+			if (k < 0) {
+				printf("LSM_TEST_SEED=%llu cycle %d: after a cut at %s, the keys "
+				       "of "
+				       "writer %u are no prefix of its %d batches attempted (%d "
+				       "acknowledged, %d synced, %ld before a sync barrier); "
+				       "closest: %ld batches with %ld keys wrong:\n",
+				       (unsigned long long)seed, cyc, ce->cut_where, w,
+				       t->attempted, t->acked, t->synced, must, best_k, best_miss);
+				print_diff_in(base, t->b, best_k, got, id0, id1);
+				fflush(stdout);
+			}
+			ck_assert_msg(k >= 0,
+				      "LSM_TEST_SEED=%llu cycle %d: writer %u lost a batch that a "
+				      "sync made durable, or its keys are no prefix",
+				      (unsigned long long)seed, cyc, w);
+		}
+		memcpy(base, got, sizeof(base));
+	}
+	ck_assert_int_eq(lsm_close(sh.db), 0);
+	printf("group commit: %d cycles of %d writers in %.1f s, %d cut during the workload, %d "
+	       "times a writer's batches were held by another's sync\n",
+	       cycles, CW_THREADS, now() - t0, cut_in_workload, held_by_barrier);
+	ce->iface.destroy(&ce->iface);
+	tu_rmtree(dir);
+}
+END_TEST
+
 /* ---- SIGKILL ---- */
 
 /* Batch num of the SIGKILL workload: a function of (seed, num) so both processes know it. */
@@ -1101,6 +1276,8 @@ int main(void)
 	Suite *s = suite_create("crash");
 	tcase_add_test(long_tcase(s, "power_cut"),
 		       test_power_cut_keeps_synced_batches_and_leaves_a_prefix);
+	tcase_add_test(long_tcase(s, "group_commit"),
+		       test_power_cut_with_concurrent_writers_keeps_synced_group_commits);
 	tcase_add_test(long_tcase(s, "sigkill"), test_sigkill_keeps_every_acknowledged_batch);
 	TCase *tf = long_tcase(s, "faults");
 	tcase_add_test(tf, test_each_failing_call_of_a_flush_loses_nothing);

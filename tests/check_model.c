@@ -1020,6 +1020,7 @@ START_TEST(test_concurrent_reads_never_see_older_than_acknowledged)
 	ck_assert_int_eq(lsm_open(&t->db, dir, &o), 0);
 	t->seed = tu_seed() ^ 0x5555;
 	t->batches = 3000 * tu_scale();
+	double t0 = now();
 	pthread_mutex_init(&t->mu, NULL);
 	atomic_store(&t->writers_left, MT_WRITERS);
 	pthread_t th[MT_WRITERS + MT_READERS];
@@ -1037,9 +1038,9 @@ START_TEST(test_concurrent_reads_never_see_older_than_acknowledged)
 		      (unsigned long long)tu_seed(), t->msg);
 	lsm_stats st;
 	lsm_stats_get(t->db, &st);
-	printf("concurrent: %d writers x %d batches, %lu reads, %lu scans, %llu flushes, %llu "
-	       "compactions\n",
-	       MT_WRITERS, t->batches, atomic_load(&t->reads), atomic_load(&t->scans),
+	printf("concurrent: %d writers x %d batches in %.1f s, %lu reads, %lu scans, %llu flushes, "
+	       "%llu compactions\n",
+	       MT_WRITERS, t->batches, now() - t0, atomic_load(&t->reads), atomic_load(&t->scans),
 	       (unsigned long long)st.flushes, (unsigned long long)st.compactions);
 	mt_verify_final(t);
 	ck_assert_int_eq(lsm_close(t->db), 0);
