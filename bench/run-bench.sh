@@ -25,6 +25,7 @@ opt="$builddir/bench-opt"
 out="$builddir/bench-results"
 
 say() { printf '== %s\n' "$*" >&2; }
+started=$(date +%s)
 
 # ---- 1. the optimised tree ----
 if [ -f "$srcdir/config.status" ]; then
@@ -106,7 +107,12 @@ table="$out/BENCHMARKS-table.md"
 	echo "## Results"
 	echo
 	echo "Command: \`make bench BENCH_NUM=$num BENCH_REPS=$reps${args:+ BENCH_ARGS='$args'}\`" \
-		"(lsm-bench built with -O2, no sanitizers), $(date -u '+%Y-%m-%d %H:%M UTC')."
+		"(lsm-bench built with -O2, no sanitizers), $(date -u '+%Y-%m-%d %H:%M UTC')," \
+		"$((($(date +%s) - started + 30) / 60)) minutes in all."
+	rev=$(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || true)
+	if [ -n "$rev" ]; then
+		echo "Source: commit $rev."
+	fi
 	echo
 	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 	mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -116,14 +122,19 @@ table="$out/BENCHMARKS-table.md"
 	peers=""
 	for p in libleveldb-dev librocksdb-dev; do
 		v=$(dpkg-query -W -f '${Version}' "$p" 2>/dev/null || true)
-		[ -n "$v" ] && peers="$peers${peers:+, }$p $v"
+		if [ -n "$v" ]; then
+			peers="$peers${peers:+, }$p $v"
+		fi
 	done
 	echo "Peers: ${peers:-none}."
 	echo
 	for name in main fast v4k v64k; do
 		[ -s "$out/$name.md" ] || continue
 		cat "$out/$name.md"
-		[ -s "$out/$name.png" ] && echo "Chart: \`$name.png\`." && echo
+		if [ -s "$out/$name.png" ]; then
+			echo "Chart: \`bench-results/$name.png\`."
+			echo
+		fi
 	done
 } >"$table"
 say "wrote $table"
