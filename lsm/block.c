@@ -164,6 +164,18 @@ int lsm_block_init(lsm_block *blk, const uint8_t *data, size_t size, const char 
 	return 0;
 }
 
+void lsm_block_init_trusted(lsm_block *blk, const uint8_t *data, size_t size)
+{
+	assert(size >= 4 && size <= UINT32_MAX);
+	uint32_t n = lsm_get_le32(data + size - 4);
+	assert(n <= (size - 4) / 4);
+	blk->data = data;
+	blk->size = size;
+	blk->owned = NULL;
+	blk->restarts_off = (uint32_t)(size - 4 - 4 * (size_t)n);
+	blk->nrestarts = n;
+}
+
 void lsm_block_release(lsm_block *blk)
 {
 	free(blk->owned);

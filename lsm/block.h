@@ -75,6 +75,12 @@ typedef struct lsm_block {
  */
 int lsm_block_init(lsm_block *blk, const uint8_t *data, size_t size, const char *file,
 		   uint64_t off);
+/*
+ * The same view without the restart-array check, for bytes that passed
+ * lsm_block_init before and cannot have changed since (a block of an
+ * immutable mapped table). Never fails.
+ */
+void lsm_block_init_trusted(lsm_block *blk, const uint8_t *data, size_t size);
 /* Frees blk->owned. */
 void lsm_block_release(lsm_block *blk);
 
@@ -116,6 +122,14 @@ void lsm_block_iter_seek_last(lsm_block_iter *it);
 void lsm_block_iter_seek(lsm_block_iter *it, lsm_slice target);
 void lsm_block_iter_next(lsm_block_iter *it);
 void lsm_block_iter_prev(lsm_block_iter *it);
+/*
+ * The restart region holding the current entry. In a block with a restart
+ * at every entry (a table's index) it is the entry's ordinal.
+ */
+static inline uint32_t lsm_block_iter_restart_index(const lsm_block_iter *it)
+{
+	return it->ridx;
+}
 static inline lsm_slice lsm_block_iter_key(const lsm_block_iter *it)
 {
 	return it->key;

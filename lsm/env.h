@@ -53,6 +53,19 @@ struct lsm_env {
 	int (*truncate)(lsm_env *env, lsm_file *f, uint64_t size);
 	/* Hints that [off, off+len) will be read soon (may do nothing). */
 	int (*readahead)(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len);
+	/*
+	 * Maps bytes [0, size) of f read-only; *addr gets their address, valid
+	 * until unmap (closing f does not end it). Only for files that never
+	 * change again (tables): the mapping shows later writes, and touching a
+	 * page past the end of a file that has shrunk kills the process
+	 * (SIGBUS), so the caller checks the size before the first access.
+	 * size > 0. Either pointer may be NULL in an env that cannot map; a
+	 * caller then reads with pread, as it does when map fails (address
+	 * space exhausted: -ENOMEM).
+	 */
+	int (*map)(lsm_env *env, lsm_file *f, uint64_t size, const void **addr);
+	/* Ends a mapping: addr and size as map gave and took them. */
+	int (*unmap)(lsm_env *env, const void *addr, uint64_t size);
 
 	/* Size of the file at path, without opening it for long. */
 	int (*path_size)(lsm_env *env, const char *path, uint64_t *size);

@@ -379,6 +379,30 @@ static int fe_readahead(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len)
 	return FE(env)->base->readahead(FE(env)->base, f->inner, off, len);
 }
 
+/*
+ * Mappings go straight to the base env. Only tables are mapped, and a table
+ * is synced before anyone opens it for reading and is never written again:
+ * a power cut leaves its bytes as they are (it restores unsynced bytes and
+ * undoes unsynced creates, and an unlinked file's pages outlive the name),
+ * so nothing a mapping shows can differ from what the durable file holds.
+ * A handle a power cut invalidated cannot start a new mapping; one made
+ * before the cut stays readable, as an open file's pages would.
+ */
+static int fe_map(lsm_env *env, lsm_file *f, uint64_t size, const void **addr)
+{
+	fault_env *fe = FE(env);
+	if (f->generation != __atomic_load_n(&fe->generation, __ATOMIC_ACQUIRE))
+		return dead_handle(f);
+	if (!fe->base->map || !fe->base->unmap)
+		return lsm_seterr(-ENOTSUP, "mmap %s: the base env cannot map", f->path);
+	return fe->base->map(fe->base, f->inner, size, addr);
+}
+
+static int fe_unmap(lsm_env *env, const void *addr, uint64_t size)
+{
+	return FE(env)->base->unmap(FE(env)->base, addr, size);
+}
+
 static int fe_path_size(lsm_env *env, const char *path, uint64_t *size)
 {
 	return FE(env)->base->path_size(FE(env)->base, path, size);
@@ -683,6 +707,8 @@ lsm_env *lsm_env_fault_new(lsm_env *base)
 		.file_size = fe_file_size,
 		.truncate = fe_truncate,
 		.readahead = fe_readahead,
+		.map = fe_map,
+		.unmap = fe_unmap,
 		.path_size = fe_path_size,
 		.exists = fe_exists,
 		.rename = fe_rename,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -146,6 +147,33 @@ static int px_readahead(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len)
 {
 	/* Advice only: a failure changes nothing the caller could act on. */
 	(void)posix_fadvise(f->fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+	return 0;
+}
+
+static int px_map(lsm_env *env, lsm_file *f, uint64_t size, const void **addr)
+{
+	if (size == 0 || size > SIZE_MAX)
+		return lsm_seterr(-EINVAL, "mmap %s: cannot map %llu bytes", f->path,
+				  (unsigned long long)size);
+	void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, f->fd, 0);
+	if (p == MAP_FAILED)
+		return sys_err("mmap", f->path);
+	/*
+	 * Lookups touch one block here and there: read-ahead around a fault
+	 * would mostly bring in pages nobody asked for. Advice only.
+	 */
+	(void)madvise(p, (size_t)size, MADV_RANDOM);
+	*addr = p;
+	return 0;
+}
+
+static int px_unmap(lsm_env *env, const void *addr, uint64_t size)
+{
+	if (munmap((void *)addr, (size_t)size) < 0) {
+		int e = errno;
+		return lsm_seterr(-e, "munmap of %llu bytes: %s", (unsigned long long)size,
+				  strerror(e));
+	}
 	return 0;
 }
 
@@ -333,6 +361,8 @@ static lsm_env posix_env = {
 	.file_size = px_file_size,
 	.truncate = px_truncate,
 	.readahead = px_readahead,
+	.map = px_map,
+	.unmap = px_unmap,
 	.path_size = px_path_size,
 	.exists = px_exists,
 	.rename = px_rename,

@@ -87,7 +87,11 @@ const lsm_table_props *lsm_table_get_props(const lsm_table *t);
  */
 int lsm_table_verify(lsm_table *t, lsm_verify_report_fn report, void *arg);
 
-/* Cache counters since open: hits and misses of this table's block reads. */
+/*
+ * Cache counters since open: hits and misses of this table's block reads
+ * that go through the block cache. A raw block of a mapped table is read in
+ * place and counts in neither.
+ */
 void lsm_table_cache_stats(const lsm_table *t, uint64_t *hits, uint64_t *misses);
 
 /* ---- format constants, shared by table_build.c and table_read.c ---- */

@@ -6,18 +6,38 @@
  * version), that the meta blocks tile the end of the file exactly, every
  * meta block's checksum, the properties, and that the index's block handles
  * tile the data area from offset 0 with keys in order. Data blocks are
- * checked (checksum, restart array) each time they are read, and their
- * iterators bounds-check every entry. Any mismatch is -LSM_ECORRUPT naming
- * the file and offset; nothing is ever returned from a block that failed.
+ * checked (checksum, restart array) before anything is read from them, and
+ * their iterators bounds-check every entry. Any mismatch is -LSM_ECORRUPT
+ * naming the file and offset; nothing is ever returned from a block that
+ * failed.
  *
- * The index block and the filter stay in memory for the table's lifetime.
- * Data blocks go through the block cache when there is one, keyed by
+ * Open maps the whole file read-only (env->map), after checking its size
+ * against the one the caller (the MANIFEST) knows: a file that lost its
+ * tail is refused before any page past its end could be touched, so a read
+ * can never fault on a missing page. A table is never written after it was
+ * synced, so the mapping holds exactly the bytes that were checked, and
+ * then:
+ *   - a raw data block is read in place: no pread, no copy, no cache entry;
+ *   - a compressed one is decompressed from the mapping into the block
+ *     cache, as before;
+ *   - each data block's checksum is computed the first time the block is
+ *     read, and a bit per block (checked[], set with atomic ops) remembers
+ *     that it passed, with its restart array, so later reads skip both. A
+ *     block that fails sets no bit: it fails again on every read.
+ * When the env cannot map (no map call, or it failed: address space), every
+ * block is read with pread into a buffer and checked on every read, through
+ * the cache. Either way lsm_table_verify re-reads the file with pread and
+ * re-checks everything. The table cache bounds the open tables, and with
+ * them the mappings.
+ *
+ * Data blocks that go through the block cache are keyed by
  * [le64 table cache id][le64 block offset]; an iterator keeps the cache
  * handle of the block it sits in, which pins the block even if the cache
- * evicts it meanwhile.
+ * evicts it meanwhile. A block read in place from the mapping is pinned by
+ * the table reference that the reader holds.
  *
- * Threads: after open a table is immutable except for refs, hits and
- * misses (atomics); any number of threads may get and iterate at once.
+ * Threads: after open a table is immutable except for refs, hits, misses
+ * and checked[] (atomics); any number of threads may get and iterate at once.
  */
 #include "table.h"
 
@@ -38,10 +58,13 @@ struct lsm_table {
 	lsm_file *file;
 	char *path;
 	uint64_t size;
-	lsm_cache *cache; /* may be NULL */
+	const uint8_t *map; /* the whole file, read-only; NULL: blocks are read with pread */
+	uint64_t *checked;  /* with map: bit i set once data block i passed its checks; atomic */
+	lsm_cache *cache;   /* may be NULL */
 	uint64_t cache_id;
-	lsm_block index; /* owns its buffer */
-	uint8_t *filter; /* NULL when the table has none */
+	lsm_block index;       /* in the mapping, or in a buffer it owns */
+	const uint8_t *filter; /* NULL when the table has none */
+	uint8_t *filter_owned; /* the filter's buffer when it is not in the mapping */
 	size_t filter_len;
 	lsm_block_handle filter_h, index_h, props_h;
 	uint64_t data_end; /* data blocks occupy [0, data_end) */
@@ -62,15 +85,57 @@ static int handle_fits(const lsm_block_handle *h, uint64_t limit, uint64_t *end)
 }
 
 /*
- * Reads the block at h, checks its trailer and decompresses it. *data is a
- * malloc'd buffer of at least *len bytes holding the block's contents.
+ * Checks the trailer of the stored block at raw (h->size bytes, then the
+ * trailer): the checksum over the bytes and the type byte, then the type.
+ * Returns the type (enum lsm_compression) or -LSM_ECORRUPT.
+ */
+static int check_block(const char *path, const lsm_block_handle *h, const uint8_t *raw)
+{
+	uint8_t type = raw[h->size];
+	uint32_t stored = lsm_get_le32(raw + h->size + 1);
+	uint32_t actual = lsm_checksum2(raw, (size_t)h->size, &type, 1);
+	if (stored != actual)
+		return LSM_CORRUPT(
+			path, h->offset,
+			"block checksum mismatch: stored %08x, computed %08x over %llu bytes",
+			stored, actual, (unsigned long long)h->size);
+	if (type != LSM_COMPRESS_NONE && type != LSM_COMPRESS_LZ4 && type != LSM_COMPRESS_ZSTD)
+		return LSM_CORRUPT(path, h->offset, "unknown block type %u", type);
+	return type;
+}
+
+/* Decompresses the stored bytes of a checked block into a malloc'd *data of *len bytes. */
+static int inflate_block(const char *path, const lsm_block_handle *h, int type, const uint8_t *raw,
+			 uint8_t **data, size_t *len)
+{
+	char why[256];
+	lsm_buf out;
+	lsm_buf_init(&out);
+	int rc = lsm_decompress(type, raw, (size_t)h->size, &out);
+	if (rc) {
+		lsm_buf_free(&out);
+		if (rc == -LSM_ECORRUPT) {
+			/* The message buffer is about to be rewritten: keep the codec's words. */
+			snprintf(why, sizeof(why), "%s", lsm_errmsg());
+			rc = LSM_CORRUPT(path, h->offset, "%s", why);
+		}
+		return rc;
+	}
+	*data = out.data;
+	*len = out.len;
+	return 0;
+}
+
+/*
+ * Reads the block at h with pread, checks its trailer and decompresses it.
+ * *data is a malloc'd buffer of at least *len bytes holding the block's
+ * contents.
  */
 static int read_block(lsm_env *env, lsm_file *f, const char *path, const lsm_block_handle *h,
 		      uint8_t **data, size_t *len)
 {
 	size_t n, got;
 	uint8_t *buf = NULL;
-	char why[256];
 	int rc;
 	if (h->size > SIZE_MAX - LSM_TABLE_TRAILER)
 		return LSM_CORRUPT(path, h->offset, "block size %llu is impossible",
@@ -87,14 +152,9 @@ static int read_block(lsm_env *env, lsm_file *f, const char *path, const lsm_blo
 				 "block of %zu bytes cut short at %zu (truncated file)", n, got);
 		goto out;
 	}
-	uint8_t type = buf[h->size];
-	uint32_t stored = lsm_get_le32(buf + h->size + 1);
-	uint32_t actual = lsm_checksum2(buf, (size_t)h->size, &type, 1);
-	if (stored != actual) {
-		rc = LSM_CORRUPT(
-			path, h->offset,
-			"block checksum mismatch: stored %08x, computed %08x over %llu bytes",
-			stored, actual, (unsigned long long)h->size);
+	int type = check_block(path, h, buf);
+	if (type < 0) {
+		rc = type;
 		goto out;
 	}
 	if (type == LSM_COMPRESS_NONE) {
@@ -102,27 +162,50 @@ static int read_block(lsm_env *env, lsm_file *f, const char *path, const lsm_blo
 		*len = (size_t)h->size;
 		return 0;
 	}
-	if (type != LSM_COMPRESS_LZ4 && type != LSM_COMPRESS_ZSTD) {
-		rc = LSM_CORRUPT(path, h->offset, "unknown block type %u", type);
-		goto out;
-	}
-	lsm_buf raw;
-	lsm_buf_init(&raw);
-	rc = lsm_decompress(type, buf, (size_t)h->size, &raw);
-	if (rc) {
-		lsm_buf_free(&raw);
-		if (rc == -LSM_ECORRUPT) {
-			/* The message buffer is about to be rewritten: keep the codec's words. */
-			snprintf(why, sizeof(why), "%s", lsm_errmsg());
-			rc = LSM_CORRUPT(path, h->offset, "%s", why);
-		}
-		goto out;
-	}
-	*data = raw.data;
-	*len = raw.len;
+	rc = inflate_block(path, h, type, buf, data, len);
 out:
 	free(buf);
 	return rc;
+}
+
+/*
+ * The contents of the block at h (inside the file: handle_fits held). With
+ * a mapping, a raw block is returned in place (*owned = NULL); otherwise
+ * *data is *owned, a malloc'd buffer the caller frees. checked: the stored
+ * bytes passed check_block before (mapped tables only), so skip it.
+ */
+static int table_block(lsm_table *t, const lsm_block_handle *h, int checked, const uint8_t **data,
+		       size_t *len, uint8_t **owned)
+{
+	int rc;
+	*owned = NULL;
+	if (!t->map) {
+		rc = read_block(t->env, t->file, t->path, h, owned, len);
+		*data = *owned;
+		return rc;
+	}
+	const uint8_t *raw = t->map + h->offset;
+	int type = checked ? raw[h->size] : check_block(t->path, h, raw);
+	if (type < 0)
+		return type;
+	if (type == LSM_COMPRESS_NONE) {
+		*data = raw;
+		*len = (size_t)h->size;
+		return 0;
+	}
+	rc = inflate_block(t->path, h, type, raw, owned, len);
+	*data = *owned;
+	return rc;
+}
+
+static int block_checked(const lsm_table *t, uint32_t bno)
+{
+	return (int)(__atomic_load_n(&t->checked[bno / 64], __ATOMIC_ACQUIRE) >> (bno % 64)) & 1;
+}
+
+static void block_mark_checked(lsm_table *t, uint32_t bno)
+{
+	__atomic_fetch_or(&t->checked[bno / 64], UINT64_C(1) << (bno % 64), __ATOMIC_RELEASE);
 }
 
 /* A data block as it sits in the cache (or privately in an iterator when not cached). */
@@ -135,32 +218,54 @@ static void block_deleter(const void *key, size_t klen, void *value)
 	free(b);
 }
 
-/* The block a reader is using, and what keeps it alive. */
+/*
+ * The block a reader is using, and what keeps it alive: a cache handle, its
+ * own buffer (blk.owned), or (in the mapping) the reader's table reference.
+ */
 struct blockref {
 	lsm_cache_handle *h; /* non-NULL: the block is pinned in the cache */
-	lsm_block *blk;	     /* NULL: none */
+	lsm_block blk;	     /* blk.data NULL: none */
 };
 
 static void blockref_release(lsm_table *t, struct blockref *r)
 {
 	if (r->h)
 		lsm_cache_release(t->cache, r->h);
-	else if (r->blk)
-		block_deleter(NULL, 0, r->blk);
-	r->h = NULL;
-	r->blk = NULL;
+	else
+		lsm_block_release(&r->blk);
+	memset(r, 0, sizeof(*r));
 }
 
-static int load_data_block(lsm_table *t, const lsm_block_handle *h, int fill_cache,
+/* Block bno of the table, at h: in place, from the cache, or read, checked and maybe cached. */
+static int load_data_block(lsm_table *t, const lsm_block_handle *h, uint32_t bno, int fill_cache,
 			   struct blockref *ref)
 {
 	uint8_t key[16];
-	uint8_t *data = NULL;
+	const uint8_t *data;
+	uint8_t *owned = NULL;
 	size_t len;
-	lsm_block *b = NULL;
-	int rc;
-	ref->h = NULL;
-	ref->blk = NULL;
+	lsm_block blk, *b;
+	int checked = 0, rc;
+	memset(ref, 0, sizeof(*ref));
+	if (t->map) {
+		assert(bno < t->props.data_blocks);
+		checked = block_checked(t, bno);
+		/* A damaged type byte is caught below by the checksum, which covers it. */
+		if (t->map[h->offset + h->size] == LSM_COMPRESS_NONE) {
+			if (checked) {
+				lsm_block_init_trusted(&ref->blk, t->map + h->offset,
+						       (size_t)h->size);
+				return 0;
+			}
+			rc = table_block(t, h, 0, &data, &len, &owned);
+			assert(rc || !owned);
+			if (!rc)
+				rc = lsm_block_init(&ref->blk, data, len, t->path, h->offset);
+			if (!rc)
+				block_mark_checked(t, bno);
+			return rc;
+		}
+	}
 	if (t->cache) {
 		lsm_put_le64(key, t->cache_id);
 		lsm_put_le64(key + 8, h->offset);
@@ -168,40 +273,41 @@ static int load_data_block(lsm_table *t, const lsm_block_handle *h, int fill_cac
 		if (ch) {
 			__atomic_fetch_add(&t->hits, 1, __ATOMIC_RELAXED);
 			ref->h = ch;
-			ref->blk = lsm_cache_value(ch);
+			ref->blk = *(lsm_block *)lsm_cache_value(ch);
+			ref->blk.owned = NULL; /* the cache's */
 			return 0;
 		}
 	}
 	__atomic_fetch_add(&t->misses, 1, __ATOMIC_RELAXED);
-	b = malloc(sizeof(*b));
-	if (!b)
-		return lsm_seterr(-ENOMEM, "%s: out of memory for a block", t->path);
-	rc = read_block(t->env, t->file, t->path, h, &data, &len);
-	if (rc)
-		goto out;
-	rc = lsm_block_init(b, data, len, t->path, h->offset);
-	if (rc)
-		goto out;
-	b->owned = data;
-	data = NULL;
-	if (t->cache && fill_cache) {
-		lsm_cache_handle *ch =
-			lsm_cache_insert(t->cache, key, sizeof(key), b, b->size, block_deleter);
-		b = NULL; /* the cache owns it now, or has deleted it */
-		if (!ch) {
-			rc = lsm_seterr(-ENOMEM, "%s: out of memory caching a block", t->path);
-			goto out;
-		}
-		ref->h = ch;
-		ref->blk = lsm_cache_value(ch);
-	} else {
-		ref->blk = b;
-		b = NULL;
+	rc = table_block(t, h, checked, &data, &len, &owned);
+	if (!rc)
+		rc = lsm_block_init(&blk, data, len, t->path, h->offset);
+	if (rc) {
+		free(owned);
+		return rc;
 	}
-out:
-	free(data);
-	free(b);
-	return rc;
+	if (t->map)
+		block_mark_checked(t, bno);
+	blk.owned = owned;
+	if (!t->cache || !fill_cache) {
+		ref->blk = blk;
+		return 0;
+	}
+	b = malloc(sizeof(*b));
+	if (!b) {
+		lsm_block_release(&blk);
+		return lsm_seterr(-ENOMEM, "%s: out of memory for a block", t->path);
+	}
+	*b = blk;
+	/* The cache owns b now, or has deleted it. */
+	lsm_cache_handle *ch =
+		lsm_cache_insert(t->cache, key, sizeof(key), b, b->size, block_deleter);
+	if (!ch)
+		return lsm_seterr(-ENOMEM, "%s: out of memory caching a block", t->path);
+	ref->h = ch;
+	ref->blk = *(lsm_block *)lsm_cache_value(ch);
+	ref->blk.owned = NULL;
+	return 0;
 }
 
 static int decode_handle(const lsm_table *t, lsm_slice v, lsm_block_handle *h)
@@ -224,7 +330,13 @@ static int read_footer(lsm_table *t)
 	uint8_t f[LSM_TABLE_FOOTER];
 	size_t got;
 	uint64_t off = t->size - LSM_TABLE_FOOTER, end;
-	int rc = t->env->pread(t->env, t->file, f, sizeof(f), off, &got);
+	int rc = 0;
+	if (t->map) {
+		memcpy(f, t->map + off, sizeof(f));
+		got = sizeof(f);
+	} else {
+		rc = t->env->pread(t->env, t->file, f, sizeof(f), off, &got);
+	}
 	if (rc)
 		return rc;
 	if (got != sizeof(f))
@@ -344,6 +456,11 @@ static int check_index(lsm_table *t)
 			"index lists %llu blocks ending at %llu; expected %llu ending at %llu",
 			(unsigned long long)count, (unsigned long long)expect,
 			(unsigned long long)t->props.data_blocks, (unsigned long long)t->data_end);
+	else if (count != t->index.nrestarts)
+		/* The format puts a restart at every entry: its region is the block's number. */
+		rc = LSM_CORRUPT(t->path, t->index_h.offset,
+				 "index has %llu entries but %u restart points",
+				 (unsigned long long)count, t->index.nrestarts);
 out:
 	lsm_block_iter_free(&it);
 	lsm_buf_free(&prev);
@@ -352,19 +469,36 @@ out:
 
 static void table_free(lsm_table *t)
 {
+	if (t->map)
+		t->env->unmap(t->env, t->map, t->size);
+	free(t->checked);
 	if (t->file)
 		t->env->close(t->env, t->file);
 	lsm_block_release(&t->index);
-	free(t->filter);
+	free(t->filter_owned);
 	lsm_table_props_free(&t->props);
 	free(t->path);
 	free(t);
 }
 
+/*
+ * Maps the file, when the env can. Failing is not an error: every read then
+ * goes through pread. REQUIRES: the file's size is t->size (checked).
+ */
+static void map_file(lsm_table *t)
+{
+	const void *addr;
+	if (!t->env->map || !t->env->unmap)
+		return;
+	if (t->env->map(t->env, t->file, t->size, &addr) == 0)
+		t->map = addr;
+}
+
 int lsm_table_open(lsm_env *env, const char *path, uint64_t file_size, lsm_cache *block_cache,
 		   lsm_table **out)
 {
-	uint8_t *data = NULL;
+	const uint8_t *data;
+	uint8_t *owned = NULL;
 	size_t len;
 	uint64_t actual;
 	int rc;
@@ -398,34 +532,44 @@ int lsm_table_open(lsm_env *env, const char *path, uint64_t file_size, lsm_cache
 				 (unsigned long long)file_size);
 		goto out;
 	}
+	/* Only now, with the size known to be whole: no access can pass the end. */
+	map_file(t);
 	if ((rc = read_footer(t)) != 0)
 		goto out;
 
-	rc = read_block(env, t->file, path, &t->props_h, &data, &len);
+	rc = table_block(t, &t->props_h, 0, &data, &len, &owned);
 	if (!rc)
 		rc = decode_props(t, data, len);
-	free(data);
-	data = NULL;
+	free(owned);
+	owned = NULL;
 	if (rc)
 		goto out;
 
-	rc = read_block(env, t->file, path, &t->index_h, &data, &len);
+	rc = table_block(t, &t->index_h, 0, &data, &len, &owned);
 	if (rc)
 		goto out;
 	rc = lsm_block_init(&t->index, data, len, path, t->index_h.offset);
 	if (rc) {
-		free(data);
+		free(owned);
 		goto out;
 	}
-	t->index.owned = data;
-	data = NULL;
+	t->index.owned = owned;
+	owned = NULL;
 	if ((rc = check_index(t)) != 0)
 		goto out;
 
 	if (t->filter_h.offset || t->filter_h.size) {
-		rc = read_block(env, t->file, path, &t->filter_h, &t->filter, &t->filter_len);
+		rc = table_block(t, &t->filter_h, 0, &t->filter, &t->filter_len, &t->filter_owned);
 		if (rc)
 			goto out;
+	}
+	if (t->map) {
+		size_t words = (size_t)((t->props.data_blocks + 63) / 64);
+		t->checked = calloc(words ? words : 1, sizeof(*t->checked));
+		if (!t->checked) {
+			rc = lsm_seterr(-ENOMEM, "%s: out of memory", path);
+			goto out;
+		}
 	}
 	if (block_cache)
 		t->cache_id = lsm_cache_new_id(block_cache);
@@ -474,7 +618,7 @@ int lsm_table_get(lsm_table *t, lsm_slice target, int fill_cache, int *type, lsm
 		  int *bloom_skipped)
 {
 	lsm_block_iter ii, di;
-	struct blockref ref = {NULL, NULL};
+	struct blockref ref = {.h = NULL};
 	lsm_block_handle h;
 	int di_live = 0, rc = 0;
 	assert(target.len >= LSM_TRAILER);
@@ -494,9 +638,10 @@ int lsm_table_get(lsm_table *t, lsm_slice target, int fill_cache, int *type, lsm
 	}
 	if ((rc = decode_handle(t, lsm_block_iter_value(&ii), &h)) != 0)
 		goto out;
-	if ((rc = load_data_block(t, &h, fill_cache, &ref)) != 0)
+	rc = load_data_block(t, &h, lsm_block_iter_restart_index(&ii), fill_cache, &ref);
+	if (rc)
 		goto out;
-	lsm_block_iter_init(&di, ref.blk, t->path, h.offset);
+	lsm_block_iter_init(&di, &ref.blk, t->path, h.offset);
 	di_live = 1;
 	lsm_block_iter_seek(&di, target);
 	/* Not valid: target is past the block's last key but <= its separator, so absent. */
@@ -540,7 +685,7 @@ struct table_it {
 	int status; /* sticky: the iterator stays invalid once it failed */
 	lsm_block_iter index;
 	lsm_block_iter data;
-	struct blockref ref; /* the block data iterates over; blk NULL when none */
+	struct blockref ref; /* the block data iterates over; ref.blk.data NULL when none */
 	uint64_t data_off;
 };
 
@@ -573,16 +718,17 @@ static int ti_load(struct table_it *ti)
 		ti_fail(ti, rc);
 		return rc;
 	}
-	if (ti->ref.blk && ti->data_off == h.offset) {
-		lsm_block_iter_reset(&ti->data, ti->ref.blk, h.offset);
+	if (ti->ref.blk.data && ti->data_off == h.offset) {
+		lsm_block_iter_reset(&ti->data, &ti->ref.blk, h.offset);
 		return 0;
 	}
-	rc = load_data_block(ti->t, &h, ti->fill_cache, &ref);
+	rc = load_data_block(ti->t, &h, lsm_block_iter_restart_index(&ti->index), ti->fill_cache,
+			     &ref);
 	if (rc) {
 		ti_fail(ti, rc);
 		return rc;
 	}
-	lsm_block_iter_reset(&ti->data, ref.blk, h.offset);
+	lsm_block_iter_reset(&ti->data, &ref.blk, h.offset);
 	blockref_release(ti->t, &ti->ref);
 	ti->ref = ref;
 	ti->data_off = h.offset;

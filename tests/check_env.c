@@ -156,6 +156,96 @@ START_TEST(test_atomic_write_replaces_whole_file)
 }
 END_TEST
 
+/* Writes n pseudo-random bytes (seeded) to path through env and syncs them. */
+static uint8_t *write_random(lsm_env *env, const char *path, size_t n, uint64_t seed)
+{
+	tu_rng r;
+	tu_rng_init(&r, seed);
+	uint8_t *data = malloc(n);
+	ck_assert_ptr_nonnull(data);
+	tu_fill(&r, data, n);
+	lsm_file *f;
+	ck_assert_int_eq(env->open_file(env, path, LSM_O_WRITE | LSM_O_CREATE | LSM_O_TRUNC, &f),
+			 0);
+	ck_assert_int_eq(env->append(env, f, data, n), 0);
+	ck_assert_int_eq(env->sync(env, f), 0);
+	ck_assert_int_eq(env->close(env, f), 0);
+	return data;
+}
+
+START_TEST(test_posix_map_shows_the_file_and_outlives_its_handle)
+{
+	char *p = tu_path(dir, "t.sst");
+	size_t n = 3 * 4096 + 123; /* several pages, the last one partial */
+	uint8_t *data = write_random(px, p, n, tu_seed());
+	lsm_file *f;
+	const void *addr = NULL;
+	ck_assert_int_eq(px->open_file(px, p, LSM_O_READ, &f), 0);
+	ck_assert_int_eq(px->map(px, f, n, &addr), 0);
+	ck_assert_ptr_nonnull(addr);
+	ck_assert_int_eq(memcmp(addr, data, n), 0);
+	/* a prefix maps too */
+	const void *head = NULL;
+	ck_assert_int_eq(px->map(px, f, 10, &head), 0);
+	ck_assert_int_eq(memcmp(head, data, 10), 0);
+	ck_assert_int_eq(px->unmap(px, head, 10), 0);
+	ck_assert_int_eq(px->close(px, f), 0);
+	ck_assert_int_eq(memcmp(addr, data, n), 0); /* the mapping keeps the file */
+	ck_assert_int_eq(px->unmap(px, addr, n), 0);
+
+	/* nothing to map is an error naming the file */
+	ck_assert_int_eq(px->open_file(px, p, LSM_O_READ, &f), 0);
+	ck_assert_int_eq(px->map(px, f, 0, &addr), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(lsm_errmsg(), p));
+	ck_assert_ptr_nonnull(strstr(lsm_errmsg(), "mmap"));
+	ck_assert_int_eq(px->close(px, f), 0);
+	free(data);
+	free(p);
+}
+END_TEST
+
+START_TEST(test_fault_env_maps_through_its_base_and_keeps_mappings_over_a_power_cut)
+{
+	lsm_env *fe = lsm_env_fault_new(px);
+	char *p = tu_path(dir, "t.sst");
+	size_t n = 2 * 4096 + 7;
+	uint8_t *data = write_random(fe, p, n, tu_seed() + 1);
+	ck_assert_int_eq(fe->sync_dir(fe, dir), 0);
+	lsm_file *f;
+	const void *addr = NULL, *again = NULL;
+	ck_assert_int_eq(fe->open_file(fe, p, LSM_O_READ, &f), 0);
+	ck_assert_int_eq(fe->map(fe, f, n, &addr), 0);
+	ck_assert_int_eq(memcmp(addr, data, n), 0);
+
+	/* the table was synced: a power cut changes none of its bytes */
+	ck_assert_int_eq(lsm_fault_power_cut(fe), 0);
+	ck_assert_int_eq(memcmp(addr, data, n), 0);
+	/* the handle is dead, so it maps nothing new; a fresh handle does */
+	ck_assert_int_eq(fe->map(fe, f, n, &again), -EIO);
+	ck_assert_int_eq(fe->close(fe, f), 0);
+	ck_assert_int_eq(fe->open_file(fe, p, LSM_O_READ, &f), 0);
+	ck_assert_int_eq(fe->map(fe, f, n, &again), 0);
+	ck_assert_int_eq(memcmp(again, data, n), 0);
+	ck_assert_int_eq(fe->unmap(fe, again, n), 0);
+	ck_assert_int_eq(fe->unmap(fe, addr, n), 0);
+	ck_assert_int_eq(fe->close(fe, f), 0);
+	fe->destroy(fe);
+
+	/* over an env that cannot map, map fails cleanly (callers then use pread) */
+	lsm_env nomap = *px;
+	nomap.map = NULL;
+	nomap.unmap = NULL;
+	fe = lsm_env_fault_new(&nomap);
+	ck_assert_int_eq(fe->open_file(fe, p, LSM_O_READ, &f), 0);
+	ck_assert_int_eq(fe->map(fe, f, n, &addr), -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(lsm_errmsg(), p));
+	ck_assert_int_eq(fe->close(fe, f), 0);
+	fe->destroy(fe);
+	free(data);
+	free(p);
+}
+END_TEST
+
 START_TEST(test_power_cut_keeps_exactly_the_synced_bytes)
 {
 	lsm_env *fe = lsm_env_fault_new(px);
@@ -326,6 +416,7 @@ int main(void)
 	tcase_add_test(tp, test_posix_list_rename_unlink_mkdir);
 	tcase_add_test(tp, test_posix_lock_refuses_second_holder_with_pid);
 	tcase_add_test(tp, test_atomic_write_replaces_whole_file);
+	tcase_add_test(tp, test_posix_map_shows_the_file_and_outlives_its_handle);
 	suite_add_tcase(s, tp);
 	TCase *tf = tcase_create("fault");
 	tcase_add_checked_fixture(tf, setup, teardown);
@@ -335,6 +426,8 @@ int main(void)
 	tcase_add_test(tf, test_injected_eio_hits_the_nth_write_and_sync);
 	tcase_add_test(tf, test_enospc_after_budget_writes_what_fits);
 	tcase_add_test(tf, test_short_write_writes_half_and_fails);
+	tcase_add_test(tf,
+		       test_fault_env_maps_through_its_base_and_keeps_mappings_over_a_power_cut);
 	suite_add_tcase(s, tf);
 	return tu_run_suite(s);
 }

@@ -329,6 +329,90 @@ START_TEST(test_table_matches_sorted_reference_with_versions_and_deletions)
 }
 END_TEST
 
+static int map_fails(lsm_env *env, lsm_file *f, uint64_t size, const void **addr)
+{
+	(void)env;
+	(void)f;
+	(void)size;
+	(void)addr;
+	return lsm_seterr(-ENOMEM, "mmap: address space exhausted (injected)");
+}
+
+/*
+ * _i / 2 picks the env: 0 posix (tables mapped), 1 one without map (pread),
+ * 2 one whose map fails (pread after all), 3 the fault env over posix
+ * (mapped through it); _i % 2 picks raw or lz4 blocks.
+ */
+START_TEST(test_table_reads_alike_mapped_or_not_and_mapped_raw_blocks_skip_pread_and_cache)
+{
+	int which = _i / 2, compression = _i % 2 ? LSM_COMPRESS_LZ4 : LSM_COMPRESS_NONE;
+	lsm_env plain = *lsm_env_posix(), *env = &plain;
+	if (which == 1)
+		plain.map = NULL;
+	else if (which == 2)
+		plain.map = map_fails;
+	else if (which == 3)
+		env = lsm_env_fault_new(lsm_env_posix());
+	int mapped = which == 0 || which == 3;
+	tu_rng r;
+	tu_rng_init(&r, tu_seed() + (uint64_t)_i);
+	struct model m;
+	model_make(&r, 1500, 0, 1, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "000001.sst");
+	lsm_table_options o = opts_of(compression, 10, 2048);
+	lsm_table_props props;
+	uint64_t size = build(path, &m, &o, &props);
+	lsm_cache *cache = lsm_cache_new(64 << 20);
+	lsm_table *t = NULL;
+	int rc = lsm_table_open(env, path, size, cache, &t);
+	ck_assert_msg(rc == 0, "open: %d %s", rc, lsm_errmsg());
+	lsm_fault_counters before, after;
+	if (which == 3)
+		lsm_fault_counters_get(env, &before);
+	for (int round = 0; round < 2; round++) {
+		int skipped;
+		check_iter(t, &m, &r, 1);
+		check_gets(t, &m, &r, 1, &skipped);
+	}
+	uint64_t hits, misses;
+	lsm_table_cache_stats(t, &hits, &misses);
+	if (mapped && compression == LSM_COMPRESS_NONE) {
+		/* read in place: nothing cached, nothing counted */
+		ck_assert_uint_eq(lsm_cache_usage(cache), 0);
+		ck_assert_uint_eq(hits + misses, 0);
+	} else {
+		/* each block read once, then served from the cache (mapped: those lz4 kept raw are
+		 * read in place) */
+		ck_assert_uint_gt(lsm_cache_usage(cache), 0);
+		if (mapped)
+			ck_assert_uint_le(misses, props.data_blocks);
+		else
+			ck_assert_uint_eq(misses, props.data_blocks);
+		ck_assert_uint_gt(misses, 0);
+		ck_assert_uint_gt(hits, m.n);
+	}
+	if (which == 3) {
+		/* a mapped table reads its blocks without a single pread ... */
+		lsm_fault_counters_get(env, &after);
+		ck_assert_uint_eq(after.bytes_read, before.bytes_read);
+		/* ... but verify reads the whole file again */
+		ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), 0);
+		lsm_fault_counters_get(env, &after);
+		ck_assert_uint_ge(after.bytes_read - before.bytes_read, size - LSM_TABLE_FOOTER);
+	}
+	ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), 0);
+	lsm_table_unref(t);
+	lsm_cache_free(cache);
+	if (which == 3)
+		env->destroy(env);
+	lsm_table_props_free(&props);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
 START_TEST(test_table_bloom_filter_skips_absent_keys)
 {
 	tu_rng r;
@@ -493,7 +577,11 @@ START_TEST(test_table_block_cache_serves_repeated_reads)
 	lsm_table_props props;
 	uint64_t size = build(path, &m, &o, &props);
 	lsm_cache *cache = lsm_cache_new(64 << 20);
-	lsm_table *t = open_ok(path, size, cache);
+	/* Not mapped, so that every block goes through the cache, even one zstd left raw. */
+	lsm_env nomap = *lsm_env_posix();
+	nomap.map = NULL;
+	lsm_table *t = NULL;
+	ck_assert_int_eq(lsm_table_open(&nomap, path, size, cache, &t), 0);
 	uint64_t hits, misses;
 	int skipped;
 
@@ -764,6 +852,56 @@ START_TEST(test_table_every_byte_flip_is_detected_never_misread)
 }
 END_TEST
 
+/* _i: 0 raw blocks (read in place from the mapping), 1 lz4 blocks (through the cache) */
+START_TEST(test_table_damaged_block_fails_every_read_never_remembered_as_good)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed() + (uint64_t)_i);
+	struct model m;
+	model_make(&r, 300, 0, 1, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(_i ? LSM_COMPRESS_LZ4 : LSM_COMPRESS_NONE, 10, 1024);
+	lsm_table_props props;
+	uint64_t size = build(path, &m, &o, &props);
+	ck_assert_uint_ge(props.data_blocks, 3);
+	/* byte 20 is in the first data block, which holds the first key */
+	int fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	uint8_t b;
+	ck_assert_int_eq(pread(fd, &b, 1, 20), 1);
+	put_byte(fd, 20, (uint8_t)~b);
+	close(fd);
+	lsm_cache *cache = lsm_cache_new(1 << 20);
+	lsm_table *t = open_ok(path, size, cache);
+	lsm_buf v;
+	lsm_buf_init(&v);
+	int type;
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(lsm_table_get(t, kv_key(&m.e[0]), 1, &type, &v, NULL),
+				 -LSM_ECORRUPT);
+		ck_assert_ptr_nonnull(strstr(lsm_errmsg(), "checksum"));
+		lsm_it *it = lsm_table_iter(t, 1);
+		lsm_it_seek_first(it);
+		ck_assert(!lsm_it_valid(it));
+		ck_assert_int_eq(lsm_it_status(it), -LSM_ECORRUPT);
+		lsm_it_destroy(it);
+	}
+	/* the other blocks are unharmed */
+	const struct kv *last = &m.e[m.n - 1];
+	ck_assert_int_eq(lsm_table_get(t, kv_key(last), 1, &type, &v, NULL), 1);
+	ck_assert_int_eq(type, lsm_ikey_type(kv_key(last)));
+	ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), -LSM_ECORRUPT);
+	lsm_buf_free(&v);
+	lsm_table_unref(t);
+	lsm_cache_free(cache);
+	lsm_table_props_free(&props);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
 START_TEST(test_table_truncated_file_is_rejected_naming_it)
 {
 	tu_rng r;
@@ -887,6 +1025,11 @@ START_TEST(test_table_verify_reports_damaged_block_with_file_and_offset)
 	ck_assert_ptr_nonnull(strstr(log.msg, "checksum"));
 	ck_assert_ptr_null(strstr(log.msg, "corruption in")); /* file and offset not repeated */
 	lsm_table_unref(t);
+	/* opened again, the table checks the block at its first read */
+	t = open_ok(path, size, NULL);
+	int type;
+	ck_assert_int_eq(lsm_table_get(t, kv_key(&m.e[0]), 1, &type, NULL, NULL), -LSM_ECORRUPT);
+	lsm_table_unref(t);
 	free(path);
 	tu_rmtree(dir);
 	model_free(&m);
@@ -990,6 +1133,9 @@ int main(void)
 	tcase_add_test(tc, test_table_empty_table_has_nothing);
 	tcase_add_test(tc, test_table_builder_refuses_existing_file);
 	tcase_add_test(tc, test_table_iterator_keeps_table_alive);
+	tcase_add_loop_test(
+		tc, test_table_reads_alike_mapped_or_not_and_mapped_raw_blocks_skip_pread_and_cache,
+		0, 8);
 	suite_add_tcase(s, tc);
 
 	TCase *cache = tcase_create("cache");
@@ -1002,6 +1148,8 @@ int main(void)
 	TCase *damage = tcase_create("damage");
 	tcase_set_timeout(damage, 600);
 	tcase_add_loop_test(damage, test_table_every_byte_flip_is_detected_never_misread, 0, 2);
+	tcase_add_loop_test(
+		damage, test_table_damaged_block_fails_every_read_never_remembered_as_good, 0, 2);
 	tcase_add_test(damage, test_table_truncated_file_is_rejected_naming_it);
 	tcase_add_test(damage, test_table_wrong_magic_is_corruption_newer_version_is_eversion);
 	tcase_add_test(damage, test_table_verify_reports_damaged_block_with_file_and_offset);
