@@ -27,7 +27,8 @@
 
 enum { EXIT_CLEAN = 0, EXIT_FIXED = 1, EXIT_UNCORRECTED = 4, EXIT_OPERATIONAL = 8 };
 
-#define BAR_WIDTH 24
+#define BAR_WIDTH  24
+#define LINE_WIDTH 80 /* wider than any progress line */
 
 struct ui {
 	int repair;
@@ -65,7 +66,7 @@ static void progress_clear(struct ui *u)
 {
 	if (!u->shown)
 		return;
-	fprintf(stderr, "\r%*s\r", 72, "");
+	fprintf(stderr, "\r%*s\r", LINE_WIDTH, "");
 	fflush(stderr);
 	u->shown = 0;
 }
