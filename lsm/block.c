@@ -27,6 +27,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ---- builder ---- */
 
@@ -212,7 +213,8 @@ static int nomem(lsm_block_iter *it)
 void lsm_block_iter_init(lsm_block_iter *it, const lsm_block *blk, const char *file,
 			 uint64_t file_off)
 {
-	lsm_buf_init(&it->kbuf);
+	it->kbuf = it->kinline;
+	it->kcap = sizeof(it->kinline);
 	it->file = file;
 	lsm_block_iter_reset(it, blk, file_off);
 }
@@ -226,13 +228,61 @@ void lsm_block_iter_reset(lsm_block_iter *it, const lsm_block *blk, uint64_t fil
 	it->file_off = file_off;
 	it->ridx = 0;
 	it->status = 0;
-	it->kbuf.len = 0;
 	invalidate(it);
 }
 
 void lsm_block_iter_free(lsm_block_iter *it)
 {
-	lsm_buf_free(&it->kbuf);
+	if (it->kbuf != it->kinline)
+		free(it->kbuf);
+	it->kbuf = it->kinline;
+	it->kcap = sizeof(it->kinline);
+}
+
+/*
+ * Decodes an entry header, [varint32 shared][varint32 non_shared][varint32
+ * vlen], at p; NULL if it runs past limit. Each of the three is almost
+ * always below 128 (a prefix, a key's tail, a short value): one byte,
+ * decoded without the general loop.
+ */
+static inline const uint8_t *decode_header(const uint8_t *p, const uint8_t *limit, uint32_t *shared,
+					   uint32_t *non_shared, uint32_t *vlen)
+{
+	if (limit - p >= 3 && ((p[0] | p[1] | p[2]) & 0x80) == 0) {
+		*shared = p[0];
+		*non_shared = p[1];
+		*vlen = p[2];
+		return p + 3;
+	}
+	p = lsm_get_varint32(p, limit, shared);
+	if (p)
+		p = lsm_get_varint32(p, limit, non_shared);
+	if (p)
+		p = lsm_get_varint32(p, limit, vlen);
+	return p;
+}
+
+/* Makes the current key the first shared bytes of the current key, then p[0, non_shared). */
+static int assemble_key(lsm_block_iter *it, uint32_t shared, const uint8_t *p, uint32_t non_shared)
+{
+	size_t need = (size_t)shared + non_shared;
+	if (need > it->kcap) {
+		size_t cap = 2 * it->kcap > need ? 2 * it->kcap : need;
+		uint8_t *nb = malloc(cap);
+		if (!nb)
+			return nomem(it);
+		memcpy(nb, it->key.data, shared);
+		if (it->kbuf != it->kinline)
+			free(it->kbuf);
+		it->kbuf = nb;
+		it->kcap = cap;
+	} else if (it->key.data != it->kbuf) {
+		/* The previous key lives in the block: bring its prefix over. */
+		memcpy(it->kbuf, it->key.data, shared);
+	}
+	memcpy(it->kbuf + shared, p, non_shared);
+	it->key = lsm_slice_of(it->kbuf, need);
+	return 0;
 }
 
 /*
@@ -243,11 +293,7 @@ static int decode_at(lsm_block_iter *it, uint32_t off, int at_restart)
 {
 	const uint8_t *p = it->data + off, *limit = it->data + it->restarts_off;
 	uint32_t shared, non_shared, vlen;
-	p = lsm_get_varint32(p, limit, &shared);
-	if (p)
-		p = lsm_get_varint32(p, limit, &non_shared);
-	if (p)
-		p = lsm_get_varint32(p, limit, &vlen);
+	p = decode_header(p, limit, &shared, &non_shared, &vlen);
 	if (!p)
 		return corrupt(it, off, "truncated entry header");
 	size_t prev = at_restart ? 0 : it->key.len;
@@ -258,21 +304,10 @@ static int decode_at(lsm_block_iter *it, uint32_t off, int at_restart)
 		return corrupt(it, off, "entry runs past the end of the block");
 	if ((size_t)shared + non_shared < LSM_TRAILER)
 		return corrupt(it, off, "key shorter than its 8-byte trailer");
-	if (shared == 0) {
+	if (shared == 0)
 		it->key = lsm_slice_of(p, non_shared); /* in place: no copy */
-	} else {
-		if (it->key.data != it->kbuf.data) {
-			/* The previous key lives in the block: bring its prefix over. */
-			it->kbuf.len = 0;
-			if (lsm_buf_append(&it->kbuf, it->key.data, shared))
-				return nomem(it);
-		} else {
-			it->kbuf.len = shared;
-		}
-		if (lsm_buf_append(&it->kbuf, p, non_shared))
-			return nomem(it);
-		it->key = lsm_slice_of(it->kbuf.data, it->kbuf.len);
-	}
+	else if (assemble_key(it, shared, p, non_shared))
+		return it->status;
 	it->value = lsm_slice_of(p + non_shared, vlen);
 	it->cur = off;
 	it->next = (uint32_t)(p + non_shared + vlen - it->data);
@@ -287,25 +322,62 @@ static int seek_restart(lsm_block_iter *it, uint32_t i)
 	return decode_at(it, restart_off(it->restarts, i), 1);
 }
 
-/* The full key stored at restart point i, read in place. */
-static int restart_key(lsm_block_iter *it, uint32_t i, lsm_slice *key)
+/* The full key stored at restart point i, read in place: *key, *klen. */
+static int restart_key(lsm_block_iter *it, uint32_t i, const uint8_t **key, uint32_t *klen)
 {
 	uint32_t off = restart_off(it->restarts, i);
 	const uint8_t *p = it->data + off, *limit = it->data + it->restarts_off;
 	uint32_t shared, non_shared, vlen;
-	p = lsm_get_varint32(p, limit, &shared);
-	if (p)
-		p = lsm_get_varint32(p, limit, &non_shared);
-	if (p)
-		p = lsm_get_varint32(p, limit, &vlen);
+	p = decode_header(p, limit, &shared, &non_shared, &vlen);
 	if (!p)
 		return corrupt(it, off, "truncated entry header");
 	if (shared != 0)
 		return corrupt(it, off, "restart entry has a shared prefix");
 	if (non_shared > (size_t)(limit - p) || non_shared < LSM_TRAILER)
 		return corrupt(it, off, "restart key out of bounds or shorter than its trailer");
-	*key = lsm_slice_of(p, non_shared);
+	*key = p;
+	*klen = non_shared;
 	return 0;
+}
+
+/* A seek target, split once so that each comparison reads only the entry's key. */
+struct target {
+	const uint8_t *user;
+	size_t ulen;
+	uint64_t trailer;
+};
+
+static inline uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+/*
+ * lsm_ikey_compare(key, target) for key = k[0, klen) (klen >= 8): user
+ * bytes eight at a time as big-endian words (their order is memcmp's),
+ * which beats a call to memcmp on the short keys blocks hold.
+ */
+static inline int compare_target(const uint8_t *k, size_t klen, const struct target *t)
+{
+	size_t ulen = klen - LSM_TRAILER, n = ulen < t->ulen ? ulen : t->ulen;
+	const uint8_t *a = k, *b = t->user;
+	for (; n >= 8; n -= 8, a += 8, b += 8) {
+		uint64_t x = load_be64(a), y = load_be64(b);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	for (; n; n--, a++, b++)
+		if (*a != *b)
+			return *a < *b ? -1 : 1;
+	if (ulen != t->ulen)
+		return ulen < t->ulen ? -1 : 1;
+	uint64_t tr = lsm_get_le64(k + ulen);
+	return tr > t->trailer ? -1 : tr < t->trailer;
 }
 
 void lsm_block_iter_seek_first(lsm_block_iter *it)
@@ -382,21 +454,26 @@ void lsm_block_iter_seek(lsm_block_iter *it, lsm_slice target)
 		invalidate(it);
 		return;
 	}
+	struct target t = {target.data, target.len - LSM_TRAILER, lsm_ikey_trailer(target)};
 	/* The last restart point whose key is < target; the answer is in its region or the next. */
 	uint32_t lo = 0, hi = it->nrestarts - 1;
 	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo + 1) / 2;
-		lsm_slice k;
-		if (restart_key(it, mid, &k))
+		uint32_t mid = lo + (hi - lo + 1) / 2, klen;
+		const uint8_t *k;
+		if (restart_key(it, mid, &k, &klen))
 			return;
-		if (lsm_ikey_compare(k, target) < 0)
+		int c = compare_target(k, klen, &t);
+		if (c < 0) {
 			lo = mid;
-		else
+		} else if (c > 0) {
 			hi = mid - 1;
+		} else {
+			lo = hi = mid; /* the target itself starts this region */
+		}
 	}
 	if (seek_restart(it, lo))
 		return;
-	while (lsm_block_iter_valid(it) && lsm_ikey_compare(it->key, target) < 0)
+	while (lsm_block_iter_valid(it) && compare_target(it->key.data, it->key.len, &t) < 0)
 		lsm_block_iter_next(it);
 }
 

@@ -84,10 +84,14 @@ void lsm_block_init_trusted(lsm_block *blk, const uint8_t *data, size_t size);
 /* Frees blk->owned. */
 void lsm_block_release(lsm_block *blk);
 
+/* Reassembled keys up to this long live inside the iterator (no allocation). */
+#define LSM_BLOCK_ITER_KEY_INLINE 64
+
 /*
- * An iterator over one block, embeddable (no allocation until a key needs
- * reassembling). The block must outlive it. Errors name file and the
- * block's file offset.
+ * An iterator over one block, embeddable (no allocation unless a key
+ * longer than LSM_BLOCK_ITER_KEY_INLINE needs reassembling). The block must
+ * outlive it. It must not be copied: its key may point into itself. Errors
+ * name file and the block's file offset.
  */
 typedef struct lsm_block_iter {
 	const uint8_t *data;
@@ -101,8 +105,10 @@ typedef struct lsm_block_iter {
 	uint32_t ridx;	 /* restart region holding cur */
 	lsm_slice key;	 /* current key: into the block, or into kbuf */
 	lsm_slice value; /* into the block */
-	lsm_buf kbuf;	 /* reassembled delta-encoded keys */
+	uint8_t *kbuf;	 /* reassembled delta-encoded keys: kinline, or malloc'd */
+	size_t kcap;
 	int status;
+	uint8_t kinline[LSM_BLOCK_ITER_KEY_INLINE];
 } lsm_block_iter;
 
 /* Starts (not valid) on blk; lsm_block_iter_free releases its buffer. */

@@ -136,7 +136,7 @@ static void check_block_against(const lsm_block *blk, const struct ent *e, size_
 		lsm_block_iter_seek(&it, ent_key(&e[j]));
 		assert_at(&it, &e[j]);
 	}
-	uint8_t tk[64];
+	uint8_t tk[512]; /* the long-key test has keys of up to 399 bytes */
 	for (int round = 0; round < 2000; round++) {
 		size_t ulen = tu_below(r, 20);
 		for (size_t j = 0; j < ulen; j++)
@@ -188,6 +188,45 @@ START_TEST(test_block_round_trip_with_shared_prefixes_at_any_restart_interval)
 	lsm_block blk;
 	ck_assert_int_eq(lsm_block_init(&blk, raw.data, raw.len, "test-block", 0), 0);
 	ck_assert_uint_eq(blk.nrestarts, (n + (size_t)intervals[_i] - 1) / (size_t)intervals[_i]);
+	check_block_against(&blk, e, n, &r);
+	lsm_block_builder_free(&b);
+	free_entries(e, n);
+}
+END_TEST
+
+/*
+ * Keys up to 400 bytes and values up to 1,000: entry headers whose varints
+ * take two bytes (past the one-byte fast path), and reassembled keys longer
+ * than the iterator's inline buffer. _i: restart interval 1 or 16.
+ */
+START_TEST(test_block_long_keys_and_values_take_the_multibyte_paths)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed() + 7 + (uint64_t)_i);
+	size_t n = 400;
+	struct ent *e = calloc(n, sizeof(*e));
+	ck_assert_ptr_nonnull(e);
+	uint8_t common[400];
+	memset(common, 'p', sizeof(common));
+	for (size_t i = 0; i < n; i++) {
+		/* a long shared prefix of varying length, then a distinct tail */
+		size_t plen = tu_below(&r, 4) ? tu_below(&r, 380) : tu_below(&r, 40);
+		e[i].klen = plen + 12 + LSM_TRAILER;
+		e[i].key = malloc(e[i].klen);
+		memcpy(e[i].key, common, plen);
+		snprintf((char *)e[i].key + plen, 13, "%012zu", i);
+		lsm_put_le64(e[i].key + plen + 12, lsm_pack_trailer(1 + i, LSM_TYPE_VALUE));
+		e[i].vlen = tu_below(&r, 3) ? tu_below(&r, 1001) : tu_below(&r, 100);
+		e[i].val = malloc(e[i].vlen + 1);
+		tu_fill(&r, e[i].val, e[i].vlen);
+	}
+	qsort(e, n, sizeof(*e), ent_cmp);
+	lsm_block_builder b;
+	lsm_block_builder_init(&b, _i ? 16 : 1);
+	lsm_slice raw;
+	build(&b, e, n, &raw);
+	lsm_block blk;
+	ck_assert_int_eq(lsm_block_init(&blk, raw.data, raw.len, "long", 0), 0);
 	check_block_against(&blk, e, n, &r);
 	lsm_block_builder_free(&b);
 	free_entries(e, n);
@@ -446,6 +485,7 @@ int main(void)
 	TCase *tc = tcase_create("block");
 	tcase_add_loop_test(tc, test_block_round_trip_with_shared_prefixes_at_any_restart_interval,
 			    0, 4);
+	tcase_add_loop_test(tc, test_block_long_keys_and_values_take_the_multibyte_paths, 0, 2);
 	tcase_add_test(tc, test_block_prefix_compression_saves_space);
 	tcase_add_test(tc, test_block_empty_has_no_entries);
 	tcase_add_test(tc, test_block_single_entry_seeks_and_steps);
