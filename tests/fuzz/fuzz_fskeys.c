@@ -1,0 +1,51 @@
+/*
+ * fuzz_fskeys.c — the lsmfs value decoders (fs/keys.h): superblock, inode
+ * and chunk reference on arbitrary bytes. A value that decodes must encode
+ * back to its fixed-size prefix exactly (later bytes are room for new fields).
+ */
+#include "fuzz.h"
+
+#include "keys.h"
+
+#include <errno.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct lsmfs_super sb;
+	struct lsmfs_attr a;
+	struct fref r;
+	uint8_t sbuf[SB_LEN], ibuf[INODE_LEN], fbuf[FREF_LEN];
+	int rc;
+
+	rc = super_decode(&sb, data, size);
+	FUZZ_ASSERT(rc == 0 || rc == -EUCLEAN || rc == -EPROTONOSUPPORT);
+	if (rc == 0) {
+		FUZZ_ASSERT(size >= SB_LEN);
+		super_encode(sbuf, &sb);
+		FUZZ_ASSERT(memcmp(sbuf, data, SB_LEN) == 0);
+	}
+
+	rc = inode_decode(&a, data, size);
+	FUZZ_ASSERT(rc == 0 || rc == -EUCLEAN);
+	if (rc == 0) {
+		FUZZ_ASSERT(size >= INODE_LEN);
+		inode_encode(ibuf, &a);
+		/* Bytes 20..23 are reserved: written as zero, ignored when read. */
+		FUZZ_ASSERT(memcmp(ibuf, data, 20) == 0);
+		FUZZ_ASSERT(memcmp(ibuf + 24, data + 24, INODE_LEN - 24) == 0);
+	}
+
+	rc = fref_decode(&r, data, size);
+	FUZZ_ASSERT(rc == 0 || rc < 0);
+	if (rc == 0) {
+		fref_encode(fbuf, &r);
+		FUZZ_ASSERT(memcmp(fbuf, data, FREF_LEN) == 0);
+	}
+
+	/* The name hash takes any bytes and stays within its bit width. */
+	if (size >= 16) {
+		uint64_t h = name_hash(data, (const char *)data + 16, size - 16);
+		FUZZ_ASSERT(h >> NHASH_BITS == 0);
+	}
+	return 0;
+}
