@@ -68,9 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (lsm_block_iter_valid(&it)) {
 			check_entry(&blk, &it);
 			lsm_block_iter_next(&it);
-			if (lsm_block_iter_valid(&it))
+			if (lsm_block_iter_valid(&it)) {
 				check_entry(&blk, &it);
-			lsm_block_iter_prev(&it);
+				lsm_block_iter_prev(&it);
+			}
 		}
 	}
 	if (size >= LSM_TRAILER) {
