@@ -312,6 +312,18 @@ static void find_prev_user_entry(lsm_iter *it)
 		}
 		lsm_it_prev(it->in);
 	}
+	if (lsm_it_status(it->in)) {
+		/*
+		 * An error stopped the walk inside a run: a newer version of
+		 * the key we hold (or a deletion of it) may lie beyond the
+		 * damage, so what we hold may be stale. The error ends the
+		 * iteration; lsm_iter_status() reports it.
+		 */
+		it->valid = 0;
+		it->skey.len = 0;
+		it->sval.len = 0;
+		return;
+	}
 	if (type == LSM_TYPE_DELETE) {
 		it->valid = 0;
 		it->skey.len = 0;
