@@ -23,8 +23,10 @@
  * Why blocks: a reader that meets damage can find the next fragment at the
  * start of every later block, which is how it tells a crash's torn tail
  * (nothing valid after the damage) from corruption in the middle of the log
- * (something valid after it). A torn tail ends the log silently; corruption
- * is reported with the file and offset of the damaged fragment, never skipped.
+ * (something valid after it). In the damaged fragment's own block, where a
+ * damaged length hides where the next fragment starts, it scans every byte
+ * (valid_later_in_block). A torn tail ends the log silently; corruption is
+ * reported with the file and offset of the damaged fragment, never skipped.
  *
  * Writes: lsm_wal_add_records() frames every fragment of every given record
  * into one buffer and hands it to a single env->append(): group commit.
@@ -329,10 +331,86 @@ static int valid_after(lsm_wal_reader *r, uint64_t next, uint64_t *found)
 	return 0;
 }
 
+/*
+ * Whether the fragments from pos on run to the end of the data loaded in
+ * the block, all valid: FULLs, possibly closed by a FIRST that ends at the
+ * block's end (its record continues in the next block), or a zero trailer.
+ * That is what the records after a damaged one look like; within a block a
+ * MIDDLE or LAST can only start at offset 0.
+ */
+static int chain_to_block_end(lsm_wal_reader *r, size_t pos)
+{
+	for (;;) {
+		frag f;
+		if (pos == r->block_len)
+			return 1;
+		if (pos + LSM_WAL_HEADER > r->block_len) {
+			if (r->block_len < LSM_WAL_BLOCK)
+				return 0; /* stray bytes at the end of the file */
+			for (size_t i = pos; i < r->block_len; i++)
+				if (r->block[i])
+					return 0;
+			return 1;
+		}
+		if (parse_fragment(r, r->block, r->block_len, pos, r->block_off, &f) != FRAG_OK)
+			return 0;
+		if (f.type != LSM_WAL_FULL && f.type != LSM_WAL_FIRST)
+			return 0;
+		pos = (size_t)(f.next - r->block_off);
+		if (f.type == LSM_WAL_FIRST)
+			return pos == LSM_WAL_BLOCK;
+	}
+}
+
+/*
+ * Looks for valid records after the damaged fragment at off, at every byte
+ * of the block that holds it. The chain of headers cannot be trusted there:
+ * a damaged length byte sends it anywhere, and in the log's last block
+ * there is no later block start to look at, so without this scan the
+ * records after the damage would read as a torn tail and be dropped.
+ *
+ * The trade-off is a false alarm on a real torn tail: if the bytes after the
+ * cut-off header happen to hold a valid fragment, open fails instead of
+ * ending the log there. By chance that needs a 32-bit checksum (seeded, and
+ * covering the type byte) to match at some offset, a type of FULL or FIRST
+ * and a length that lands the chain exactly on the end of the data: about
+ * 2^-32 per offset tried, far below one in a billion per torn tail. Not by
+ * chance, a user value may itself hold a copy of a log (a file copied into
+ * lsmfs); the chain must then still end exactly where the tear did, which
+ * a cut at an arbitrary byte rarely does. Empty fragments, one constant
+ * byte pattern, are never taken as evidence: the engine writes no empty
+ * records. Failing open loudly in those rare cases is the safer error than
+ * dropping synced records silently.
+ */
+static int valid_later_in_block(lsm_wal_reader *r, uint64_t off, uint64_t *found)
+{
+	char why[sizeof(r->why)];
+	int hit = 0;
+	if (off < r->block_off || off >= r->block_off + r->block_len)
+		return 0;
+	memcpy(why, r->why, sizeof(why));
+	for (size_t p = (size_t)(off - r->block_off) + 1; p + LSM_WAL_HEADER < r->block_len; p++) {
+		frag f;
+		if (parse_fragment(r, r->block, r->block_len, p, r->block_off, &f) != FRAG_OK ||
+		    !f.len || (f.type != LSM_WAL_FULL && f.type != LSM_WAL_FIRST))
+			continue;
+		if (chain_to_block_end(r, p)) {
+			*found = f.off;
+			hit = 1;
+			break;
+		}
+	}
+	memcpy(r->why, why, sizeof(why));
+	return hit;
+}
+
 static int damaged(lsm_wal_reader *r, uint64_t off, uint64_t next)
 {
 	uint64_t found = 0;
-	int rc = valid_after(r, next, &found);
+	/* Before valid_after, which loads later blocks over the damaged one. */
+	int rc = valid_later_in_block(r, off, &found);
+	if (!rc)
+		rc = valid_after(r, next, &found);
 	if (rc < 0) {
 		r->err = rc;
 		return rc;

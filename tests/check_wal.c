@@ -510,19 +510,12 @@ START_TEST(test_wal_flipped_byte_mid_log_is_corruption_naming_file_and_offset)
 	recset rs;
 	rs_init(&rs, lens, n, tu_rand(&r));
 	write_log(px, logpath, &rs, 1, NULL);
-	uint64_t last_block = (rs.size - 1) / B;
 	int trials = 0;
 	while (trials < 300) {
 		const mfrag *f = &rs.frags[tu_below(&r, rs.nfrags)];
 		if (f->rec == n - 1)
 			continue; /* the last record's damage is a torn tail: next test */
 		uint64_t d = tu_below(&r, H + f->len);
-		/*
-		 * A damaged length in the last block can hide the fragments after
-		 * it: with no later block to look at, that reads as a torn tail.
-		 */
-		if ((d == 4 || d == 5) && f->off / B == last_block)
-			continue;
 		uint8_t mask = (uint8_t)(1 + tu_below(&r, 255));
 		flip_byte(logpath, f->off + d, mask);
 		size_t got;
@@ -537,6 +530,96 @@ START_TEST(test_wal_flipped_byte_mid_log_is_corruption_naming_file_and_offset)
 	size_t got;
 	ck_assert_int_eq(read_log(logpath, 1, &rs, &got, NULL), 0);
 	ck_assert_uint_eq(got, n);
+	rs_free(&rs);
+}
+END_TEST
+
+/*
+ * A damaged length hides where the next fragment starts, and in the log's
+ * last block no later block start shows that records follow: the reader
+ * must find them by scanning the block.
+ */
+START_TEST(test_wal_damaged_length_in_the_last_block_is_corruption)
+{
+	size_t lens[] = {300, 45000, 20, 700, 0, 1500, 64, 90};
+	size_t n = sizeof(lens) / sizeof(lens[0]);
+	recset rs;
+	rs_init(&rs, lens, n, tu_seed());
+	write_log(px, logpath, &rs, 1, NULL);
+	uint64_t last_block = (rs.size - 1) / B;
+	int tried = 0;
+	for (size_t k = 0; k < rs.nfrags; k++) {
+		const mfrag *f = &rs.frags[k];
+		if (f->rec == n - 1 || f->off / B != last_block)
+			continue;
+		/* Each bit of both length bytes: longer, shorter, past the block. */
+		for (uint64_t d = 4; d <= 5; d++) {
+			for (int bit = 0; bit < 8; bit++) {
+				flip_byte(logpath, f->off + d, (uint8_t)(1u << bit));
+				for (int strict = 0; strict <= 1; strict++) {
+					size_t got;
+					int rc = read_log(logpath, strict, &rs, &got, NULL);
+					ck_assert_msg(rc == -LSM_ECORRUPT,
+						      "length byte %llu bit %d of the fragment at "
+						      "%llu: %d, %zu records",
+						      (unsigned long long)d, bit,
+						      (unsigned long long)f->off, rc, got);
+					ck_assert_uint_eq(got, f->rec);
+					assert_corrupt_msg(logpath, f->off);
+				}
+				flip_byte(logpath, f->off + d, (uint8_t)(1u << bit));
+				tried++;
+			}
+		}
+	}
+	/* The LAST of record 1 opens the block; records 2..6 follow it. */
+	ck_assert_int_eq(tried, 6 * 16);
+	rs_free(&rs);
+}
+END_TEST
+
+/*
+ * The scan for records after damage must not turn a torn tail into
+ * corruption when the torn record's payload holds a valid fragment that is
+ * not followed, to the end of the file, by valid fragments only: the bytes
+ * a user stored may contain a log.
+ */
+START_TEST(test_wal_torn_tail_whose_payload_holds_a_fragment_stays_a_torn_tail)
+{
+	uint8_t inner[H + 40];
+	uint8_t type = LSM_WAL_FULL;
+	memset(inner + H, 'q', 40);
+	lsm_put_le32(inner, lsm_checksum2(&type, 1, inner + H, 40));
+	lsm_put_le16(inner + 4, 40);
+	inner[6] = type;
+	size_t lens[] = {100, 3000};
+	recset rs;
+	rs_init(&rs, lens, 2, tu_seed());
+	/* The last record carries a whole valid fragment at byte 1000. */
+	memcpy(rs.data[1] + 1000, inner, sizeof(inner));
+	write_log(px, logpath, &rs, 1, NULL);
+	uint64_t at = rs.off[1] + H + 1000;
+	/* Cut inside the embedded fragment, and past it. */
+	uint64_t cuts[] = {rs.size - 1, at + sizeof(inner) + 1, at + 20};
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		file_truncate(logpath, cuts[i]);
+		size_t got;
+		uint64_t torn;
+		ck_assert_int_eq(read_log(logpath, 0, &rs, &got, &torn), 0);
+		ck_assert_uint_eq(got, 1);
+		ck_assert_uint_eq(torn, rs.off[1]);
+	}
+	/* Flipped bytes in that record's header: still only its own damage. */
+	write_log(px, logpath, &rs, 1, NULL);
+	for (uint64_t d = 0; d < H; d++) {
+		flip_byte(logpath, rs.off[1] + d, 0x11);
+		size_t got;
+		uint64_t torn;
+		ck_assert_int_eq(read_log(logpath, 0, &rs, &got, &torn), 0);
+		ck_assert_uint_eq(got, 1);
+		ck_assert_uint_eq(torn, rs.off[1]);
+		flip_byte(logpath, rs.off[1] + d, 0x11);
+	}
 	rs_free(&rs);
 }
 END_TEST
@@ -777,7 +860,9 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_wal_flipped_byte_mid_log_is_corruption_naming_file_and_offset);
+	tcase_add_test(tc, test_wal_damaged_length_in_the_last_block_is_corruption);
 	tcase_add_test(tc, test_wal_flipped_byte_in_last_record_only_is_torn_tail);
+	tcase_add_test(tc, test_wal_torn_tail_whose_payload_holds_a_fragment_stays_a_torn_tail);
 	tcase_add_test(tc, test_wal_damaged_first_fragment_before_valid_last_is_corruption);
 	tcase_add_test(tc, test_wal_misplaced_fragments_are_corruption_unless_at_the_tail);
 	suite_add_tcase(s, tc);
