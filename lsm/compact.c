@@ -18,6 +18,10 @@
  * so one user key never spans two files of a level >= 1. A single input
  * file with nothing to merge below is moved by a version edit alone.
  *
+ * Obsolete files go as soon as no version holds them: after each flush and
+ * compaction, and when a reader drops the last view of an old version
+ * (lsm_db_sv_release).
+ *
  * What a compaction may drop (smallest = the oldest live snapshot, or the
  * last sequence when there is none):
  *   - an entry shadowed by a newer entry of the same user key whose
@@ -698,6 +702,9 @@ out:
 	if (!rc)
 		lsm_db_count(&db->c.compactions, 1);
 	lsm_edit_free(&e);
+	/* Our reference would keep the inputs alive: they can go at once. */
+	lsm_version_unref(c->v);
+	c->v = NULL;
 	if (!rc)
 		lsm_db_delete_obsolete(db);
 	return rc;
@@ -747,6 +754,8 @@ static void *bg_main(void *arg)
 			m->done = 1;
 		} else if ((c = pick_auto(db)) != NULL) {
 			rc = run_compaction(db, c);
+		} else if (db->obsolete_pending) {
+			lsm_db_delete_obsolete(db);
 		} else {
 			pthread_cond_broadcast(&db->done_cv);
 			pthread_cond_wait(&db->bg_cv, &db->mu);
@@ -892,6 +901,8 @@ void lsm_db_delete_obsolete(lsm_db *db)
 	/* After a background error the state on disk is uncertain: keep everything. */
 	if (db->read_only || db->bg_error)
 		return;
+	/* A reader dropping a version from here on asks again. */
+	db->obsolete_pending = 0;
 	uint64_t *live = live_tables(db, &nlive);
 	if (!live)
 		return; /* out of memory: try again after the next job */

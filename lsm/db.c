@@ -133,6 +133,30 @@ void lsm_db_sv_put(lsm_sv *sv)
 		sv_free(sv);
 }
 
+/* REQUIRES: db->mu not held. */
+void lsm_db_sv_release(lsm_db *db, lsm_sv *sv)
+{
+	if (!sv || __atomic_sub_fetch(&sv->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	/*
+	 * The last reader of a replaced view. If its version is no longer
+	 * current, it may have been the last to hold the files a compaction
+	 * retired: have them deleted now rather than after the next job. The
+	 * extra reference lets us compare after the view is gone; it is
+	 * dropped before the background thread can look (it needs db->mu).
+	 */
+	lsm_version *v = sv->v;
+	lsm_version_ref(v);
+	sv_free(sv);
+	pthread_mutex_lock(&db->mu);
+	if (v != db->vs.current && !db->read_only) {
+		db->obsolete_pending = 1;
+		lsm_db_bg_schedule(db);
+	}
+	lsm_version_unref(v);
+	pthread_mutex_unlock(&db->mu);
+}
+
 /* REQUIRES: db->mu held. */
 lsm_sv *lsm_db_sv_get(lsm_db *db)
 {
@@ -693,7 +717,8 @@ out:
 	if (ikbuf != small)
 		free(ikbuf);
 	lsm_buf_free(&buf);
-	lsm_db_sv_put(sv);
+	if (sv)
+		lsm_db_sv_release(db, sv);
 	return rc;
 }
 

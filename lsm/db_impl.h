@@ -140,6 +140,8 @@ struct lsm_db {
 	lsm_buf compact_ptr[LSM_MAX_LEVELS];
 
 	lsm_manual *manual; /* db->mu */
+	/* A reader dropped an old version: obsolete files may be deletable. db->mu. */
+	int obsolete_pending;
 
 	pthread_t bg_thread;
 	int bg_started;
@@ -157,6 +159,12 @@ int lsm_db_install_sv(lsm_db *db);
 /* REQUIRES: db->mu held. References the current read view. */
 lsm_sv *lsm_db_sv_get(lsm_db *db);
 void lsm_db_sv_put(lsm_sv *sv);
+/*
+ * REQUIRES: db->mu not held. A reader's lsm_db_sv_put: when it drops the
+ * last reference to a view whose version is no longer current, it has the
+ * background thread delete the files no version holds any more.
+ */
+void lsm_db_sv_release(lsm_db *db, lsm_sv *sv);
 /*
  * REQUIRES: db->mu held. Applies e via the version set, tracks the new
  * version and installs a new read view.

@@ -389,7 +389,8 @@ void lsm_iter_free(lsm_iter *it)
 	if (!it)
 		return;
 	lsm_it_destroy(it->in);
-	lsm_db_sv_put(it->sv);
+	if (it->sv)
+		lsm_db_sv_release(it->db, it->sv);
 	lsm_buf_free(&it->skey);
 	lsm_buf_free(&it->sval);
 	lsm_buf_free(&it->target);

@@ -140,7 +140,7 @@ int lsm_verify(lsm_db *db, lsm_verify_report_fn report, void *arg)
 	for (int level = 0; level < LSM_MAX_LEVELS; level++)
 		for (int i = 0; i < sv->v->nfiles[level]; i++)
 			verify_table(db, sv->v->files[level][i], &vc);
-	lsm_db_sv_put(sv);
+	lsm_db_sv_release(db, sv);
 
 	lsm_writer w = {.batch = NULL};
 	lsm_db_writer_enter(db, &w);

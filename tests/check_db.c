@@ -6,6 +6,7 @@
 #include "env.h"
 #include "lsm.h"
 #include "testutil.h"
+#include "version.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -1102,6 +1103,87 @@ START_TEST(test_read_only_open_changes_no_file)
 }
 END_TEST
 
+/* ---- obsolete files go as soon as nothing reads them ---- */
+
+/* Table files in dir. */
+static int count_tables(void)
+{
+	char **names = NULL;
+	size_t count = 0;
+	int n = 0;
+	lsm_env *env = lsm_env_posix();
+	ck_assert_int_eq(env->list_dir(env, dir, &names, &count), 0);
+	for (size_t i = 0; i < count; i++)
+		n += lsm_parse_filename(names[i], NULL) == LSM_FILE_TABLE;
+	lsm_env_free_names(names, count);
+	return n;
+}
+
+static int live_tables(lsm_db *db)
+{
+	lsm_stats st;
+	int n = 0;
+	lsm_stats_get(db, &st);
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		n += st.level_files[l];
+	return n;
+}
+
+START_TEST(test_compact_range_leaves_no_obsolete_table_behind)
+{
+	lsm_options o;
+	small_options(&o);
+	o.l0_compaction_trigger = o.l0_slowdown_trigger = 20;
+	o.l0_stop_trigger = 24;
+	lsm_db *db = open_db(&o);
+	for (int gen = 1; gen <= 4; gen++) {
+		fill(db, 800, gen);
+		ck_assert_int_eq(lsm_flush(db), 0);
+	}
+	ck_assert_int_gt(count_tables(), 2);
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	/* Nothing else will run: the files must be gone when it returns. */
+	ck_assert_int_eq(count_tables(), live_tables(db));
+	check_fill(db, NULL, 800, 4);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+START_TEST(test_tables_an_iterator_pinned_go_when_it_is_freed)
+{
+	lsm_options o;
+	small_options(&o);
+	o.l0_compaction_trigger = o.l0_slowdown_trigger = 20;
+	o.l0_stop_trigger = 24;
+	lsm_db *db = open_db(&o);
+	for (int gen = 1; gen <= 3; gen++) {
+		fill(db, 800, gen);
+		ck_assert_int_eq(lsm_flush(db), 0);
+	}
+	int before = count_tables();
+	lsm_iter *it = lsm_iter_new(db, NULL);
+	ck_assert_ptr_nonnull(it);
+	lsm_iter_seek_first(it);
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	/* The iterator still reads the old tables: they stay. */
+	ck_assert_int_ge(count_tables(), before);
+	int n = 0;
+	for (; lsm_iter_valid(it); lsm_iter_next(it))
+		n++;
+	ck_assert_int_eq(lsm_iter_status(it), 0);
+	ck_assert_int_eq(n, 800);
+	lsm_iter_free(it);
+	/* No write, flush or compaction follows: freeing the iterator is what deletes them. */
+	int i;
+	for (i = 0; i < 100 && count_tables() != live_tables(db); i++)
+		usleep(20000);
+	ck_assert_msg(count_tables() == live_tables(db), "%d table files, %d live", count_tables(),
+		      live_tables(db));
+	check_fill(db, NULL, 800, 3);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
@@ -1138,6 +1220,8 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_tombstones_disappear_after_full_compact_range);
 	tcase_add_test(tc, test_tombstone_kept_while_a_snapshot_can_see_the_key);
 	tcase_add_test(tc, test_compact_range_pushes_data_down_and_keeps_it);
+	tcase_add_test(tc, test_compact_range_leaves_no_obsolete_table_behind);
+	tcase_add_test(tc, test_tables_an_iterator_pinned_go_when_it_is_freed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("faults");
