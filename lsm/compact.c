@@ -107,8 +107,9 @@ static int out_open(lsm_db *db, out_table *o)
 	lsm_buf_init(&o->smallest);
 	lsm_buf_init(&o->largest);
 	o->smallest_seq = UINT64_MAX;
-	o->number = db->vs.next_file++;
-	int rc = pending_add(db, o->number);
+	int rc = lsm_db_new_file_number(db, &o->number);
+	if (!rc)
+		rc = pending_add(db, o->number);
 	if (rc)
 		return rc;
 	o->path = lsm_table_filename(db->dir, o->number);
@@ -910,8 +911,9 @@ void lsm_db_delete_obsolete(lsm_db *db)
 	uint64_t manifest_number = db->vs.manifest_number;
 	/*
 	 * Safe without the lock: only this thread (or lsm_open before the
-	 * thread starts) creates tables and MANIFESTs, and WALs created
-	 * meanwhile are numbered above log_number.
+	 * thread starts) creates tables; WALs created meanwhile are numbered
+	 * above log_number, and a MANIFEST the write leader may start meanwhile
+	 * (lsm_db_new_file_number) above manifest_number.
 	 */
 	pthread_mutex_unlock(&db->mu);
 	if (db->env->list_dir(db->env, db->dir, &names, &count) == 0) {

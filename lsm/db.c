@@ -247,7 +247,30 @@ int lsm_db_apply_edit(lsm_db *db, lsm_version_edit *e)
 		return rc;
 	lsm_version_ref(db->vs.current);
 	db->versions[db->nversions++] = db->vs.current;
+	/* Recovery applies edits before there is a memtable; lsm_open installs the first view. */
+	if (!db->mem)
+		return 0;
 	return lsm_db_install_sv(db);
+}
+
+/* REQUIRES: db->mu held. */
+int lsm_db_new_file_number(lsm_db *db, uint64_t *number)
+{
+	int rc = 0;
+	if (db->vs.next_file >= db->vs.file_limit) {
+		/* An edit of counters only: log_and_apply moves NEXT_FILE ahead. */
+		lsm_version_edit e;
+		lsm_edit_init(&e);
+		rc = lsm_db_apply_edit(db, &e);
+		lsm_edit_free(&e);
+		if (rc)
+			lsm_db_set_bg_error(db, rc); /* the MANIFEST's end is unknown now */
+	}
+	if (!rc) {
+		assert(db->vs.next_file < db->vs.file_limit);
+		*number = db->vs.next_file++;
+	}
+	return rc;
 }
 
 /* ---- the write queue ---- */
@@ -340,7 +363,10 @@ static int switch_memtable(lsm_db *db)
 		rc = lsm_seterr(-ENOMEM, "switching memtables: out of memory");
 	if (rc)
 		goto out;
-	uint64_t number = db->vs.next_file++;
+	uint64_t number;
+	rc = lsm_db_new_file_number(db, &number);
+	if (rc)
+		goto out;
 	path = lsm_log_filename(db->dir, number);
 	if (!path) {
 		rc = lsm_seterr(-ENOMEM, "switching memtables: out of memory");
@@ -895,22 +921,97 @@ out:
 	return rc;
 }
 
+/* True if sorted[0..n) holds x. */
+static int has_number(const uint64_t *sorted, int n, uint64_t x)
+{
+	return bsearch(&x, sorted, (size_t)n, sizeof(x), cmp_u64) != NULL;
+}
+
 /*
- * Lists the directory: the WALs to replay (number >= log_number, sorted)
- * and the highest file number in use, so new files never reuse a number
- * that a crash left behind.
+ * Checks the recovered version against the directory. A MANIFEST that lost
+ * its last synced edits (a damaged or cut record that a crash cannot
+ * explain) reads as an older, self-consistent version; opening it would
+ * bring old values back and, read-write, delete the newer tables as
+ * obsolete. What those edits did leaves traces:
+ *   - a compaction deleted its inputs: a live table of the older version
+ *     is missing;
+ *   - a flush moved log_number on and deleted the WALs below it: the WAL
+ *     log_number names is missing (recovery makes that WAL, and syncs its
+ *     directory entry, before any edit names it; none is deleted before an
+ *     edit has moved log_number past it);
+ *   - any file made after them is numbered at or past the recovered
+ *     NEXT_FILE (a file is only made once an edit covers its number: see
+ *     lsm_db_new_file_number).
+ * A crash's torn last record leaves none of these: that edit was not
+ * synced, so nothing it would have allowed has happened.
+ */
+static int check_files(lsm_db *db, const uint64_t *tables, int ntables, const uint64_t *logs,
+		       int nlogs)
+{
+	lsm_version *v = db->vs.current;
+	char *manifest = lsm_manifest_filename(db->dir, db->vs.manifest_number);
+	char *file = NULL;
+	int rc = 0;
+	if (!manifest)
+		return lsm_seterr(-ENOMEM, "recovery: out of memory");
+	for (int l = 0; l < LSM_MAX_LEVELS && !rc; l++) {
+		for (int i = 0; i < v->nfiles[l] && !rc; i++) {
+			uint64_t num = v->files[l][i]->number;
+			if (has_number(tables, ntables, num))
+				continue;
+			file = lsm_table_filename(db->dir, num);
+			rc = file ? LSM_CORRUPT(manifest, 0,
+						"table %s of level %d is missing (deleted, or the "
+						"MANIFEST lost the edits that replaced it)",
+						file, l)
+				  : lsm_seterr(-ENOMEM, "recovery: out of memory");
+		}
+	}
+	if (!rc && db->vs.log_number && !has_number(logs, nlogs, db->vs.log_number)) {
+		file = lsm_log_filename(db->dir, db->vs.log_number);
+		rc = file ? LSM_CORRUPT(manifest, 0,
+					"its WAL %s is missing (deleted, or the MANIFEST lost "
+					"the edits that retired it)",
+					file)
+			  : lsm_seterr(-ENOMEM, "recovery: out of memory");
+	}
+	uint64_t last_table = ntables ? tables[ntables - 1] : 0;
+	uint64_t last_log = nlogs ? logs[nlogs - 1] : 0;
+	uint64_t last = last_table > last_log ? last_table : last_log;
+	if (!rc && (ntables || nlogs) && last >= db->vs.file_limit) {
+		file = last == last_table ? lsm_table_filename(db->dir, last)
+					  : lsm_log_filename(db->dir, last);
+		rc = file ? LSM_CORRUPT(manifest, 0,
+					"%s is numbered at or past the MANIFEST's next file "
+					"number %llu: the MANIFEST lost edits made before that "
+					"file (refusing to open an older state, or delete it)",
+					file, (unsigned long long)db->vs.file_limit)
+			  : lsm_seterr(-ENOMEM, "recovery: out of memory");
+	}
+	free(file);
+	free(manifest);
+	return rc;
+}
+
+/*
+ * Lists the directory, checks it against the recovered version
+ * (check_files), and returns the WALs to replay (number >= log_number,
+ * sorted) and the highest file number in use, so new files never reuse a
+ * number that a crash left behind.
  */
 static int scan_dir(lsm_db *db, uint64_t **logs, int *nlogs, uint64_t *max_number)
 {
 	char **names = NULL;
 	size_t count = 0;
-	int n = 0;
-	uint64_t *l = NULL;
+	int n = 0, nall = 0, ntables = 0;
+	uint64_t *l = NULL, *all = NULL, *tables = NULL;
 	int rc = db->env->list_dir(db->env, db->dir, &names, &count);
 	if (rc)
 		return rc;
 	l = malloc((count + 1) * sizeof(*l));
-	if (!l) {
+	all = malloc((count + 1) * sizeof(*all));
+	tables = malloc((count + 1) * sizeof(*tables));
+	if (!l || !all || !tables) {
 		rc = lsm_seterr(-ENOMEM, "recovery: out of memory");
 		goto out;
 	}
@@ -922,15 +1023,26 @@ static int scan_dir(lsm_db *db, uint64_t **logs, int *nlogs, uint64_t *max_numbe
 			if (num > *max_number)
 				*max_number = num;
 		}
+		if (k == LSM_FILE_TABLE)
+			tables[ntables++] = num;
+		if (k == LSM_FILE_LOG)
+			all[nall++] = num;
 		if (k == LSM_FILE_LOG && num >= db->vs.log_number)
 			l[n++] = num;
 	}
 	qsort(l, (size_t)n, sizeof(*l), cmp_u64);
+	qsort(all, (size_t)nall, sizeof(*all), cmp_u64);
+	qsort(tables, (size_t)ntables, sizeof(*tables), cmp_u64);
+	rc = check_files(db, tables, ntables, all, nall);
+	if (rc)
+		goto out;
 	*logs = l;
 	*nlogs = n;
 	l = NULL;
 out:
 	free(l);
+	free(all);
+	free(tables);
 	lsm_env_free_names(names, count);
 	return rc;
 }
@@ -1003,16 +1115,21 @@ static int recover(lsm_db *db)
 	} else if (!rc && db->opts.error_if_exists) {
 		rc = lsm_seterr(-LSM_EEXIST, "a database already exists in %s", db->dir);
 	}
+	if (rc)
+		goto out;
+	/* Before verify_tables_at_open: a missing table is the MANIFEST's fault. */
+	rc = scan_dir(db, &logs, &nlogs, &max_number);
 	if (!rc && db->opts.paranoid_checks)
 		rc = verify_tables_at_open(db);
 	if (rc)
 		goto out;
-
-	rc = scan_dir(db, &logs, &nlogs, &max_number);
-	if (rc)
-		goto out;
-	if (db->vs.next_file <= max_number)
-		db->vs.next_file = max_number + 1;
+	/*
+	 * Past every file there is, live or left by a crash. Below the logged
+	 * limit that may mean handing out numbers again: only ones no file
+	 * has now, so nothing is clobbered, and an open that makes a WAL or
+	 * two needs no edit first just to cover their numbers.
+	 */
+	db->vs.next_file = max_number + 1;
 	st.max_seq = db->vs.last_seq;
 	st.mem = lsm_memtable_new();
 	if (!st.mem) {
@@ -1041,7 +1158,10 @@ static int recover(lsm_db *db)
 		rc = lsm_seterr(-ENOMEM, "recovery: out of memory");
 		goto out;
 	}
-	uint64_t number = db->vs.next_file++;
+	uint64_t number;
+	rc = lsm_db_new_file_number(db, &number);
+	if (rc)
+		goto out;
 	char *path = lsm_log_filename(db->dir, number);
 	if (!path) {
 		rc = lsm_seterr(-ENOMEM, "recovery: out of memory");

@@ -9,8 +9,10 @@
  * Only the front writer of the write queue (the "leader") touches the WAL
  * and inserts into the active memtable, and it does so with db->mu
  * released; every other writer waits on its own condition variable.
- * Only the background thread (or lsm_open before it starts) builds tables,
- * applies version edits and deletes files.
+ * Only the background thread (or lsm_open before it starts) builds tables
+ * and deletes files. Version edits come from it too, with one exception:
+ * the write leader may log an edit of counters only, to cover the number of
+ * a new WAL (lsm_db_new_file_number); db->mu serialises all edits.
  */
 #ifndef LSM_DB_IMPL_H
 #define LSM_DB_IMPL_H
@@ -170,6 +172,14 @@ void lsm_db_sv_release(lsm_db *db, lsm_sv *sv);
  * version and installs a new read view.
  */
 int lsm_db_apply_edit(lsm_db *db, lsm_version_edit *e);
+/*
+ * REQUIRES: db->mu held. Hands out the number of a file about to be created.
+ * The MANIFEST covers it first: when the last logged NEXT_FILE is used up,
+ * an edit moving it on is logged (db->mu stays held across that I/O), so no
+ * file is ever numbered past what the MANIFEST records, and recovery can
+ * take one that is as proof of lost edits. A failure is a background error.
+ */
+int lsm_db_new_file_number(lsm_db *db, uint64_t *number);
 /* REQUIRES: db->mu held. Records the first background error (db turns read-only). */
 void lsm_db_set_bg_error(lsm_db *db, int rc);
 /* REQUIRES: db->mu held. The error later writes get, naming the background error. */

@@ -17,7 +17,7 @@
  *   ---  -------------  -------------------------------------------------
  *    1   FORMAT         [varint format version]   first in every edit; 1 now
  *    2   LOG_NUMBER     [varint n]   WALs numbered below n are not needed
- *    3   NEXT_FILE      [varint n]   next unused file number
+ *    3   NEXT_FILE      [varint n]   no file numbered n or above exists yet
  *    4   LAST_SEQ       [varint s]   last sequence number made visible
  *    5   DELETED_FILE   [varint level][varint file number]
  *    6   NEW_FILE       [varint level][varint file number][varint file size]
@@ -63,6 +63,14 @@
  * bounded amount and the old file can be deleted.
  */
 #define MANIFEST_ROLL_BYTES (UINT64_C(4) << 20)
+
+/*
+ * Every edit logs NEXT_FILE this far past the numbers handed out so far, so
+ * the db can create that many files (a WAL, a flush's table, compaction
+ * outputs) before it must log an edit just to cover the next number: a file
+ * is only ever created under a logged NEXT_FILE (see lsm_vset_log_and_apply).
+ */
+#define FILE_NUMBER_SLACK 64
 
 enum edit_tag {
 	TAG_END = 0,
@@ -968,6 +976,7 @@ int lsm_vset_create(lsm_version_set *vs, lsm_env *env, const char *dir, const ls
 		goto out;
 	vs->manifest_number = 1;
 	vs->next_file = 2;
+	vs->file_limit = 2;
 	version_score(vs->current, opts);
 	rc = encode_snapshot(vs->current, 0, vs->next_file, 0, &rec);
 	if (rc)
@@ -1009,12 +1018,22 @@ int lsm_vset_log_and_apply(lsm_version_set *vs, lsm_version_edit *e)
 	if (!e->has_log_number)
 		e->log_number = vs->log_number;
 	/* A file number handed out must never be handed out again after a restart. */
-	if (!e->has_next_file || e->next_file < vs->next_file)
-		e->next_file = vs->next_file;
+	uint64_t used = vs->next_file;
+	if (e->has_next_file && e->next_file > used)
+		used = e->next_file;
 	/* Recovery does the same (see replay_manifest): memory and disk agree. */
 	for (int i = 0; i < e->nadded; i++)
-		if (e->added[i].meta->number >= e->next_file)
-			e->next_file = e->added[i].meta->number + 1;
+		if (e->added[i].meta->number >= used)
+			used = e->added[i].meta->number + 1;
+	/*
+	 * What is logged runs ahead of what is used: the numbers in between
+	 * may be handed out, and their files created, before the next edit.
+	 * It never goes back, or a file made under an older limit would lie
+	 * beyond the new one.
+	 */
+	e->next_file = used + FILE_NUMBER_SLACK;
+	if (e->next_file < vs->file_limit)
+		e->next_file = vs->file_limit;
 	if (!e->has_last_seq || e->last_seq < vs->last_seq)
 		e->last_seq = vs->last_seq;
 	e->has_log_number = e->has_next_file = e->has_last_seq = 1;
@@ -1068,8 +1087,8 @@ int lsm_vset_log_and_apply(lsm_version_set *vs, lsm_version_edit *e)
 	vs->current = nv;
 	nv = NULL;
 	vs->log_number = e->log_number;
-	if (e->next_file > vs->next_file)
-		vs->next_file = e->next_file;
+	vs->next_file = used;
+	vs->file_limit = e->next_file;
 	__atomic_store_n(&vs->last_seq, e->last_seq, __ATOMIC_RELEASE);
 out:
 	lsm_version_unref(nv);
@@ -1169,6 +1188,8 @@ static int replay_manifest(lsm_version_set *vs, const char *path)
 		vs->next_file = max_number + 1;
 	if (vs->next_file <= vs->manifest_number)
 		vs->next_file = vs->manifest_number + 1;
+	/* Numbers below the logged limit may name files already: hand out none of them. */
+	vs->file_limit = vs->next_file;
 out:
 	lsm_edit_free(&e);
 	lsm_wal_reader_close(r);

@@ -96,7 +96,14 @@ typedef struct lsm_version_set {
 	const lsm_options *opts;
 	lsm_version *current; /* protected by the db mutex; readers ref it */
 	uint64_t manifest_number;
-	uint64_t next_file;  /* protected by the db mutex */
+	uint64_t next_file; /* the next number to hand out; db mutex */
+	/*
+	 * NEXT_FILE as last logged: no file numbered at or above it was ever
+	 * created, so recovery takes such a file as proof of lost edits. A
+	 * number >= file_limit may only be handed out once an edit has moved
+	 * the limit past it. db mutex.
+	 */
+	uint64_t file_limit;
 	uint64_t last_seq;   /* last sequence made visible; atomic loads by readers */
 	uint64_t log_number; /* oldest WAL still needed */
 	void *manifest;	     /* lsm_wal_writer of the live MANIFEST */
@@ -116,7 +123,9 @@ int lsm_vset_create(lsm_version_set *vs, lsm_env *env, const char *dir, const ls
  * Applies edit to the current version: writes it to the MANIFEST (starting
  * a new MANIFEST holding a full snapshot first if there is none open or the
  * live one is over 4 MiB), syncs it, then installs the new version.
- * Fills in next_file/last_seq/log_number from vs where the edit lacks them.
+ * Fills in next_file/last_seq/log_number from vs where the edit lacks them;
+ * the logged next_file runs FILE_NUMBER_SLACK (version.c) past every number
+ * handed out so far, and file_limit follows it.
  * REQUIRES: the caller serialises calls (db mutex held, or the only thread).
  * On error nothing is installed and the caller must turn read-only.
  */

@@ -7,6 +7,7 @@
 #include "lsm.h"
 #include "testutil.h"
 #include "version.h"
+#include "wal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -1184,6 +1185,200 @@ START_TEST(test_tables_an_iterator_pinned_go_when_it_is_freed)
 }
 END_TEST
 
+/* ---- recovery checks the directory against the MANIFEST ---- */
+
+/* The base name of the first file of kind in dir (and its number), or NULL. */
+static char *first_file(enum lsm_file_kind kind, uint64_t *number)
+{
+	char **names = NULL;
+	size_t count = 0;
+	char *found = NULL;
+	lsm_env *env = lsm_env_posix();
+	ck_assert_int_eq(env->list_dir(env, dir, &names, &count), 0);
+	for (size_t i = 0; i < count && !found; i++)
+		if (lsm_parse_filename(names[i], number) == kind)
+			found = strdup(names[i]);
+	lsm_env_free_names(names, count);
+	return found;
+}
+
+/* Both kinds of open fail with -LSM_ECORRUPT naming every one of names; nothing changes. */
+static void expect_open_refused(const char *const *names, int n)
+{
+	char *before = dir_listing();
+	for (int ro = 1; ro >= 0; ro--) {
+		lsm_options o;
+		lsm_db *db = NULL;
+		small_options(&o);
+		o.read_only = ro;
+		int rc = lsm_open(&db, dir, &o);
+		ck_assert_msg(rc == -LSM_ECORRUPT, "%s open gave %s: %s", ro ? "read-only" : "an",
+			      lsm_strerror(rc), lsm_errmsg());
+		for (int i = 0; i < n; i++)
+			ck_assert_msg(strstr(lsm_errmsg(), names[i]), "the message lacks %s: %s",
+				      names[i], lsm_errmsg());
+		char *after = dir_listing();
+		ck_assert_str_eq(before, after);
+		free(after);
+	}
+	free(before);
+}
+
+START_TEST(test_open_refuses_a_table_numbered_past_the_manifest_and_keeps_it)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	fill(db, 1000, 1);
+	ck_assert_int_eq(lsm_flush(db), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	/*
+	 * Only lost MANIFEST edits can explain such a file: every number is
+	 * logged before its file is made. Opening would delete it as obsolete.
+	 */
+	uint64_t num;
+	char *table = first_file(LSM_FILE_TABLE, &num);
+	ck_assert_ptr_nonnull(table);
+	char *from = tu_path(dir, table), *to = tu_path(dir, "999999.sst");
+	ck_assert_int_eq(link(from, to), 0);
+	const char *names[] = {"999999.sst", "MANIFEST-"};
+	expect_open_refused(names, 2);
+	/* A WAL is as telling. */
+	ck_assert_int_eq(unlink(to), 0);
+	free(to);
+	to = tu_path(dir, "999998.log");
+	FILE *f = fopen(to, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	names[0] = "999998.log";
+	expect_open_refused(names, 2);
+	ck_assert_int_eq(unlink(to), 0);
+	db = open_db(&o);
+	check_fill(db, NULL, 1000, 1);
+	ck_assert_int_eq(lsm_close(db), 0);
+	free(table);
+	free(from);
+	free(to);
+}
+END_TEST
+
+START_TEST(test_open_refuses_a_missing_live_table_or_wal_naming_it)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	fill(db, 1000, 1);
+	ck_assert_int_eq(lsm_flush(db), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	uint64_t num;
+	char *table = first_file(LSM_FILE_TABLE, &num), *wal = first_file(LSM_FILE_LOG, &num);
+	ck_assert_ptr_nonnull(table);
+	ck_assert_ptr_nonnull(wal);
+	char *tp = tu_path(dir, table), *wp = tu_path(dir, wal), *aside = tu_path(dir, "aside");
+	ck_assert_int_eq(rename(tp, aside), 0);
+	const char *names[] = {table, "MANIFEST-"};
+	expect_open_refused(names, 2);
+	ck_assert_int_eq(rename(aside, tp), 0);
+	ck_assert_int_eq(rename(wp, aside), 0);
+	names[0] = wal;
+	expect_open_refused(names, 2);
+	ck_assert_int_eq(rename(aside, wp), 0);
+	db = open_db(&o);
+	check_fill(db, NULL, 1000, 1);
+	ck_assert_int_eq(lsm_close(db), 0);
+	free(table);
+	free(wal);
+	free(tp);
+	free(wp);
+	free(aside);
+}
+END_TEST
+
+/*
+ * The MANIFEST loses its last records from the last one that deleted a file
+ * on: edits that were synced and acted on (a flush deleted its WAL, a
+ * compaction its inputs). The older version left must not open, and a
+ * read-write open must not delete the newer tables as obsolete.
+ */
+START_TEST(test_manifest_that_lost_its_last_edit_fails_open_and_deletes_nothing)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	fill(db, 3000, 1);
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	uint64_t num;
+	char *manifest = first_file(LSM_FILE_MANIFEST, &num);
+	ck_assert_ptr_nonnull(manifest);
+	char *mp = tu_path(dir, manifest);
+	lsm_wal_reader *r;
+	lsm_slice rec;
+	uint64_t off, last = 0;
+	int rc;
+	ck_assert_int_eq(lsm_wal_reader_open(lsm_env_posix(), mp, 1, &r), 0);
+	while ((rc = lsm_wal_read(r, &rec, &off)) == 1) {
+		lsm_version_edit e;
+		lsm_edit_init(&e);
+		ck_assert_int_eq(lsm_edit_decode(&e, rec), 0);
+		if (e.ndeleted || (e.has_log_number && e.log_number))
+			last = off;
+		lsm_edit_free(&e);
+	}
+	ck_assert_int_eq(rc, 0);
+	lsm_wal_reader_close(r);
+	ck_assert_uint_gt(last, 0);
+	ck_assert_int_eq(truncate(mp, (off_t)last), 0);
+	const char *names[] = {manifest};
+	expect_open_refused(names, 1);
+	free(manifest);
+	free(mp);
+}
+END_TEST
+
+/*
+ * While the db runs, every table and WAL in the directory is numbered
+ * below the MANIFEST's NEXT_FILE: recovery relies on it to tell a crash's
+ * leftovers from files that only lost edits can explain.
+ */
+START_TEST(test_every_file_is_numbered_below_the_logged_next_file)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	char k[32], v[96];
+	for (int round = 0; round < 40; round++) {
+		for (int i = 0; i < 300; i++) {
+			key_of(k, sizeof(k), (round * 7919 + i * 13) % 5000);
+			val_of(v, sizeof(v), i, round);
+			put_str(db, k, v);
+		}
+		/* List first: a file made after the MANIFEST is read may lie past it. */
+		char **names = NULL;
+		size_t count = 0;
+		lsm_env *env = lsm_env_posix();
+		ck_assert_int_eq(env->list_dir(env, dir, &names, &count), 0);
+		lsm_version_set vs;
+		lsm_options vo;
+		lsm_options_init(&vo);
+		ck_assert_msg(lsm_vset_recover(&vs, env, dir, &vo) == 0, "%s", lsm_errmsg());
+		for (size_t i = 0; i < count; i++) {
+			uint64_t num;
+			enum lsm_file_kind kind = lsm_parse_filename(names[i], &num);
+			if (kind == LSM_FILE_TABLE || kind == LSM_FILE_LOG)
+				ck_assert_msg(num < vs.file_limit, "round %d: %s, NEXT_FILE %llu",
+					      round, names[i], (unsigned long long)vs.file_limit);
+		}
+		lsm_vset_destroy(&vs);
+		lsm_env_free_names(names, count);
+	}
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	ck_assert_uint_gt(st.flushes, 10);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
 static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
@@ -1195,6 +1390,10 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_reopen_replays_unflushed_writes_from_wal);
 	tcase_add_test(tc, test_second_open_is_busy_and_names_the_pid);
 	tcase_add_test(tc, test_open_flags_create_and_exists);
+	tcase_add_test(tc, test_open_refuses_a_table_numbered_past_the_manifest_and_keeps_it);
+	tcase_add_test(tc, test_open_refuses_a_missing_live_table_or_wal_naming_it);
+	tcase_add_test(tc, test_manifest_that_lost_its_last_edit_fails_open_and_deletes_nothing);
+	tcase_add_test(tc, test_every_file_is_numbered_below_the_logged_next_file);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tables");

@@ -56,15 +56,19 @@ static void put_hex(FILE *f, const lsm_buf *b)
 		fprintf(f, "%02x", b->data[i]);
 }
 
-/* Everything recovery must reproduce, as text (manifest number excluded: it moves). */
+/*
+ * Everything recovery must reproduce, as text (manifest number excluded: it
+ * moves). Of the file numbers, what the MANIFEST holds is the limit: the
+ * numbers handed out below it are not logged one by one.
+ */
 static char *dump(const lsm_version_set *vs)
 {
 	char *s = NULL;
 	size_t n = 0;
 	FILE *f = open_memstream(&s, &n);
 	ck_assert_ptr_nonnull(f);
-	fprintf(f, "log %llu next %llu seq %llu\n", (unsigned long long)vs->log_number,
-		(unsigned long long)vs->next_file, (unsigned long long)vs->last_seq);
+	fprintf(f, "log %llu limit %llu seq %llu\n", (unsigned long long)vs->log_number,
+		(unsigned long long)vs->file_limit, (unsigned long long)vs->last_seq);
 	for (int level = 0; level < LSM_MAX_LEVELS; level++) {
 		for (int i = 0; i < vs->current->nfiles[level]; i++) {
 			const lsm_file_meta *m = vs->current->files[level][i];
@@ -594,6 +598,51 @@ START_TEST(test_counters_default_from_the_set_and_next_file_never_goes_back)
 	lsm_vset_destroy(&vs);
 	free(state);
 	free(again);
+}
+END_TEST
+
+/*
+ * Recovery takes a file numbered at or past the logged NEXT_FILE as proof
+ * that the MANIFEST lost edits, so a file may only be made under a logged
+ * limit: every edit logs one past the numbers handed out, with room to
+ * spare, and never a lower one than before; after recovery nothing below
+ * it is handed out, since any of those numbers may name a file.
+ */
+START_TEST(test_next_file_is_logged_ahead_of_the_numbers_handed_out)
+{
+	lsm_version_set vs;
+	lsm_version_edit e;
+	create(&vs, lsm_env_posix());
+	ck_assert_uint_eq(vs.file_limit, 2);
+	/* An edit of counters only: it hands nothing out, it makes room. */
+	lsm_edit_init(&e);
+	apply(&vs, &e);
+	ck_assert_uint_eq(vs.next_file, 2);
+	ck_assert_uint_ge(vs.file_limit, vs.next_file + 8);
+
+	/* Numbers below the limit need no edit; the next edit moves the limit on. */
+	uint64_t limit = vs.file_limit, a = vs.next_file++, b = vs.next_file++;
+	ck_assert_uint_lt(b, limit);
+	lsm_edit_init(&e);
+	edit_add(&e, 0, a, 1, "a", "b");
+	apply(&vs, &e);
+	ck_assert_uint_eq(vs.next_file, b + 1);
+	ck_assert_uint_gt(vs.file_limit, limit);
+
+	/* A lower next_file in an edit lowers nothing. */
+	limit = vs.file_limit;
+	lsm_edit_init(&e);
+	e.has_next_file = 1;
+	e.next_file = 3;
+	apply(&vs, &e);
+	ck_assert_uint_eq(vs.file_limit, limit);
+	ck_assert_uint_eq(vs.next_file, b + 1);
+	lsm_vset_destroy(&vs);
+
+	recover(&vs, lsm_env_posix());
+	ck_assert_uint_eq(vs.file_limit, limit);
+	ck_assert_uint_eq(vs.next_file, limit);
+	lsm_vset_destroy(&vs);
 }
 END_TEST
 
@@ -1485,6 +1534,7 @@ static Suite *version_suite(void)
 	tcase_add_test(tc, test_recover_rebuilds_files_keys_sizes_and_counters);
 	tcase_add_test(tc, test_level0_is_newest_first_and_levels_sorted_by_key);
 	tcase_add_test(tc, test_counters_default_from_the_set_and_next_file_never_goes_back);
+	tcase_add_test(tc, test_next_file_is_logged_ahead_of_the_numbers_handed_out);
 	tcase_add_test(tc, test_inconsistent_edits_are_rejected_and_install_nothing);
 	tcase_add_test(tc, test_old_version_keeps_its_files_while_referenced);
 	tcase_add_test(tc, test_recover_starts_new_manifest_and_switches_current);
