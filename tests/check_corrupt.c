@@ -25,6 +25,9 @@
  *             wrong or older value; lsm_verify and a paranoid open name it.
  *   MANIFEST  open fails with -LSM_ECORRUPT naming it, or the db opens with
  *             nothing lost (reads may fail, none may be wrong or missing).
+ *             A damaged last record or a cut is no crash's torn tail here:
+ *             those edits were synced and the files they retired are gone,
+ *             so the older version they leave must not open.
  *   CURRENT   open fails with -LSM_ECORRUPT naming CURRENT. A deleted
  *             CURRENT is -LSM_ENOTDB without create_if_missing, and with it
  *             -LSM_ECORRUPT: a new db is never created over the old files.
@@ -33,10 +36,6 @@
  * negative error where reads may fail), and iteration both ways yields keys
  * and values of that same state only, skipping none unless it stops with an
  * error. A read-only open changes no file; a failed open loses none.
- *
- * Engine bugs found and not yet fixed are listed below (known_bug): cases
- * that can hit one run in a child process and are counted instead of
- * failing; LSM_TEST_KNOWN_BUGS=1 makes them fail like any other case.
  *
  * Full disk. With the fault env, ENOSPC hits a flush, a compaction, or any
  * write of a random workload: the error comes back as -ENOSPC, or
@@ -70,13 +69,7 @@
 static uint64_t g_seed;
 static char g_case[256];
 
-static int g_soft; /* in a child run by passes_in_child(): a failure only ends the child */
-
-/*
- * Every failure names the seed and the case, so it can be replayed. In a
- * child of passes_in_child() it prints the message and exits with SOFT_FAIL.
- */
-#define SOFT_FAIL 3
+/* Every failure names the seed and the case, so it can be replayed. */
 static void fail_at(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail_at(int line, const char *fmt, ...)
 {
@@ -85,12 +78,6 @@ static void fail_at(int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (g_soft) {
-		printf("    line %d: LSM_TEST_SEED=%llu [%s] %s\n", line,
-		       (unsigned long long)g_seed, g_case, msg);
-		fflush(stdout);
-		_exit(SOFT_FAIL);
-	}
 	ck_abort_msg("line %d: LSM_TEST_SEED=%llu [%s] %s", line, (unsigned long long)g_seed,
 		     g_case, msg);
 }
@@ -100,83 +87,6 @@ static void fail_at(int line, const char *fmt, ...)
 		if (!(cond))                            \
 			fail_at(__LINE__, __VA_ARGS__); \
 	} while (0)
-
-/*
- * Engine bugs this suite has found and their owners have not fixed yet.
- * A case that hits one runs in a child process: its failure is printed
- * (and counted) but does not fail the suite, so make check stays usable.
- * LSM_TEST_KNOWN_BUGS=1 runs them like every other case, as hard failures.
- * Delete an entry (and its uses) once the bug is fixed.
- */
-typedef struct known_bug {
-	const char *where, *what;
-	int cases, shown;
-} known_bug;
-
-static known_bug bug_wal_length = {
-	.where = "lsm/wal.c",
-	.what = "a flipped length byte of a fragment in a log's last block hides the valid "
-		"records after it: the damage reads as a torn tail and they are dropped silently"};
-static known_bug bug_manifest_tail = {
-	.where = "lsm/version.c, lsm/db.c (recovery)",
-	.what = "a MANIFEST that lost its last edits (a damaged last record, a cut, or the length "
-		"bug above) opens as an older version: the WAL and tables those edits retired are "
-		"gone, so reads return older values or nothing, and no error"};
-static known_bug bug_reverse_stale = {
-	.where = "lsm/db_iter.c (find_prev_user_entry)",
-	.what = "iterating backward, a damaged block of an older table ends the inner iteration "
-		"inside a key's run of versions, and the user iterator returns the older version "
-		"it "
-		"holds as valid, before the newer one was seen"};
-
-static int known_bugs_enforced(void)
-{
-	const char *s = getenv("LSM_TEST_KNOWN_BUGS");
-	return s && *s && strcmp(s, "0");
-}
-
-/* Runs fn(arg) in a child; 1 if it passed, 0 if an expectation failed there. A crash fails. */
-static int passes_in_child(void (*fn)(void *), void *arg)
-{
-	fflush(stdout);
-	pid_t pid = fork();
-	EXPECT(pid >= 0, "fork failed");
-	if (pid == 0) {
-		g_soft = 1;
-		fn(arg);
-		fflush(stdout);
-		_exit(0);
-	}
-	int st;
-	EXPECT(waitpid(pid, &st, 0) == pid, "waitpid failed");
-	EXPECT(WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == SOFT_FAIL),
-	       "the child checking a known bug crashed (status 0x%x)", st);
-	return WEXITSTATUS(st) == 0;
-}
-
-/* Runs fn(arg) as a case that may hit bug: counted, not failing, unless enforced. */
-static void run_known(known_bug *bug, void (*fn)(void *), void *arg)
-{
-	if (!bug || known_bugs_enforced()) {
-		fn(arg);
-		return;
-	}
-	bug->cases++;
-	if (!passes_in_child(fn, arg)) {
-		bug->shown++;
-		printf("    ^ known engine bug in %s (LSM_TEST_KNOWN_BUGS=1 makes it fail)\n",
-		       bug->where);
-	}
-}
-
-static void print_known(const known_bug *bug)
-{
-	if (!bug->cases)
-		return;
-	printf("KNOWN BUG in %s: %s. Shown by %d of %d cases it could show in%s.\n", bug->where,
-	       bug->what, bug->shown, bug->cases,
-	       bug->shown ? "" : " (none this run: if it never shows again, it may be fixed)");
-}
 
 /* ---- keys, values and states ---- */
 
@@ -604,18 +514,6 @@ static int record_at(const logmap *m, uint64_t off)
 	return -1;
 }
 
-/* Whether byte x is a length byte of a fragment header of record i in the log's last block. */
-static int is_length_in_last_block(const logmap *m, int i, uint64_t x)
-{
-	uint64_t hdr[8];
-	int nhdr;
-	record_frags(m->off[i], m->len[i], hdr, &nhdr);
-	for (int j = 0; j < nhdr; j++)
-		if (x == hdr[j] + 4 || x == hdr[j] + 5)
-			return hdr[j] / LSM_WAL_BLOCK == (m->size - 1) / LSM_WAL_BLOCK;
-	return 0;
-}
-
 static void copy_name(char *dst, size_t cap, const char *src)
 {
 	size_t n = strlen(src);
@@ -898,8 +796,6 @@ typedef struct rules {
 	int paranoid_rc;  /* nonzero: a paranoid read-only open must fail with this code */
 	int paranoid_alt; /* or with this one */
 	int create;	  /* open with create_if_missing */
-	/* Iterating backward may meet bug_reverse_stale: checked in a child (run_case). */
-	int reverse_known;
 } rules;
 
 typedef struct vreport {
@@ -946,8 +842,7 @@ static int open_and_check(const char *dir, const rules *r, int ro, int verify_mu
 	int errors = 0;
 	unsigned m = check_gets(db, &r->a, how, &errors);
 	m &= check_iter(db, &r->a, 0, how, &errors);
-	if (!r->reverse_known || known_bugs_enforced())
-		m &= check_iter(db, &r->a, 1, how, &errors);
+	m &= check_iter(db, &r->a, 1, how, &errors);
 	EXPECT(m != 0, "%s: reads and iterations disagree on which state the db holds", how);
 	*mask = m;
 	vreport v = {.name = r->name};
@@ -963,26 +858,6 @@ static int open_and_check(const char *dir, const rules *r, int ro, int verify_mu
 	rc = lsm_close(db);
 	EXPECT(rc <= 0, "%s: lsm_close returned %d", how, rc);
 	return 1;
-}
-
-typedef struct reverse_args {
-	const char *dir;
-	const rules *r;
-} reverse_args;
-
-/* Backward iteration of a read-only open (for bug_reverse_stale). */
-static void check_reverse(void *arg)
-{
-	const reverse_args *ra = arg;
-	lsm_options o;
-	lsm_db *db;
-	int errors = 0;
-	base_opts(&o);
-	o.read_only = 1;
-	if (lsm_open(&db, ra->dir, &o))
-		return;
-	check_iter(db, &ra->r->a, 1, "read-only open", &errors);
-	lsm_close(db);
 }
 
 static void run_case(const image *img, const damage *d, const rules *r, const char *detail)
@@ -1015,10 +890,6 @@ static void run_case(const image *img, const damage *d, const rules *r, const ch
 
 	int ro = open_and_check(dir, r, 1, r->verify_ro, &m_ro);
 	expect_kept(before, dir, 1, "a read-only open");
-	if (ro && r->reverse_known && !known_bugs_enforced()) {
-		reverse_args ra = {dir, r};
-		run_known(&bug_reverse_stale, check_reverse, &ra);
-	}
 
 	int rw = open_and_check(dir, r, 0, r->verify_rw, &m_rw);
 	EXPECT(ro == rw, "the read-only open %s, the read-write one %s", ro ? "worked" : "failed",
@@ -1036,29 +907,6 @@ static void run_case(const image *img, const damage *d, const rules *r, const ch
 	snprintf(g_case, sizeof(g_case), "between cases");
 }
 
-typedef struct case_args {
-	const image *img;
-	const damage *d;
-	const rules *r;
-	const char *detail;
-} case_args;
-
-static void run_case_thunk(void *arg)
-{
-	const case_args *c = arg;
-	run_case(c->img, c->d, c->r, c->detail);
-}
-
-/* A case that may hit a known engine bug (NULL: none). */
-static void run_case_known(known_bug *bug, const image *img, const damage *d, const rules *r,
-			   const char *detail)
-{
-	case_args c = {img, d, r, detail};
-	if (bug && !known_bugs_enforced())
-		ncases[d->kind][d->op]++; /* the child's count is lost with it */
-	run_known(bug, run_case_thunk, &c);
-}
-
 static void print_counts(const char *test, double secs)
 {
 	printf("%s (%.1f s):", test, secs);
@@ -1067,9 +915,6 @@ static void print_counts(const char *test, double secs)
 			if (ncases[k][o])
 				printf(" %s %s: %d;", kind_name[k], dmg_name[o], ncases[k][o]);
 	printf("\n");
-	print_known(&bug_wal_length);
-	print_known(&bug_manifest_tail);
-	print_known(&bug_reverse_stale);
 	fflush(stdout);
 }
 
@@ -1091,7 +936,6 @@ static void wal_flip(const image *img, uint64_t off, uint8_t mask, int *prefix_l
 {
 	damage d = {KIND_WAL, DMG_FLIP, img->wal, off, mask};
 	rules r = {.fail_rc = -LSM_ECORRUPT, .name = img->wal};
-	known_bug *bug = NULL;
 	char detail[160];
 	int ri = record_at(&img->wl, off);
 	r.a.nkeys = NKEYS;
@@ -1101,9 +945,8 @@ static void wal_flip(const image *img, uint64_t off, uint8_t mask, int *prefix_l
 		r.a.st[0] = img->full;
 		r.a.name[0] = "all records";
 	} else if (ri < NTAIL - 1) {
+		/* A damaged length byte too: the records after it are still found. */
 		r.open = OPEN_FAILS;
-		if (is_length_in_last_block(&img->wl, ri, off))
-			bug = &bug_wal_length;
 	} else {
 		/* A damaged last record is a torn tail: dropped, and reported by verify. */
 		r.open = OPEN_OK;
@@ -1116,7 +959,7 @@ static void wal_flip(const image *img, uint64_t off, uint8_t mask, int *prefix_l
 		 (unsigned long long)off, mask, ri < 0 ? "trailer after record" : "record",
 		 ri < 0 ? record_at(&img->wl, off - 1) : ri, NTAIL,
 		 (unsigned long long)img->wl.off[ri < 0 ? 0 : ri], img->wl.len[ri < 0 ? 0 : ri]);
-	run_case_known(bug, img, &d, &r, detail);
+	run_case(img, &d, &r, detail);
 }
 
 START_TEST(test_wal_flipped_byte_before_the_last_record_fails_open_naming_the_log)
@@ -1181,7 +1024,9 @@ static void wal_truncate(const image *img, uint64_t len, int *scratch)
 	int whole = 0;
 	while (whole < NTAIL && img->wl.end[whole] <= len)
 		whole++;
-	int boundary = len == 0 || (whole > 0 && img->wl.end[whole - 1] == len);
+	/* At a record's end, or after the zero trailer of its block where the next one starts. */
+	int boundary = len == 0 || (whole > 0 && img->wl.end[whole - 1] == len) ||
+		       (whole < NTAIL && img->wl.off[whole] == len);
 	state_prefix(img, whole, scratch);
 	r.a = (allowed){.st = {scratch}, .name = {"the whole records"}, .n = 1, .nkeys = NKEYS};
 	/* A cut inside a record is a torn tail: strict checks report it. */
@@ -1246,7 +1091,6 @@ static void table_case(const image *img, const table_info *t, int how, uint64_t 
 	/* A table the MANIFEST lists is missing: corruption, or the env's -ENOENT naming it. */
 	if (how == DMG_DELETE)
 		r.paranoid_alt = -ENOENT;
-	r.reverse_known = 1;
 	if (how == DMG_FLIP)
 		snprintf(detail, sizeof(detail), "L%d, byte %llu of %llu ^= 0x%02x", t->level,
 			 (unsigned long long)off, (unsigned long long)t->size, mask);
@@ -1318,9 +1162,8 @@ static void put_raw(lsm_db *db, const char *k, const void *v, size_t vlen)
 	EXPECT(lsm_put(db, NULL, k, strlen(k), v, vlen) == 0, "put %s: %s", k, lsm_errmsg());
 }
 
-static void reverse_regression(void *arg)
+static void reverse_regression(const char *dir)
 {
-	const char *dir = arg;
 	lsm_options o;
 	lsm_db *db;
 	lsm_iter *it;
@@ -1344,7 +1187,8 @@ static void reverse_regression(void *arg)
 }
 
 /*
- * The smallest case of bug_reverse_stale: b's old value is the last entry of
+ * Backward iteration must not take an error for the end of a key's run of
+ * versions. The smallest case: b's old value is the last entry of
  * an older L0 table, alone in its block, whose previous block is damaged; b's
  * new value is in a newer table. Walking backward meets the old b first
  * (older versions sort after newer ones), then the damaged block.
@@ -1401,29 +1245,12 @@ START_TEST(test_reverse_iteration_past_a_damaged_block_never_yields_an_older_ver
 	}
 	closedir(d);
 	EXPECT(flipped, "the old value of b is in no table");
-	run_known(&bug_reverse_stale, reverse_regression, dir);
-	print_known(&bug_reverse_stale);
+	reverse_regression(dir);
 	tu_rmtree(dir);
 }
 END_TEST
 
 /* ---- MANIFEST and CURRENT ---- */
-
-/*
- * Damage that makes recovery lose the MANIFEST's last edits: a damaged
- * last record, a cut after the first record, or a damaged length byte in
- * the last block (bug_wal_length). The db then opens as it was before
- * them (bug_manifest_tail).
- */
-static int loses_last_edits(const logmap *ml, int how, uint64_t off)
-{
-	if (how == DMG_TRUNCATE)
-		return off >= ml->end[0];
-	if (how != DMG_FLIP)
-		return 0;
-	int ri = record_at(ml, off);
-	return ri > 0 && (ri == ml->n - 1 || is_length_in_last_block(ml, ri, off));
-}
 
 static void manifest_case(const image *img, int how, uint64_t off, uint8_t mask)
 {
@@ -1444,8 +1271,7 @@ static void manifest_case(const image *img, int how, uint64_t off, uint8_t mask)
 			 (unsigned long long)ml->size, ri, ml->n,
 			 (unsigned long long)ml->off[ml->n - 1]);
 	}
-	run_case_known(loses_last_edits(ml, how, off) ? &bug_manifest_tail : NULL, img, &d, &r,
-		       detail);
+	run_case(img, &d, &r, detail);
 }
 
 START_TEST(test_manifest_flipped_byte_fails_open_or_loses_nothing)
