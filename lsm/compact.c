@@ -14,9 +14,15 @@
  *   Ln -> Ln+1  one file, chosen round-robin by a per-level key pointer so
  *             the whole key space is rewritten evenly, plus the overlapping
  *             files of Ln+1.
+ *   for deletions  when no level is over its target, a table whose
+ *             deletions are worth carrying down (see pick_tombstones),
+ *             as above (all of L0, or the one file); when the db has been
+ *             idle, the memtable is first switched out if it holds
+ *             deletions, so that they reach a table at all.
  * Output files are cut near target_file_bytes, only between two user keys,
  * so one user key never spans two files of a level >= 1. A single input
- * file with nothing to merge below is moved by a version edit alone.
+ * file with nothing to merge below is moved by a version edit alone (unless
+ * it was picked for deletions that merging it would drop).
  *
  * Obsolete files go as soon as no version holds them: after each flush and
  * compaction, and when a reader drops the last view of an old version
@@ -39,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Entries between polls for shutdown and pending memtable flushes. */
 #define POLL_EVERY 256
@@ -94,6 +101,7 @@ typedef struct out_table {
 	uint64_t number;
 	uint64_t size;
 	uint64_t smallest_seq, largest_seq;
+	uint64_t entries, deletions; /* from the finished table's properties */
 	lsm_buf smallest, largest;
 	lsm_table_builder *b;
 	char *path;
@@ -145,9 +153,16 @@ static int out_add(out_table *o, lsm_slice ikey, lsm_slice value)
 /* Finishes (fsyncs) the table and makes its directory entry durable. */
 static int out_finish(lsm_db *db, out_table *o)
 {
-	int rc = lsm_table_builder_finish(o->b, &o->size, NULL);
+	lsm_table_props props;
+	memset(&props, 0, sizeof(props));
+	lsm_buf_init(&props.smallest);
+	lsm_buf_init(&props.largest);
+	int rc = lsm_table_builder_finish(o->b, &o->size, &props);
 	lsm_table_builder_free(o->b);
 	o->b = NULL;
+	o->entries = props.entries;
+	o->deletions = props.deletions;
+	lsm_table_props_free(&props);
 	if (!rc)
 		rc = db->env->sync_dir(db->env, db->dir);
 	return rc;
@@ -168,11 +183,23 @@ static void out_free(lsm_db *db, out_table *o, int discard)
 	lsm_buf_free(&o->largest);
 }
 
+/* The meta an edit just added: the caller fills in what lsm_edit_add_file does not take. */
+static void set_stats(lsm_version_edit *e, int has_stats, uint64_t entries, uint64_t deletions)
+{
+	lsm_file_meta *m = e->added[e->nadded - 1].meta;
+	m->has_stats = has_stats;
+	m->entries = entries;
+	m->deletions = deletions;
+}
+
 static int out_to_edit(lsm_version_edit *e, int level, const out_table *o)
 {
-	return lsm_edit_add_file(
+	int rc = lsm_edit_add_file(
 		e, level, o->number, o->size, lsm_slice_of(o->smallest.data, o->smallest.len),
 		lsm_slice_of(o->largest.data, o->largest.len), o->smallest_seq, o->largest_seq);
+	if (!rc)
+		set_stats(e, 1, o->entries, o->deletions);
+	return rc;
 }
 
 /* ---- memtable flush ---- */
@@ -312,6 +339,8 @@ typedef struct compaction {
 	lsm_file_meta **in[LSM_MAX_LEVELS]; /* inputs per level (NULL: none) */
 	int nin[LSM_MAX_LEVELS];
 	int manual;
+	/* Picked for its deletions: a lone input is rewritten where that drops them. */
+	int tombstones;
 	uint64_t smallest_snap;
 	out_table *out;
 	int nout, cap_out;
@@ -401,12 +430,108 @@ static compaction *compaction_new(lsm_db *db, int level, lsm_file_meta *const *f
 	return c;
 }
 
+/* ---- deletion-triggered compaction ---- */
+
+/*
+ * A deletion's space, and the space of the value it hides, only comes back
+ * when a compaction carries the deletion down to the value and on to a
+ * level with nothing below, where both are dropped. Level sizes alone do
+ * not get it there: lsmfs deletes 64 KiB chunks with small tombstones, so
+ * the levels holding them stay under their targets. So a table is also
+ * compacted down for its deletions when
+ *   - at least 1/TOMBSTONE_RATIO of its entries are deletions (and at
+ *     least TOMBSTONE_MIN of them, so one stray deletion in a tiny table
+ *     does not rewrite the level below it), or
+ *   - its deletions are guessed to hide a target file's worth of data, or
+ *   - no write has come for IDLE_MICROS (see bg_main) and the space they
+ *     are guessed to free is at least 1/IDLE_MAX_AMP of what the
+ *     compaction rewrites: a quiet db gives its space back, but a few
+ *     small deletions do not rewrite a whole level each time writes pause.
+ * The guess: each deletion hides an average entry of the levels below its
+ * table, and frees its own share of the table.
+ */
+#define TOMBSTONE_RATIO 4
+#define TOMBSTONE_MIN	16
+#define IDLE_MICROS	(2 * 1000 * 1000)
+#define IDLE_MAX_AMP	16
+
+/* REQUIRES: db->mu held. Bytes a compaction of f (of level) into level + 1 reads and rewrites. */
+static uint64_t rewrite_bytes(const lsm_version *v, const lsm_file_meta *f, int level)
+{
+	lsm_slice lo = lsm_ikey_user(meta_small(f)), hi = lsm_ikey_user(meta_large(f));
+	uint64_t bytes = level ? f->size : lsm_version_level_bytes(v, 0);
+	int first, last;
+	int n = lsm_version_overlapping(v, level + 1, &lo, &hi, &first, &last);
+	for (int i = first; n && i <= last; i++)
+		bytes += v->files[level + 1][i]->size;
+	return bytes;
+}
+
+/*
+ * REQUIRES: db->mu held. The table whose deletions are most worth carrying
+ * down now (idle: the db has had no write for a while), or NULL; its level
+ * in *level. The last level is never picked: it has nowhere to go, and
+ * deletions stay there only when a snapshot kept them.
+ */
+static lsm_file_meta *pick_tombstones(lsm_db *db, int idle, int *level)
+{
+	lsm_version *v = db->vs.current;
+	uint64_t snap = lsm_db_smallest_snapshot(db);
+	uint64_t bytes_below = 0, entries_below = 0, best_frees = 0;
+	lsm_file_meta *best = NULL;
+	/* From the bottom up, so the averages below each level are at hand. */
+	for (int l = LSM_MAX_LEVELS - 1; l >= 0; l--) {
+		uint64_t avg = entries_below ? bytes_below / entries_below : 0;
+		for (int i = 0; l < LSM_MAX_LEVELS - 1 && i < v->nfiles[l]; i++) {
+			lsm_file_meta *f = v->files[l][i];
+			if (f->has_stats != 1 || !f->deletions || f->deletions > f->entries)
+				continue;
+			/* A snapshot may still see them: a rewrite would keep them, and loop. */
+			if (f->largest_seq > snap)
+				continue;
+			uint64_t hidden = f->deletions * avg;
+			uint64_t frees = hidden + f->size / f->entries * f->deletions;
+			int worth = (f->deletions >= TOMBSTONE_MIN &&
+				     f->deletions * TOMBSTONE_RATIO >= f->entries) ||
+				    hidden >= db->opts.target_file_bytes ||
+				    (idle && frees * IDLE_MAX_AMP >= rewrite_bytes(v, f, l));
+			if (worth && frees > best_frees) {
+				best = f;
+				best_frees = frees;
+				*level = l;
+			}
+		}
+		for (int i = 0; i < v->nfiles[l]; i++) {
+			if (v->files[l][i]->has_stats == 1) {
+				bytes_below += v->files[l][i]->size;
+				entries_below += v->files[l][i]->entries;
+			}
+		}
+	}
+	return best;
+}
+
+/* REQUIRES: db->mu held. A compaction carrying f (of level) and its deletions down. */
+static compaction *tombstone_compaction(lsm_db *db, lsm_file_meta *f, int level)
+{
+	lsm_version *v = db->vs.current;
+	/* L0 files overlap: an older one left above f's output would shadow it. */
+	compaction *c = level == 0 ? compaction_new(db, 0, v->files[0], v->nfiles[0])
+				   : compaction_new(db, level, &f, 1);
+	if (c)
+		c->tombstones = 1;
+	return c;
+}
+
 /* REQUIRES: db->mu held. Picks the compaction the current version's score asks for. */
 static compaction *pick_auto(lsm_db *db)
 {
 	lsm_version *v = db->vs.current;
-	if (v->compaction_score < 1)
-		return NULL;
+	int tlevel = 0;
+	if (v->compaction_score < 1) {
+		lsm_file_meta *f = pick_tombstones(db, 0, &tlevel);
+		return f ? tombstone_compaction(db, f, tlevel) : NULL;
+	}
 	int level = v->compaction_level;
 	assert(level >= 0 && level < LSM_MAX_LEVELS - 1);
 	if (!v->nfiles[level])
@@ -513,6 +638,21 @@ static int is_base_level_for_key(const compaction *c, lsm_slice ukey)
 		int first, last;
 		if (c->v->nfiles[level] &&
 		    lsm_version_overlapping(c->v, level, &ukey, &ukey, &first, &last))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * True if no level below the output level overlaps f at all: merging f
+ * then drops every deletion it holds, where moving it would keep them.
+ */
+static int range_is_base(const compaction *c, const lsm_file_meta *f)
+{
+	lsm_slice lo = lsm_ikey_user(meta_small(f)), hi = lsm_ikey_user(meta_large(f));
+	for (int level = c->out_level + 1; level < LSM_MAX_LEVELS; level++) {
+		int first, last;
+		if (lsm_version_overlapping(c->v, level, &lo, &hi, &first, &last))
 			return 0;
 	}
 	return 1;
@@ -666,10 +806,13 @@ static int run_compaction(lsm_db *db, compaction *c)
 		}
 	}
 
-	if (!c->manual && total == 1 && c->nin[c->out_level - 1] == 1) {
+	if (!c->manual && total == 1 && c->nin[c->out_level - 1] == 1 &&
+	    !(c->tombstones && range_is_base(c, only))) {
 		/* Trivial move: nothing to merge with, so no byte needs rewriting. */
 		rc = lsm_edit_add_file(&e, c->out_level, only->number, only->size, meta_small(only),
 				       meta_large(only), only->smallest_seq, only->largest_seq);
+		if (!rc)
+			set_stats(&e, only->has_stats, only->entries, only->deletions);
 		if (!rc)
 			rc = lsm_db_apply_edit(db, &e);
 		goto out;
@@ -711,7 +854,102 @@ out:
 	return rc;
 }
 
+/* ---- table stats after recovery ---- */
+
+/* Tables whose properties one pass reads, so other work is not held up long. */
+#define STATS_PER_PASS 16
+
+/* REQUIRES: db->mu held. Whether a live table's stats are still unknown. */
+static int stats_missing(lsm_db *db)
+{
+	lsm_version *v = db->vs.current;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++)
+		for (int i = 0; i < v->nfiles[l]; i++)
+			if (!v->files[l][i]->has_stats)
+				return 1;
+	return 0;
+}
+
+/*
+ * REQUIRES: db->mu held (released for the reads). Reads the entry and
+ * deletion counts of up to STATS_PER_PASS live tables from their
+ * properties: a recovered MANIFEST does not hold them.
+ */
+static void load_stats(lsm_db *db)
+{
+	lsm_file_meta *todo[STATS_PER_PASS];
+	uint64_t entries[STATS_PER_PASS], deletions[STATS_PER_PASS];
+	int ok[STATS_PER_PASS], n = 0;
+	lsm_version *v = db->vs.current;
+	for (int l = 0; l < LSM_MAX_LEVELS && n < STATS_PER_PASS; l++)
+		for (int i = 0; i < v->nfiles[l] && n < STATS_PER_PASS; i++)
+			if (!v->files[l][i]->has_stats)
+				todo[n++] = v->files[l][i];
+	lsm_version_ref(v); /* keeps the metas alive meanwhile */
+	pthread_mutex_unlock(&db->mu);
+	for (int i = 0; i < n; i++) {
+		lsm_table *t;
+		/* A table that cannot be read is reported by the reads that need it. */
+		ok[i] = lsm_tcache_get(db->tcache, todo[i]->number, todo[i]->size, &t) ? -1 : 1;
+		if (ok[i] == 1) {
+			const lsm_table_props *p = lsm_table_get_props(t);
+			entries[i] = p->entries;
+			deletions[i] = p->deletions;
+			lsm_table_unref(t);
+		}
+	}
+	pthread_mutex_lock(&db->mu);
+	for (int i = 0; i < n; i++) {
+		todo[i]->has_stats = ok[i];
+		if (ok[i] == 1) {
+			todo[i]->entries = entries[i];
+			todo[i]->deletions = deletions[i];
+		}
+	}
+	lsm_version_unref(v);
+}
+
 /* ---- the thread ---- */
+
+static uint64_t now_micros(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * REQUIRES: db->mu held. Work for a quiet db (see pick_tombstones): 1 if
+ * there is some, with *c the compaction to run or NULL when the memtable
+ * holding deletions should be switched out (and so flushed) first.
+ */
+static int idle_work(lsm_db *db, compaction **c)
+{
+	int level = 0;
+	lsm_file_meta *f;
+	*c = NULL;
+	/* Even if it cannot be switched just now: nothing would wake us to look again. */
+	if (db->mem_deletes)
+		return 1;
+	f = pick_tombstones(db, 1, &level);
+	if (!f)
+		return 0;
+	*c = tombstone_compaction(db, f, level);
+	return *c != NULL;
+}
+
+/* REQUIRES: db->mu held. Sleeps on bg_cv until woken or, with a deadline, until then. */
+static void bg_wait(lsm_db *db, uint64_t deadline_us)
+{
+	struct timespec ts;
+	if (!deadline_us) {
+		pthread_cond_wait(&db->bg_cv, &db->mu);
+		return;
+	}
+	ts.tv_sec = (time_t)(deadline_us / 1000000u);
+	ts.tv_nsec = (long)(deadline_us % 1000000u) * 1000;
+	pthread_cond_timedwait(&db->bg_cv, &db->mu, &ts); /* bg_cv runs on CLOCK_MONOTONIC */
+}
 
 /* REQUIRES: db->mu held. */
 void lsm_db_bg_schedule(lsm_db *db)
@@ -757,9 +995,23 @@ static void *bg_main(void *arg)
 			rc = run_compaction(db, c);
 		} else if (db->obsolete_pending) {
 			lsm_db_delete_obsolete(db);
+		} else if (stats_missing(db)) {
+			load_stats(db);
+		} else if (idle_work(db, &c)) {
+			uint64_t now = now_micros(), quiet = db->last_write_us + IDLE_MICROS;
+			if (now < quiet || (!c && !lsm_db_can_switch_idle(db))) {
+				compaction_free(c);
+				pthread_cond_broadcast(&db->done_cv);
+				bg_wait(db, now < quiet ? quiet : now + IDLE_MICROS);
+				continue;
+			}
+			if (c)
+				rc = run_compaction(db, c);
+			else
+				rc = lsm_db_switch_idle(db);
 		} else {
 			pthread_cond_broadcast(&db->done_cv);
-			pthread_cond_wait(&db->bg_cv, &db->mu);
+			bg_wait(db, 0);
 			continue;
 		}
 		compaction_free(c);

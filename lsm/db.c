@@ -395,6 +395,7 @@ static int switch_memtable(lsm_db *db)
 	nw = NULL;
 	db->wal_number = number;
 	db->mem_fill = 0;
+	db->mem_deletes = 0;
 	rc = lsm_db_install_sv(db);
 	if (rc)
 		lsm_db_set_bg_error(db, rc); /* readers would not see the new memtable */
@@ -415,6 +416,34 @@ static uint64_t now_micros(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* REQUIRES: db->mu held. */
+int lsm_db_can_switch_idle(lsm_db *db)
+{
+	/*
+	 * Only with the write queue empty: the background thread must never
+	 * wait behind a writer that may itself be waiting for it. And only
+	 * when switching cannot stall (make_room would wait for a flush).
+	 */
+	return db->mem_deletes && !db->wq_head && !db->bg_error &&
+	       db->nimm < db->opts.max_immutable_memtables &&
+	       db->vs.current->nfiles[0] < db->opts.l0_stop_trigger;
+}
+
+/* REQUIRES: db->mu held, by the background thread, lsm_db_can_switch_idle(db). */
+int lsm_db_switch_idle(lsm_db *db)
+{
+	lsm_writer w = {.batch = NULL};
+	int rc;
+	assert(lsm_db_can_switch_idle(db));
+	/* Lead the empty queue; writers that come meanwhile wait behind us, never we for them. */
+	pthread_cond_init(&w.cv, NULL);
+	db->wq_head = db->wq_tail = &w;
+	rc = switch_memtable(db);
+	lsm_db_writer_leave(db, &w);
+	pthread_cond_destroy(&w.cv);
+	return rc;
 }
 
 /*
@@ -531,6 +560,11 @@ static int write_group(lsm_db *db, lsm_writer *leader, lsm_writer **last)
 		/* Readers take last_seq under db->mu or with an acquire load. */
 		__atomic_store_n(&db->vs.last_seq, seq + count - 1, __ATOMIC_RELEASE);
 		db->mem_fill += fill_of(rep, count);
+		/* A first deletion is idle work for the background thread: it sets a timer. */
+		if (ctx.deletes && !db->mem_deletes)
+			lsm_db_bg_schedule(db);
+		db->mem_deletes += ctx.deletes;
+		db->last_write_us = now_micros();
 		lsm_db_count(&db->c.puts, ctx.puts);
 		lsm_db_count(&db->c.deletes, ctx.deletes);
 		lsm_db_count(&db->c.user_bytes_written, user_bytes);
@@ -772,6 +806,9 @@ void lsm_snapshot_release(lsm_db *db, const lsm_snapshot *snap)
 		return;
 	lsm_snapshot *s = (lsm_snapshot *)snap;
 	pthread_mutex_lock(&db->mu);
+	/* The oldest one held deletions back from compaction (compact.c): they may go now. */
+	if (s->prev == &db->snapshots)
+		lsm_db_bg_schedule(db);
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
 	pthread_mutex_unlock(&db->mu);
@@ -1259,8 +1296,14 @@ int lsm_open(lsm_db **dbp, const char *dir, const lsm_options *opts)
 	else
 		lsm_options_init(&db->opts);
 	pthread_mutex_init(&db->mu, NULL);
-	pthread_cond_init(&db->bg_cv, NULL);
+	/* The background thread sleeps until a deadline on the monotonic clock. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&db->bg_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&db->done_cv, NULL);
+	db->last_write_us = now_micros();
 	db->snapshots.next = db->snapshots.prev = &db->snapshots;
 	for (int i = 0; i < LSM_MAX_LEVELS; i++)
 		lsm_buf_init(&db->compact_ptr[i]);

@@ -110,6 +110,10 @@ struct lsm_db {
 	 * memtable_bytes. Leader only.
 	 */
 	uint64_t mem_fill;
+	/* Deletions in mem, so an idle db flushes them out (compact.c). db->mu. */
+	uint64_t mem_deletes;
+	/* CLOCK_MONOTONIC microseconds of the last write, or of open. db->mu. */
+	uint64_t last_write_us;
 
 	/* Immutable memtables, oldest first. db->mu. */
 	lsm_imm *imm;
@@ -186,6 +190,14 @@ void lsm_db_set_bg_error(lsm_db *db, int rc);
 int lsm_db_readonly_error(lsm_db *db);
 /* REQUIRES: db->mu held. Sequence number below which no snapshot can see a difference. */
 uint64_t lsm_db_smallest_snapshot(lsm_db *db);
+/*
+ * REQUIRES: db->mu held. Whether the background thread may switch out the
+ * active memtable, to flush the deletions it holds, without waiting for
+ * anything (no writer queued, room for another immutable memtable).
+ */
+int lsm_db_can_switch_idle(lsm_db *db);
+/* REQUIRES: db->mu held, background thread, lsm_db_can_switch_idle(). Errors are bg errors. */
+int lsm_db_switch_idle(lsm_db *db);
 /*
  * Waits to become the leader of the write queue (returns with db->mu held)
  * and leaves it again, waking the next writer.

@@ -32,6 +32,16 @@ typedef struct lsm_file_meta {
 	lsm_buf smallest;    /* internal key */
 	lsm_buf largest;     /* internal key */
 	int being_compacted; /* protected by the db mutex */
+	/*
+	 * From the table's properties, for deletion-triggered compaction:
+	 * valid when has_stats is 1. Set when the table is written, or (for
+	 * tables named by a recovered MANIFEST, which does not store them)
+	 * loaded by the background thread; -1 when they could not be read.
+	 * Once the meta is in a version only the background thread touches
+	 * them, with the db mutex held.
+	 */
+	int has_stats;
+	uint64_t entries, deletions;
 } lsm_file_meta;
 
 typedef struct lsm_version {

@@ -1104,6 +1104,189 @@ START_TEST(test_read_only_open_changes_no_file)
 }
 END_TEST
 
+/* ---- space comes back by itself ---- */
+
+#define CHUNK (64 * 1024)
+
+/* Options for the chunk tests: levels far under their size targets throughout. */
+static void chunk_options(lsm_options *o)
+{
+	lsm_options_init(o);
+	o->memtable_bytes = 1 << 20;
+	o->target_file_bytes = 1 << 20;
+}
+
+static void chunk_key(char *k, size_t n, int i)
+{
+	snprintf(k, n, "C%06d", i);
+}
+
+/* Writes n 64 KiB values (as lsmfs writes file chunks) and flushes them. */
+static uint64_t put_chunks(lsm_db *db, int n)
+{
+	char k[16];
+	char *v = malloc(CHUNK);
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	for (int i = 0; i < n; i++) {
+		chunk_key(k, sizeof(k), i);
+		tu_fill(&r, v, CHUNK);
+		ck_assert_int_eq(lsm_put(db, NULL, k, strlen(k), v, CHUNK), 0);
+	}
+	free(v);
+	ck_assert_int_eq(lsm_flush(db), 0);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	ck_assert_uint_ge(st.live_bytes, (uint64_t)n * CHUNK);
+	return st.live_bytes;
+}
+
+static void delete_chunks(lsm_db *db, int n)
+{
+	char k[16];
+	for (int i = 0; i < n; i++) {
+		chunk_key(k, sizeof(k), i);
+		del_str(db, k);
+	}
+}
+
+/*
+ * Polls live_bytes for up to secs seconds until it is under limit; with
+ * writer, a small put every 50 ms keeps the db from ever being idle.
+ * Returns the seconds it took (or fails).
+ */
+static double wait_live_bytes_under(lsm_db *db, uint64_t limit, double secs, int writer)
+{
+	lsm_stats st;
+	int i;
+	for (i = 0; i < secs * 20; i++) {
+		lsm_stats_get(db, &st);
+		ck_assert_int_eq(st.background_error, 0);
+		if (st.live_bytes < limit)
+			return i / 20.0;
+		if (writer) {
+			char k[16];
+			snprintf(k, sizeof(k), "a%06d", i);
+			put_str(db, k, "small");
+		}
+		usleep(50000);
+	}
+	lsm_stats_get(db, &st);
+	ck_abort_msg("live bytes still %llu after %.0f s (want under %llu)",
+		     (unsigned long long)st.live_bytes, secs, (unsigned long long)limit);
+	return secs;
+}
+
+static void expect_chunks_gone(lsm_db *db, int n)
+{
+	char k[16];
+	for (int i = 0; i < n; i++) {
+		chunk_key(k, sizeof(k), i);
+		check_get(db, NULL, k, NULL);
+	}
+}
+
+/*
+ * Deleting chunks only writes small deletions: the memtable holding them
+ * never fills, and the levels stay under their targets. Once the db is
+ * idle, the deletions are flushed and carried down onto the values, and
+ * both are dropped.
+ */
+START_TEST(test_deleted_space_comes_back_when_idle_without_manual_compaction)
+{
+	lsm_options o;
+	chunk_options(&o);
+	lsm_db *db = open_db(&o);
+	const int n = 64;
+	uint64_t full = put_chunks(db, n);
+	delete_chunks(db, n);
+	double t = wait_live_bytes_under(db, full / 20, 10, 0);
+	expect_chunks_gone(db, n);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	printf("idle: %llu of %llu live bytes left after %.1f s\n",
+	       (unsigned long long)st.live_bytes, (unsigned long long)full, t);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+/*
+ * A table that is mostly deletions is compacted down at once, even while
+ * writes go on and the levels are far under their targets.
+ */
+START_TEST(test_a_table_of_mostly_deletions_is_compacted_down_while_writes_go_on)
+{
+	lsm_options o;
+	chunk_options(&o);
+	lsm_db *db = open_db(&o);
+	const int n = 64;
+	uint64_t full = put_chunks(db, n);
+	delete_chunks(db, n);
+	ck_assert_int_eq(lsm_flush(db), 0);
+	wait_live_bytes_under(db, full / 20, 10, 1);
+	expect_chunks_gone(db, n);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+/* Writes chunks, then deletes and flushes them while a snapshot can still see them. */
+static uint64_t delete_chunks_under_snapshot(lsm_db *db, int n, const lsm_snapshot **snap)
+{
+	uint64_t full = put_chunks(db, n);
+	*snap = lsm_snapshot_new(db);
+	delete_chunks(db, n);
+	ck_assert_int_eq(lsm_flush(db), 0);
+	/* Not while the snapshot can see the values (nor a busy loop trying). */
+	lsm_stats st;
+	usleep(300000);
+	lsm_stats_get(db, &st);
+	ck_assert_uint_ge(st.live_bytes, full);
+	uint64_t compactions = st.compactions;
+	usleep(200000);
+	lsm_stats_get(db, &st);
+	ck_assert_uint_eq(st.compactions, compactions);
+	return full;
+}
+
+START_TEST(test_deletions_a_snapshot_kept_are_compacted_once_it_is_released)
+{
+	lsm_options o;
+	chunk_options(&o);
+	lsm_db *db = open_db(&o);
+	const int n = 64;
+	const lsm_snapshot *snap;
+	uint64_t full = delete_chunks_under_snapshot(db, n, &snap);
+	lsm_snapshot_release(db, snap);
+	wait_live_bytes_under(db, full / 20, 10, 1);
+	expect_chunks_gone(db, n);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+/*
+ * The MANIFEST does not record how many deletions a table holds: after a
+ * reopen they are read from the tables' properties.
+ */
+START_TEST(test_deletions_left_in_tables_are_compacted_after_reopen)
+{
+	lsm_options o;
+	chunk_options(&o);
+	lsm_db *db = open_db(&o);
+	const int n = 64;
+	const lsm_snapshot *snap;
+	uint64_t full = delete_chunks_under_snapshot(db, n, &snap);
+	ck_assert_int_eq(lsm_close(db), 0); /* the snapshot goes with the db */
+
+	db = open_db(&o);
+	lsm_stats st;
+	lsm_stats_get(db, &st);
+	ck_assert_uint_ge(st.live_bytes, full);
+	wait_live_bytes_under(db, full / 20, 10, 1);
+	expect_chunks_gone(db, n);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
 /* ---- obsolete files go as soon as nothing reads them ---- */
 
 /* Table files in dir. */
@@ -1419,6 +1602,10 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_tombstones_disappear_after_full_compact_range);
 	tcase_add_test(tc, test_tombstone_kept_while_a_snapshot_can_see_the_key);
 	tcase_add_test(tc, test_compact_range_pushes_data_down_and_keeps_it);
+	tcase_add_test(tc, test_deleted_space_comes_back_when_idle_without_manual_compaction);
+	tcase_add_test(tc, test_a_table_of_mostly_deletions_is_compacted_down_while_writes_go_on);
+	tcase_add_test(tc, test_deletions_a_snapshot_kept_are_compacted_once_it_is_released);
+	tcase_add_test(tc, test_deletions_left_in_tables_are_compacted_after_reopen);
 	tcase_add_test(tc, test_compact_range_leaves_no_obsolete_table_behind);
 	tcase_add_test(tc, test_tables_an_iterator_pinned_go_when_it_is_freed);
 	suite_add_tcase(s, tc);
