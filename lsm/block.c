@@ -215,6 +215,9 @@ void lsm_block_iter_init(lsm_block_iter *it, const lsm_block *blk, const char *f
 {
 	it->kbuf = it->kinline;
 	it->kcap = sizeof(it->kinline);
+	it->back = NULL;
+	it->back_cap = 0;
+	lsm_buf_init(&it->back_keys);
 	it->file = file;
 	lsm_block_iter_reset(it, blk, file_off);
 }
@@ -228,6 +231,8 @@ void lsm_block_iter_reset(lsm_block_iter *it, const lsm_block *blk, uint64_t fil
 	it->file_off = file_off;
 	it->ridx = 0;
 	it->status = 0;
+	it->back_region = UINT32_MAX;
+	it->back_n = 0;
 	invalidate(it);
 }
 
@@ -237,6 +242,13 @@ void lsm_block_iter_free(lsm_block_iter *it)
 		free(it->kbuf);
 	it->kbuf = it->kinline;
 	it->kcap = sizeof(it->kinline);
+	if (it->back) { /* most iterators never step back */
+		free(it->back);
+		it->back = NULL;
+		it->back_cap = it->back_n = 0;
+		it->back_region = UINT32_MAX;
+		lsm_buf_free(&it->back_keys);
+	}
 }
 
 /*
@@ -245,8 +257,9 @@ void lsm_block_iter_free(lsm_block_iter *it)
  * always below 128 (a prefix, a key's tail, a short value): one byte,
  * decoded without the general loop.
  */
-static inline const uint8_t *decode_header(const uint8_t *p, const uint8_t *limit, uint32_t *shared,
-					   uint32_t *non_shared, uint32_t *vlen)
+static inline __attribute__((always_inline)) const uint8_t *
+decode_header(const uint8_t *p, const uint8_t *limit, uint32_t *shared, uint32_t *non_shared,
+	      uint32_t *vlen)
 {
 	if (limit - p >= 3 && ((p[0] | p[1] | p[2]) & 0x80) == 0) {
 		*shared = p[0];
@@ -412,6 +425,87 @@ void lsm_block_iter_next(lsm_block_iter *it)
 		it->ridx++;
 }
 
+/*
+ * The keys kept for prev are bounded, so that a region of very many long
+ * keys cannot make an iterator allocate without limit; such a region (the
+ * builder never writes one: 16 keys of at most 64 KiB) is rescanned at each
+ * step back instead.
+ */
+#define BACK_KEYS_MAX (2u << 20)
+
+/*
+ * Decodes restart region r from its start to its end and keeps its entries,
+ * each key reassembled straight into back_keys from the key kept before
+ * it. The checks are decode_at's and next's. 1 if the region is too big to
+ * keep; otherwise 0 or the error (the iterator is then invalid).
+ */
+static int back_fill(lsm_block_iter *it, uint32_t r)
+{
+	const uint8_t *limit = it->data + it->restarts_off;
+	uint32_t off = restart_off(it->restarts, r);
+	uint32_t end = r + 1 < it->nrestarts ? restart_off(it->restarts, r + 1) : it->restarts_off;
+	size_t prev_koff = 0, prev_klen = 0;
+	it->back_region = UINT32_MAX;
+	it->back_n = 0;
+	it->back_keys.len = 0;
+	while (off < end) {
+		const uint8_t *p = it->data + off;
+		uint32_t shared, non_shared, vlen;
+		p = decode_header(p, limit, &shared, &non_shared, &vlen);
+		if (!p)
+			return corrupt(it, off, "truncated entry header");
+		if (shared > prev_klen) /* 0 at the restart point */
+			return corrupt(it, off, "shared prefix longer than the previous key");
+		size_t room = (size_t)(limit - p), klen = (size_t)shared + non_shared;
+		if (non_shared > room || vlen > room - non_shared)
+			return corrupt(it, off, "entry runs past the end of the block");
+		if (klen < LSM_TRAILER)
+			return corrupt(it, off, "key shorter than its 8-byte trailer");
+		if (klen > BACK_KEYS_MAX - it->back_keys.len)
+			return 1;
+		if (it->back_n == it->back_cap) {
+			uint32_t cap = it->back_cap ? 2 * it->back_cap : 16;
+			struct lsm_block_back_entry *nb = realloc(it->back, cap * sizeof(*nb));
+			if (!nb)
+				return nomem(it);
+			it->back = nb;
+			it->back_cap = cap;
+		}
+		if (lsm_buf_reserve(&it->back_keys, klen))
+			return nomem(it);
+		uint8_t *k = it->back_keys.data + it->back_keys.len;
+		memcpy(k, it->back_keys.data + prev_koff, shared);
+		memcpy(k + shared, p, non_shared);
+		struct lsm_block_back_entry *e = &it->back[it->back_n++];
+		e->off = off;
+		e->next = (uint32_t)(p + non_shared + vlen - it->data);
+		e->koff = (uint32_t)it->back_keys.len;
+		e->klen = (uint32_t)klen;
+		e->voff = (uint32_t)(p + non_shared - it->data);
+		e->vlen = vlen;
+		prev_koff = it->back_keys.len;
+		prev_klen = klen;
+		it->back_keys.len += klen;
+		off = e->next;
+	}
+	if (off != end)
+		return corrupt(it, it->back[it->back_n - 1].off, "entry straddles a restart point");
+	it->back_region = r;
+	return 0;
+}
+
+/* Moves onto entry i of the region kept for prev. */
+static void back_enter(lsm_block_iter *it, uint32_t i)
+{
+	const struct lsm_block_back_entry *e = &it->back[i];
+	assert(i < it->back_n);
+	it->ridx = it->back_region;
+	it->cur = e->off;
+	it->next = e->next;
+	it->key = lsm_slice_of(it->back_keys.data + e->koff, e->klen);
+	it->value = lsm_slice_of(it->data + e->voff, e->vlen);
+}
+
 void lsm_block_iter_seek_last(lsm_block_iter *it)
 {
 	if (it->status)
@@ -420,16 +514,34 @@ void lsm_block_iter_seek_last(lsm_block_iter *it)
 		invalidate(it);
 		return;
 	}
-	seek_restart(it, it->nrestarts - 1);
+	/* A scan backwards starts here: keep the last region for the steps that follow. */
+	int rc = it->back_region == it->nrestarts - 1 ? 0 : back_fill(it, it->nrestarts - 1);
+	if (rc == 0) {
+		back_enter(it, it->back_n - 1);
+		return;
+	}
+	if (rc < 0 || seek_restart(it, it->nrestarts - 1))
+		return;
 	while (lsm_block_iter_valid(it) && it->next < it->restarts_off)
 		lsm_block_iter_next(it);
+}
+
+/* Steps back without keeping the region: decodes forward from its start up to orig. */
+static void prev_by_rescan(lsm_block_iter *it, uint32_t r, uint32_t orig)
+{
+	if (seek_restart(it, r))
+		return;
+	while (lsm_block_iter_valid(it) && it->next < orig)
+		lsm_block_iter_next(it);
+	if (lsm_block_iter_valid(it) && it->next != orig)
+		corrupt(it, orig, "entries do not line up when scanning backwards");
 }
 
 void lsm_block_iter_prev(lsm_block_iter *it)
 {
 	assert(lsm_block_iter_valid(it));
 	uint32_t orig = it->cur, r = it->ridx;
-	/* Entries only link forward: rescan from the restart point before orig. */
+	/* The region of the entry before orig: orig's own, or the one before if orig starts it. */
 	while (restart_off(it->restarts, r) >= orig) {
 		if (r == 0) {
 			invalidate(it); /* orig was the first entry */
@@ -437,12 +549,27 @@ void lsm_block_iter_prev(lsm_block_iter *it)
 		}
 		r--;
 	}
-	if (seek_restart(it, r))
-		return;
-	while (lsm_block_iter_valid(it) && it->next < orig)
-		lsm_block_iter_next(it);
-	if (lsm_block_iter_valid(it) && it->next != orig)
+	if (it->back_region != r) {
+		int rc = back_fill(it, r);
+		if (rc > 0)
+			prev_by_rescan(it, r, orig);
+		if (rc)
+			return;
+	}
+	/* The last kept entry that starts before orig must end exactly at it. */
+	uint32_t lo = 0, hi = it->back_n - 1;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo + 1) / 2;
+		if (it->back[mid].off < orig)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	if (it->back[lo].off >= orig || it->back[lo].next != orig) {
 		corrupt(it, orig, "entries do not line up when scanning backwards");
+		return;
+	}
+	back_enter(it, lo);
 }
 
 void lsm_block_iter_seek(lsm_block_iter *it, lsm_slice target)

@@ -87,6 +87,14 @@ void lsm_block_release(lsm_block *blk);
 /* Reassembled keys up to this long live inside the iterator (no allocation). */
 #define LSM_BLOCK_ITER_KEY_INLINE 64
 
+/* One entry of the restart region lsm_block_iter_prev decoded: offsets into the block and keys. */
+struct lsm_block_back_entry {
+	uint32_t off, next; /* the entry, and just past it */
+	uint32_t koff;	    /* its key: back_keys[koff, koff + klen) */
+	uint32_t klen;
+	uint32_t voff, vlen; /* its value: data[voff, voff + vlen) */
+};
+
 /*
  * An iterator over one block, embeddable (no allocation unless a key
  * longer than LSM_BLOCK_ITER_KEY_INLINE needs reassembling). The block must
@@ -108,6 +116,16 @@ typedef struct lsm_block_iter {
 	uint8_t *kbuf;	 /* reassembled delta-encoded keys: kinline, or malloc'd */
 	size_t kcap;
 	int status;
+	/*
+	 * Entries link only forward, so stepping back means decoding forward
+	 * from a restart point. The first prev (or seek_last) into a region
+	 * decodes it once and keeps its entries here; later steps back in it
+	 * cost nothing more. back_region: the region kept, UINT32_MAX none.
+	 */
+	uint32_t back_region;
+	uint32_t back_n, back_cap;
+	struct lsm_block_back_entry *back;
+	lsm_buf back_keys;
 	uint8_t kinline[LSM_BLOCK_ITER_KEY_INLINE];
 } lsm_block_iter;
 

@@ -1272,10 +1272,18 @@ static int take_lock(lsm_db *db)
 	char *path = NULL;
 	if (asprintf(&path, "%s/LOCK", db->dir) < 0)
 		return lsm_seterr(-ENOMEM, "open: out of memory");
-	int rc = db->env->lock_file(db->env, path, &db->lock, &holder);
-	if (rc == -LSM_EBUSY)
+	/* A read-only open changes no file: not even the pid in LOCK, where the env can. */
+	int rc = db->read_only && db->env->lock_file_ro
+			 ? db->env->lock_file_ro(db->env, path, &db->lock, &holder)
+			 : db->env->lock_file(db->env, path, &db->lock, &holder);
+	if (rc == -LSM_EBUSY && holder)
 		rc = lsm_seterr(-LSM_EBUSY, "database %s is in use by process %ld (%s is locked)",
 				db->dir, (long)holder, path);
+	else if (rc == -LSM_EBUSY)
+		rc = lsm_seterr(-LSM_EBUSY,
+				"database %s is in use by another process (%s is locked; a "
+				"read-only open records no pid)",
+				db->dir, path);
 	free(path);
 	return rc;
 }

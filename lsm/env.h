@@ -95,6 +95,12 @@ struct lsm_env {
 	int (*free_space)(lsm_env *env, const char *path, uint64_t *bytes);
 	/* Frees the env itself (the posix env is static: does nothing). */
 	void (*destroy)(lsm_env *env);
+	/*
+	 * lock_file for a read-only open, which must change no file: the same
+	 * exclusive lock, but our pid is not written (path is still created if
+	 * missing). May be NULL: lock_file is used instead.
+	 */
+	int (*lock_file_ro)(lsm_env *env, const char *path, lsm_file **lock, pid_t *holder);
 };
 
 /* The process-wide POSIX env. */

@@ -511,14 +511,16 @@ out:
 	return rc;
 }
 
-static int fe_lock_file(lsm_env *env, const char *path, lsm_file **lock, pid_t *holder)
+static int lock_common(lsm_env *env, const char *path, int ro, lsm_file **lock, pid_t *holder)
 {
 	fault_env *fe = FE(env);
+	lsm_env *b = fe->base;
 	lsm_file *f = calloc(1, sizeof(*f) + strlen(path) + 1);
 	if (!f)
 		return -ENOMEM;
 	strcpy(f->path, path);
-	int rc = fe->base->lock_file(fe->base, path, &f->inner, holder);
+	int rc = ro && b->lock_file_ro ? b->lock_file_ro(b, path, &f->inner, holder)
+				       : b->lock_file(b, path, &f->inner, holder);
 	if (rc) {
 		free(f);
 		return rc;
@@ -526,6 +528,16 @@ static int fe_lock_file(lsm_env *env, const char *path, lsm_file **lock, pid_t *
 	f->generation = fe->generation;
 	*lock = f;
 	return 0;
+}
+
+static int fe_lock_file(lsm_env *env, const char *path, lsm_file **lock, pid_t *holder)
+{
+	return lock_common(env, path, 0, lock, holder);
+}
+
+static int fe_lock_file_ro(lsm_env *env, const char *path, lsm_file **lock, pid_t *holder)
+{
+	return lock_common(env, path, 1, lock, holder);
 }
 
 static int fe_unlock_file(lsm_env *env, lsm_file *lock)
@@ -719,6 +731,7 @@ lsm_env *lsm_env_fault_new(lsm_env *base)
 		.sync_dir = fe_sync_dir,
 		.lock_file = fe_lock_file,
 		.unlock_file = fe_unlock_file,
+		.lock_file_ro = fe_lock_file_ro,
 		.free_space = fe_free_space,
 		.destroy = fe_destroy,
 	};

@@ -16,6 +16,7 @@
 struct lsm_file {
 	int fd;
 	uint64_t append_off; /* where append writes next */
+	int pid_written;     /* a LOCK holding our pid: cleared again at unlock */
 	char path[];
 };
 
@@ -45,6 +46,7 @@ static int px_open(lsm_env *env, const char *path, int flags, lsm_file **out)
 	if (!f)
 		return lsm_seterr(-ENOMEM, "open %s: out of memory", path);
 	memcpy(f->path, path, plen + 1);
+	f->pid_written = 0;
 	f->fd = open(path, oflags, 0644);
 	if (f->fd < 0) {
 		int rc = sys_err("open", path);
@@ -296,7 +298,8 @@ static pid_t read_holder_pid(const char *path)
 	return r > 0 ? (pid_t)atol(buf) : 0;
 }
 
-static int px_lock_file(lsm_env *env, const char *path, lsm_file **lock, pid_t *holder)
+static int lock_common(lsm_env *env, const char *path, int write_pid, lsm_file **lock,
+		       pid_t *holder)
 {
 	lsm_file *f;
 	int rc = px_open(env, path, LSM_O_READ | LSM_O_WRITE | LSM_O_CREATE, &f);
@@ -320,19 +323,39 @@ static int px_lock_file(lsm_env *env, const char *path, lsm_file **lock, pid_t *
 					  (long)pid);
 		return lsm_seterr(-e, "lock %s: %s", path, strerror(e));
 	}
-	char pid[32];
-	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(f->fd, 0) < 0 || pwrite(f->fd, pid, (size_t)len, 0) != len) {
-		rc = sys_err("write pid to", path);
-		px_close(env, f);
-		return rc;
+	if (write_pid) {
+		char pid[32];
+		int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+		if (ftruncate(f->fd, 0) < 0 || pwrite(f->fd, pid, (size_t)len, 0) != len) {
+			rc = sys_err("write pid to", path);
+			px_close(env, f);
+			return rc;
+		}
+		f->pid_written = 1;
 	}
 	*lock = f;
 	return 0;
 }
 
+static int px_lock_file(lsm_env *env, const char *path, lsm_file **lock, pid_t *holder)
+{
+	return lock_common(env, path, 1, lock, holder);
+}
+
+static int px_lock_file_ro(lsm_env *env, const char *path, lsm_file **lock, pid_t *holder)
+{
+	return lock_common(env, path, 0, lock, holder);
+}
+
 static int px_unlock_file(lsm_env *env, lsm_file *lock)
 {
+	/*
+	 * Our pid goes with the lock: a later holder that writes none (a
+	 * read-only open) must not be reported as us. Best effort, and no
+	 * message to overwrite the caller's: a stale pid only misleads one.
+	 */
+	if (lock->pid_written && ftruncate(lock->fd, 0) < 0)
+		errno = 0;
 	/* Closing the description drops the OFD lock. */
 	return px_close(env, lock);
 }
@@ -375,6 +398,7 @@ static lsm_env posix_env = {
 	.unlock_file = px_unlock_file,
 	.free_space = px_free_space,
 	.destroy = px_destroy,
+	.lock_file_ro = px_lock_file_ro,
 };
 
 lsm_env *lsm_env_posix(void)

@@ -170,6 +170,27 @@ static void check_block_against(const lsm_block *blk, const struct ent *e, size_
 				assert_at(&it, &e[want + 1]);
 		}
 	}
+	/* Random walks: steps back reuse what an earlier step back decoded, steps forward do not.
+	 */
+	for (int walk = 0; walk < 50 && n; walk++) {
+		size_t at = tu_below(r, n);
+		lsm_block_iter_seek(&it, ent_key(&e[at]));
+		for (int step = 0; step < 40; step++) {
+			assert_at(&it, &e[at]);
+			if (tu_below(r, 3)) {
+				lsm_block_iter_prev(&it);
+				if (at-- == 0)
+					break;
+			} else {
+				lsm_block_iter_next(&it);
+				if (++at == n)
+					break;
+			}
+		}
+		ck_assert(at < n || !lsm_block_iter_valid(&it));
+		if (at >= n)
+			ck_assert_int_eq(lsm_block_iter_status(&it), 0);
+	}
 	ck_assert_int_eq(lsm_block_iter_status(&it), 0);
 	lsm_block_iter_free(&it);
 }
@@ -228,6 +249,51 @@ START_TEST(test_block_long_keys_and_values_take_the_multibyte_paths)
 	lsm_block blk;
 	ck_assert_int_eq(lsm_block_init(&blk, raw.data, raw.len, "long", 0), 0);
 	check_block_against(&blk, e, n, &r);
+	lsm_block_builder_free(&b);
+	free_entries(e, n);
+}
+END_TEST
+
+/*
+ * A restart region whose keys add up to more than prev keeps (40 keys of
+ * 60 KB sharing all but their last bytes): stepping back rescans instead,
+ * with the same results.
+ */
+START_TEST(test_block_huge_restart_region_is_stepped_back_by_rescanning)
+{
+	size_t n = 40, klen = 60000;
+	struct ent *e = calloc(n, sizeof(*e));
+	ck_assert_ptr_nonnull(e);
+	for (size_t i = 0; i < n; i++) {
+		e[i].klen = klen + LSM_TRAILER;
+		e[i].key = malloc(e[i].klen);
+		memset(e[i].key, 'k', klen);
+		snprintf((char *)e[i].key + klen - 4, 5, "%04zu", i);
+		lsm_put_le64(e[i].key + klen, lsm_pack_trailer(7, LSM_TYPE_VALUE));
+		e[i].vlen = i % 3;
+		e[i].val = malloc(4);
+		memcpy(e[i].val, "abc", 3);
+	}
+	lsm_block_builder b;
+	lsm_block_builder_init(&b, 1000);
+	lsm_slice raw;
+	build(&b, e, n, &raw);
+	lsm_block blk;
+	ck_assert_int_eq(lsm_block_init(&blk, raw.data, raw.len, "huge", 0), 0);
+	ck_assert_uint_eq(blk.nrestarts, 1);
+	lsm_block_iter it;
+	lsm_block_iter_init(&it, &blk, "huge", 0);
+	size_t i = n;
+	for (lsm_block_iter_seek_last(&it); lsm_block_iter_valid(&it); lsm_block_iter_prev(&it))
+		assert_at(&it, &e[--i]);
+	ck_assert_int_eq(lsm_block_iter_status(&it), 0);
+	ck_assert_uint_eq(i, 0);
+	lsm_block_iter_seek(&it, ent_key(&e[20]));
+	lsm_block_iter_prev(&it);
+	assert_at(&it, &e[19]);
+	lsm_block_iter_next(&it);
+	assert_at(&it, &e[20]);
+	lsm_block_iter_free(&it);
 	lsm_block_builder_free(&b);
 	free_entries(e, n);
 }
@@ -486,6 +552,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_block_round_trip_with_shared_prefixes_at_any_restart_interval,
 			    0, 4);
 	tcase_add_loop_test(tc, test_block_long_keys_and_values_take_the_multibyte_paths, 0, 2);
+	tcase_add_test(tc, test_block_huge_restart_region_is_stepped_back_by_rescanning);
 	tcase_add_test(tc, test_block_prefix_compression_saves_space);
 	tcase_add_test(tc, test_block_empty_has_no_entries);
 	tcase_add_test(tc, test_block_single_entry_seeks_and_steps);

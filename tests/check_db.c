@@ -1104,6 +1104,55 @@ START_TEST(test_read_only_open_changes_no_file)
 }
 END_TEST
 
+/* The LOCK file's bytes and modification time, as text. */
+static char *lock_state(void)
+{
+	char *p = tu_path(dir, "LOCK"), *out = NULL;
+	struct stat sb;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	ck_assert_int_eq(stat(p, &sb), 0);
+	ck_assert_int_eq(lsm_env_read_all(lsm_env_posix(), p, &data, &len), 0);
+	ck_assert_int_ge(asprintf(&out, "%lld.%09ld [%.*s]", (long long)sb.st_mtim.tv_sec,
+				  sb.st_mtim.tv_nsec, (int)len, (char *)data),
+			 0);
+	free(data);
+	free(p);
+	return out;
+}
+
+START_TEST(test_read_only_open_leaves_the_lock_file_alone)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o), *ro = NULL;
+	char pid[32];
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	/* A read-write holder is named by its pid. */
+	o.read_only = 1;
+	ck_assert_int_eq(lsm_open(&ro, dir, &o), -LSM_EBUSY);
+	ck_assert_msg(strstr(lsm_errmsg(), pid), "message lacks pid %s: %s", pid, lsm_errmsg());
+	ck_assert_int_eq(lsm_close(db), 0);
+
+	char *before = lock_state();
+	usleep(20000); /* a rewrite would show in the modification time */
+	ro = open_db(&o);
+	char *during = lock_state();
+	ck_assert_str_eq(before, during);
+	/* It still excludes a writer, which cannot name it (no pid was written). */
+	o.read_only = 0;
+	ck_assert_int_eq(lsm_open(&db, dir, &o), -LSM_EBUSY);
+	ck_assert_msg(!strstr(lsm_errmsg(), pid) && strstr(lsm_errmsg(), "in use"),
+		      "a stale or wrong pid: %s", lsm_errmsg());
+	ck_assert_int_eq(lsm_close(ro), 0);
+	char *after = lock_state();
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(during);
+	free(after);
+}
+END_TEST
+
 /* ---- space comes back by itself ---- */
 
 #define CHUNK (64 * 1024)
@@ -1634,6 +1683,7 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_verify_passes_clean_db_and_reports_damaged_table);
 	tcase_add_test(tc, test_destroy_removes_the_database_and_its_directory);
 	tcase_add_test(tc, test_read_only_open_changes_no_file);
+	tcase_add_test(tc, test_read_only_open_leaves_the_lock_file_alone);
 	suite_add_tcase(s, tc);
 	return s;
 }
