@@ -585,8 +585,8 @@ void lsm_block_iter_seek(lsm_block_iter *it, lsm_slice target)
 	/* The last restart point whose key is < target; the answer is in its region or the next. */
 	uint32_t lo = 0, hi = it->nrestarts - 1;
 	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo + 1) / 2, klen;
-		const uint8_t *k;
+		uint32_t mid = lo + (hi - lo + 1) / 2, klen = 0;
+		const uint8_t *k = NULL;
 		if (restart_key(it, mid, &k, &klen))
 			return;
 		int c = compare_target(k, klen, &t);
