@@ -5,9 +5,11 @@
  * that the power can go off at the Nth call that changes the disk (inside
  * an operation, a flush, a compaction, an fsync), between two operations,
  * or during the recovery of the next mount. A cycle: a random workload of
- * fs operations with lsmfs_fsync calls here and there, checked against an
- * in-memory tree (fsmodel.c) until the cut; the cut; lsmfs_unmount (errors
- * ignored; it must not crash); the power back; a mount over the same env.
+ * fs operations with lsmfs_fsync calls here and there (a quarter of the
+ * cycles mostly writes, which fill the memtable, so that cuts land in
+ * flushes and compactions too), checked against an in-memory tree
+ * (fsmodel.c) until the cut; the cut; lsmfs_unmount (errors ignored; it
+ * must not crash); the power back; a mount over the same env.
  *
  * What must hold then: the tree (names, types, modes, sizes, bytes, symlink
  * targets, hard links, xattrs) equals one of the states the workload passed
@@ -60,8 +62,10 @@ struct pc_env {
 	atomic_long countdown; /* calls that change the disk until the cut */
 	atomic_long calls;     /* calls that changed the disk, for sizing the next countdown */
 	atomic_int dead;
-	int cut_rc;	    /* what lsm_fault_power_cut said */
-	char where[48];	    /* what the cut interrupted ("" between two calls) */
+	int cut_rc;	/* what lsm_fault_power_cut said */
+	char where[48]; /* what the cut interrupted ("" between two calls) */
+	int pending;	/* a call reached zero and the cut is on its way (under lk) */
+	char pending_where[48];
 	pthread_mutex_t mu; /* protects open[] */
 	struct {
 		lsm_file *f;
@@ -110,12 +114,12 @@ static void untrack(struct pc_env *pe, lsm_file *f)
 	pthread_mutex_unlock(&pe->mu);
 }
 
-static void pc_cut_locked(struct pc_env *pe, const char *op, lsm_file *f, const char *path)
+/* "append .log": the call and the kind of file it was on. */
+static void describe_call(struct pc_env *pe, const char *op, lsm_file *f, const char *path,
+			  char *out, size_t cap)
 {
 	char kind[16] = "?";
 
-	if (atomic_load(&pe->dead))
-		return;
 	if (path) {
 		kind_of(kind, sizeof(kind), path);
 	} else if (f) {
@@ -125,11 +129,17 @@ static void pc_cut_locked(struct pc_env *pe, const char *op, lsm_file *f, const 
 				memcpy(kind, pe->open[i].kind, sizeof(kind));
 		pthread_mutex_unlock(&pe->mu);
 	}
+	snprintf(out, cap, "%s %s", op, kind);
+}
+
+/* REQUIRES: lk held for writing. */
+static void pc_cut_locked(struct pc_env *pe, const char *where)
+{
+	pe->pending = 0;
+	if (atomic_load(&pe->dead))
+		return;
 	pe->cut_rc = lsm_fault_power_cut(pe->fault);
-	if (op)
-		snprintf(pe->where, sizeof(pe->where), "%s %s", op, kind);
-	else
-		pe->where[0] = 0;
+	snprintf(pe->where, sizeof(pe->where), "%s", where);
 	atomic_store(&pe->dead, 1);
 }
 
@@ -137,11 +147,17 @@ static void pc_cut_locked(struct pc_env *pe, const char *op, lsm_file *f, const 
 static void pc_cut(struct pc_env *pe)
 {
 	pthread_rwlock_wrlock(&pe->lk);
-	pc_cut_locked(pe, NULL, NULL, NULL);
+	pc_cut_locked(pe, pe->pending ? pe->pending_where : "");
 	pthread_rwlock_unlock(&pe->lk);
 }
 
-/* Enters a call: 0 to go on (then leave()), else -EIO. op, f and path say what it is. */
+/*
+ * Enters a call: 0 to go on (then leave()), else -EIO. op (NULL for calls
+ * that change nothing on disk), f and path say what it is. The call that
+ * takes the countdown to zero marks the cut pending before it lets go of
+ * the read lock: whoever takes the write lock next (it, or pc_disarm)
+ * cuts, so that no cut can land after the test has looked.
+ */
 static int enter(struct pc_env *pe, const char *op, lsm_file *f, const char *path)
 {
 	pthread_rwlock_rdlock(&pe->lk);
@@ -152,9 +168,13 @@ static int enter(struct pc_env *pe, const char *op, lsm_file *f, const char *pat
 	if (op) {
 		atomic_fetch_add(&pe->calls, 1);
 		if (atomic_fetch_sub(&pe->countdown, 1) == 1) {
+			describe_call(pe, op, f, path, pe->pending_where,
+				      sizeof(pe->pending_where));
+			pe->pending = 1;
 			pthread_rwlock_unlock(&pe->lk);
 			pthread_rwlock_wrlock(&pe->lk);
-			pc_cut_locked(pe, op, f, path);
+			if (pe->pending)
+				pc_cut_locked(pe, pe->pending_where);
 			pthread_rwlock_unlock(&pe->lk);
 			return -EIO;
 		}
@@ -363,11 +383,22 @@ static void pc_arm(struct pc_env *pe, long n)
 	atomic_store(&pe->countdown, n);
 }
 
-/* The machine is back: the env works again on what survived. */
+/* No cut from now on but pc_cut's; one already on its way lands first. */
+static void pc_disarm(struct pc_env *pe)
+{
+	pthread_rwlock_wrlock(&pe->lk);
+	atomic_store(&pe->countdown, NOT_ARMED);
+	if (pe->pending)
+		pc_cut_locked(pe, pe->pending_where);
+	pthread_rwlock_unlock(&pe->lk);
+}
+
+/* The machine is back: the env works again on what survived. Nothing of the engine runs. */
 static void pc_revive(struct pc_env *pe)
 {
 	pthread_rwlock_wrlock(&pe->lk);
 	atomic_store(&pe->countdown, NOT_ARMED);
+	pe->pending = 0;
 	atomic_store(&pe->dead, 0);
 	pthread_rwlock_unlock(&pe->lk);
 }
@@ -533,19 +564,103 @@ static int scan_node_of(struct scan *s, uint64_t ino)
 	return -1;
 }
 
+/* An error of the filesystem while reading the tree back: said, with the engine's message. */
+static void scan_error(struct scan *s, const char *what, uint64_t ino, long rc)
+{
+	const char *msg = lsm_errmsg();
+
+	sb_printf(s->err, "%s of inode %llu: %ld (%s)%s%s\n", what, (unsigned long long)ino, rc,
+		  strerror((int)-rc), msg && *msg ? "; the engine's last message: " : "",
+		  msg && *msg ? msg : "");
+}
+
+struct listing {
+	tf_dirent *v;
+	int n, cap, batch, taken;
+};
+
+static int listing_fn(void *arg, const char *name, const struct stat *st, uint64_t next)
+{
+	struct listing *l = arg;
+
+	if (l->taken == l->batch)
+		return 1;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 32;
+		l->v = realloc(l->v, (size_t)l->cap * sizeof(*l->v));
+		ck_assert_ptr_nonnull(l->v);
+	}
+	snprintf(l->v[l->n].name, sizeof(l->v[l->n].name), "%s", name);
+	l->v[l->n].ino = st->st_ino;
+	l->v[l->n].cookie = next;
+	l->n++;
+	l->taken++;
+	return 0;
+}
+
+/* Every entry of a directory, batch at a time (resuming at cookies); -errno on failure. */
+static int list_dir(lsmfs *fs, uint64_t dino, int batch, tf_dirent **out)
+{
+	struct listing l = {.batch = batch};
+	uint64_t cookie = 0;
+
+	for (;;) {
+		int before = l.n, rc;
+
+		l.taken = 0;
+		rc = lsmfs_readdir(fs, dino, cookie, 0, listing_fn, &l);
+		if (rc) {
+			free(l.v);
+			return rc;
+		}
+		if (l.n == before)
+			break;
+		cookie = l.v[l.n - 1].cookie;
+	}
+	*out = l.v;
+	return l.n;
+}
+
+/* A whole file; NULL (and the error said) on failure. */
+static uint8_t *read_file(struct scan *s, uint64_t ino, size_t size)
+{
+	uint8_t *buf = malloc(size + 1);
+	size_t done = 0;
+	ssize_t got;
+
+	ck_assert_ptr_nonnull(buf);
+	while ((got = lsmfs_read(s->fs, ino, buf + done, size + 1 - done, (off_t)done)) > 0)
+		done += (size_t)got;
+	if (got < 0 || done != size) {
+		if (got < 0)
+			scan_error(s, "read", ino, got);
+		else
+			sb_printf(s->err, "inode %llu reads %zu bytes, its size is %zu\n",
+				  (unsigned long long)ino, done, size);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static void scan_dir(struct scan *s, int dir, uint64_t dino, int depth)
 {
 	tf_dirent *ents;
-	int n = tf_list(s->fs, dino, 1 + depth % 7, &ents);
+	int n = list_dir(s->fs, dino, 1 + depth % 7, &ents);
 
+	if (n < 0) {
+		scan_error(s, "readdir", dino, n);
+		return;
+	}
 	ck_assert_msg(depth < 64, "directories nested 64 deep: a loop");
 	for (int i = 2; i < n; i++) {
 		struct stat st;
 		int node, rc = lsmfs_lookup(s->fs, dino, ents[i].name, &st);
 
 		if (rc) {
-			sb_printf(s->err, "readdir of %llu lists %s, lookup gives %d\n",
-				  (unsigned long long)dino, ents[i].name, rc);
+			sb_printf(s->err, "readdir of %llu lists %s: ", (unsigned long long)dino,
+				  ents[i].name);
+			scan_error(s, "lookup", dino, rc);
 			continue;
 		}
 		lsmfs_forget(s->fs, st.st_ino, 1);
@@ -580,15 +695,15 @@ static void scan_dir(struct scan *s, int dir, uint64_t dino, int depth)
 			char target[256];
 			int len = lsmfs_readlink(s->fs, st.st_ino, target, sizeof(target));
 
-			ck_assert_int_ge(len, 0);
-			fm_write(&s->t->m, node, 0, target, (size_t)len);
+			if (len < 0)
+				scan_error(s, "readlink", st.st_ino, len);
+			else
+				fm_write(&s->t->m, node, 0, target, (size_t)len);
 		} else {
-			size_t size;
-			uint8_t *data = tf_slurp(s->fs, st.st_ino, &size);
+			uint8_t *data = read_file(s, st.st_ino, (size_t)st.st_size);
 
-			fm_write(&s->t->m, node, 0, data, size);
-			if (size < (size_t)st.st_size)
-				fm_truncate(&s->t->m, node, (uint64_t)st.st_size);
+			if (data)
+				fm_write(&s->t->m, node, 0, data, (size_t)st.st_size);
 			free(data);
 		}
 	}
@@ -599,9 +714,14 @@ static void scan_tree(lsmfs *fs, struct tree *t, struct sbuf *err)
 {
 	struct scan s = {.fs = fs, .t = t, .err = err};
 	struct stat st;
+	int rc;
 
 	tree_init(t);
-	ck_assert_int_eq(lsmfs_getattr(fs, LSMFS_ROOT_INO, &st), 0);
+	rc = lsmfs_getattr(fs, LSMFS_ROOT_INO, &st);
+	if (rc) {
+		scan_error(&s, "getattr", LSMFS_ROOT_INO, rc);
+		return;
+	}
 	side_of(t, 0)->mode = st.st_mode & 07777;
 	side_of(t, 0)->nlink = st.st_nlink;
 	if (lsmfs_getxattr(fs, LSMFS_ROOT_INO, "user.k", side_of(t, 0)->xv,
@@ -632,6 +752,7 @@ struct run {
 			back */
 	/* what ran, for the log */
 	int cycles, ops, fsyncs, cuts_inside, cuts_between, cuts_in_recovery, fresh;
+	int heavy;	  /* this cycle writes more than it does anything else */
 	long mount_calls; /* disk-changing calls a mount makes, roughly */
 	double calls_per_op;
 	struct {
@@ -926,6 +1047,9 @@ static int one_op(struct run *t)
 {
 	uint64_t x = tu_below(&t->r, 100);
 
+	/* write-heavy cycles fill the memtable: the cuts reach flushes and compactions */
+	if (t->heavy && tu_below(&t->r, 2))
+		return op_write(t);
 	if (x < 12)
 		return op_create(t, FM_FILE);
 	if (x < 19)
@@ -1038,7 +1162,7 @@ static void verify(struct run *t, uint64_t seed, const char *how)
 
 static void cycle(struct run *t, uint64_t seed)
 {
-	int nops = 20 + (int)tu_below(&t->r, 280);
+	int nops;
 	int how = (int)tu_below(&t->r, 4), rc;
 	long calls0, budget;
 	int cut_at = -1, i;
@@ -1046,6 +1170,8 @@ static void cycle(struct run *t, uint64_t seed)
 
 	/* Where the power goes: at a disk call inside the workload (half the
 	 * cycles), between two operations, and now and then in the recovery. */
+	t->heavy = tu_below(&t->r, 4) == 0;
+	nops = t->heavy ? 100 + (int)tu_below(&t->r, 400) : 20 + (int)tu_below(&t->r, 280);
 	drop_states(t);
 	push_state(t);
 	t->durable = 0;
@@ -1067,6 +1193,7 @@ static void cycle(struct run *t, uint64_t seed)
 		if (rc)
 			break;
 	}
+	pc_disarm(t->pe);
 	if (!dead(t)) {
 		/* the countdown outlived the workload: the power goes at its end */
 		pc_cut(t->pe);
@@ -1093,6 +1220,7 @@ static void cycle(struct run *t, uint64_t seed)
 		calls0 = atomic_load(&t->pe->calls);
 		pc_arm(t->pe, 1 + (long)tu_below(&t->r, (uint64_t)t->mount_calls + 1));
 		t->fs = pc_mount(t, &rc);
+		pc_disarm(t->pe);
 		ck_assert_msg(rc == 0 || dead(t), "cycle %d: mount failed with %d, power on",
 			      t->cycles, rc);
 		if (dead(t)) {
