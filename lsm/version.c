@@ -466,7 +466,7 @@ static int cursor_ikey(edit_cursor *c, lsm_buf *out, const char *what)
 
 static int decode_new_file(edit_cursor *c, lsm_version_edit *e)
 {
-	int level;
+	int level = 0; /* set by cursor_level; gcc -O2 cannot see it */
 	lsm_file_meta *m = meta_new();
 	if (!m)
 		return lsm_seterr(-ENOMEM, "decoding version edit: out of memory");
@@ -555,7 +555,7 @@ static int edit_decode(lsm_version_edit *e, lsm_slice in, const char *file, uint
 			break;
 		}
 		case TAG_DELETED_FILE: {
-			int level;
+			int level = 0;
 			rc = cursor_level(&c, &level);
 			if (!rc)
 				rc = cursor_varint(&c, &v, "deleted file number");
