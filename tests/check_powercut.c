@@ -645,7 +645,7 @@ static uint8_t *read_file(struct scan *s, uint64_t ino, size_t size)
 
 static void scan_dir(struct scan *s, int dir, uint64_t dino, int depth)
 {
-	tf_dirent *ents;
+	tf_dirent *ents = NULL; /* set by list_dir unless it fails */
 	int n = list_dir(s->fs, dino, 1 + depth % 7, &ents);
 
 	if (n < 0) {
