@@ -261,7 +261,9 @@ ssize_t lsmfs_write(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const void *b
 	if (rc || size == 0)
 		goto out;
 	na = ip->a;
-	rc = op_begin(fs, &op);
+	rc = space_need(fs, size, 1);
+	if (!rc)
+		rc = op_begin(fs, &op);
 	if (!rc)
 		rc = write_locked(&op, ino, &na, buf, size, (uint64_t)off);
 	if (rc)
@@ -331,6 +333,12 @@ int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		goto out;
 	}
 	na = ip->a;
+	/* Allocating takes no space here, but a caller asking for space learns it is not there. */
+	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
+		rc = space_need(fs, (uint64_t)len, 0);
+		if (rc)
+			goto out;
+	}
 	if (mode == 0) {
 		/* Allocation promises nothing here: holes cost nothing and read as zeros. */
 		if (end <= na.size)
@@ -551,7 +559,9 @@ ssize_t lsmfs_copy_file_range(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino_in, 
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = copy_gather(fs, ino_in, (uint64_t)off_in, (uint64_t)off_out, n, p, &np);
+	rc = space_need(fs, n, 1);
+	if (!rc)
+		rc = copy_gather(fs, ino_in, (uint64_t)off_in, (uint64_t)off_out, n, p, &np);
 	if (!rc)
 		rc = op_begin(fs, &op);
 	if (!rc)

@@ -342,7 +342,9 @@ static int create_node(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t parent, const c
 		rc = -EMLINK;
 		goto out;
 	}
-	rc = op_begin(fs, &op);
+	rc = space_need(fs, SPACE_META_BYTES, 1);
+	if (!rc)
+		rc = op_begin(fs, &op);
 	if (!rc)
 		rc = op_alloc_ino(&op, &ino);
 	if (rc)
@@ -701,7 +703,9 @@ int lsmfs_link(lsmfs *fs, uint64_t ino, uint64_t newparent, const char *newname,
 		rc = -EMLINK;
 		goto out;
 	}
-	rc = op_begin(fs, &op);
+	rc = space_need(fs, SPACE_META_BYTES, 1);
+	if (!rc)
+		rc = op_begin(fs, &op);
 	if (!rc)
 		rc = dent_put(&op, newparent, newname, nlen, ino, ie->na.mode);
 	if (rc)

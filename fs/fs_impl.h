@@ -45,6 +45,7 @@
 #include "keys.h"
 #include "lsm.h"
 #include "lsmfs.h"
+#include "space.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -80,13 +81,14 @@ struct lsmfs_inode {
 };
 
 struct lsmfs {
-	lsm_db *db;		 /* immutable after mount */
-	char *dir;		 /* data directory path, immutable */
-	struct lsmfs_super sb;	 /* immutable after mount except sb.ino_end (ino_mu) */
-	uint32_t cs;		 /* chunk size, immutable */
-	int verify_chunks;	 /* immutable */
-	int read_only;		 /* immutable */
-	lsm_write_options wopts; /* immutable */
+	lsm_db *db;		  /* immutable after mount */
+	char *dir;		  /* data directory path, immutable */
+	struct lsmfs_super sb;	  /* immutable after mount except sb.ino_end (ino_mu) */
+	uint32_t cs;		  /* chunk size, immutable */
+	int verify_chunks;	  /* immutable */
+	int read_only;		  /* immutable */
+	lsm_write_options wopts;  /* immutable */
+	struct lsmfs_space space; /* the reserve (space.h); has its own lock */
 
 	pthread_mutex_t rename_mu;
 	pthread_mutex_t chunk_mu[CHUNK_STRIPES];

@@ -49,6 +49,7 @@ struct fsmain_opts {
 	char *mountpoint;
 	int extra_args; /* non-option arguments beyond the two */
 	char *cache_size;
+	char *reserve;
 	char *sync;
 	char *verify;
 	int nonempty;
@@ -72,6 +73,7 @@ enum {
 
 static const struct fuse_opt fsmain_opt_spec[] = {
 	FSMAIN_OPT("cache_size=%s", cache_size),
+	FSMAIN_OPT("reserve=%s", reserve),
 	FSMAIN_OPT("sync=%s", sync),
 	FSMAIN_OPT("verify=%s", verify),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
@@ -149,6 +151,10 @@ static void fsmain_help(void)
 	       "\n"
 	       "lsmfs options:\n"
 	       "    -o cache_size=BYTES    engine block cache (default 64M; K, M, G suffixes)\n"
+	       "    -o reserve=BYTES       free space of DATA_DIR's filesystem that writes may\n"
+	       "                           not use, kept for the engine (default: derived from\n"
+	       "                           the engine's sizes, at most half that filesystem;\n"
+	       "                           0 turns the guard off)\n"
 	       "    -o sync=fsync|always   make changes durable on fsync() only (default),\n"
 	       "                           or sync the log on every change\n"
 	       "    -o verify=on|off       check every chunk's SHA-256 on read (default on)\n"
@@ -210,6 +216,18 @@ static int fsmain_core_opts(const struct fsmain_opts *o, lsmfs_opts *lo)
 		fprintf(stderr, "lsmfs: bad cache_size '%s': give a size in bytes, e.g. 256M\n",
 			o->cache_size);
 		return -1;
+	}
+	if (o->reserve) {
+		size_t r = 0;
+
+		if (strcmp(o->reserve, "0") != 0 &&
+		    (fsmain_parse_size(o->reserve, &r) != 0 || r > INT64_MAX)) {
+			fprintf(stderr,
+				"lsmfs: bad reserve '%s': give a size in bytes, e.g. 128M, or 0\n",
+				o->reserve);
+			return -1;
+		}
+		lo->reserve_bytes = (int64_t)r;
 	}
 	if (o->sync) {
 		if (strcmp(o->sync, "always") == 0) {
@@ -564,6 +582,7 @@ out:
 	free(o.data_dir);
 	free(o.mountpoint);
 	free(o.cache_size);
+	free(o.reserve);
 	free(o.sync);
 	free(o.verify);
 	fuse_opt_free_args(&args);

@@ -64,6 +64,13 @@ typedef struct lsmfs_opts {
 	int sync_writes;    /* 1: fsync the WAL on every change, not only on fsync() */
 	int verify_chunks;  /* 1 (default): check each chunk's SHA-256 on read */
 	int read_only;
+	/*
+	 * Bytes of the data dir's filesystem kept free: operations that add
+	 * data fail with -ENOSPC rather than eat into them (fs/space.h).
+	 * -1 (default): a size derived from the engine's options, at most
+	 * half of that filesystem; 0: no reserve.
+	 */
+	int64_t reserve_bytes;
 	void *engine_env; /* lsm_env * for tests (fault injection); NULL = POSIX */
 } lsmfs_opts;
 

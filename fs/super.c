@@ -36,6 +36,7 @@ void lsmfs_opts_init(lsmfs_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->cache_bytes = 64u << 20;
 	o->verify_chunks = 1;
+	o->reserve_bytes = -1;
 }
 
 static int valid_chunk_size(uint32_t cs)
@@ -434,6 +435,7 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 	fs->verify_chunks = opts->verify_chunks;
 	fs->read_only = opts->read_only;
 	fs->wopts.sync = opts->sync_writes;
+	space_init(fs, dir, opts->read_only ? 0 : opts->reserve_bytes, &lo, opts->engine_env);
 	pthread_mutex_init(&fs->rename_mu, NULL);
 	pthread_mutex_init(&fs->ino_mu, NULL);
 	pthread_mutex_init(&fs->icache_mu, NULL);
@@ -465,6 +467,7 @@ void lsmfs_unmount(lsmfs *fs)
 	if (rc)
 		fs_log("unmount of %s: %s: %s", fs->dir, lsm_strerror(rc), lsm_errmsg());
 	icache_destroy(fs);
+	space_destroy(fs);
 	pthread_mutex_destroy(&fs->rename_mu);
 	pthread_mutex_destroy(&fs->ino_mu);
 	pthread_mutex_destroy(&fs->icache_mu);
@@ -487,19 +490,21 @@ int lsmfs_fsync(lsmfs *fs, uint64_t ino, int datasync)
  * f_bsize is the chunk size (the best I/O size); f_frsize is 4096, the unit
  * of the block counts, so that df's figures do not jump with the chunk size.
  * Used space is what the engine's tables and memtable hold; free space is
- * what the data directory's filesystem has left.
+ * what the data directory's filesystem has left, and of it the reserve
+ * (space.h) is not available: df shows 0 when writes would be refused.
  */
 int lsmfs_statfs(lsmfs *fs, struct statvfs *sv)
 {
 	const uint64_t frsize = 4096, max_inodes = 1ull << 40;
 	struct statvfs host;
 	lsm_stats ls;
-	uint64_t used, avail = 0, free_host = 0, inos;
+	uint64_t used, avail = 0, free_host = 0, inos, reserve = fs->space.reserve;
 
 	lsm_stats_get(fs->db, &ls);
 	used = ls.live_bytes + ls.memtable_bytes;
 	if (statvfs(fs->dir, &host) == 0) {
 		avail = (uint64_t)host.f_bavail * host.f_frsize;
+		avail = avail > reserve ? avail - reserve : 0;
 		free_host = (uint64_t)host.f_bfree * host.f_frsize;
 	}
 	memset(sv, 0, sizeof(*sv));

@@ -87,7 +87,9 @@ int lsmfs_setxattr(lsmfs *fs, uint64_t ino, const char *name, const void *value,
 			goto out;
 		}
 	}
-	rc = xattr_change(fs, ip, name, nlen, value ? value : "", size);
+	rc = space_need(fs, SPACE_META_BYTES + nlen + size, 1);
+	if (!rc)
+		rc = xattr_change(fs, ip, name, nlen, value ? value : "", size);
 out:
 	iunlock_put(fs, ip);
 	return rc;

@@ -6,8 +6,10 @@
  */
 #include "check_fscore.h"
 
+#include "env.h"
 #include "keys.h"
 #include "lsm.h"
+#include "space.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1084,6 +1086,168 @@ START_TEST(test_statfs_reports_space_and_inodes)
 }
 END_TEST
 
+/* ---- the space reserve ---- */
+
+START_TEST(test_default_reserve_follows_engine_options_and_host_size)
+{
+	lsm_options lo;
+	uint64_t r;
+
+	lsm_options_init(&lo);
+	lo.memtable_bytes = 4u << 20;
+	lo.max_immutable_memtables = 2;
+	lo.l0_stop_trigger = 12;
+	lo.level_base_bytes = 64u << 20;
+	lo.target_file_bytes = 8u << 20;
+	lo.level_multiplier = 10;
+	/* flushes 3 * 4 MiB * 5/4 + L0 -> L1 (12 * 4 + 64 MiB) + MANIFEST */
+	r = space_default_reserve(&lo, 0);
+	ck_assert_uint_eq(r, 15u * (1u << 20) + (112u << 20) + SPACE_MANIFEST_BYTES);
+	ck_assert_uint_eq(space_default_reserve(&lo, 1ull << 40), r);
+	/* a small host filesystem keeps at least half of itself usable */
+	ck_assert_uint_eq(space_default_reserve(&lo, 128u << 20), 64u << 20);
+	/* when one file into the level below is the larger compaction, it counts */
+	lo.target_file_bytes = 32u << 20;
+	ck_assert_uint_eq(space_default_reserve(&lo, 0),
+			  15u * (1u << 20) + 32u * 11 * (1u << 20) + SPACE_MANIFEST_BYTES);
+}
+END_TEST
+
+/* Mounts dir with a fault env (whose ENOSPC limit is the free space the guard sees). */
+static lsmfs *mount_reserve(const char *dir, int64_t reserve, lsm_env *fe)
+{
+	lsmfs_opts o;
+	lsmfs *fs = NULL;
+	const char *msg = NULL;
+
+	lsmfs_opts_init(&o);
+	o.cache_bytes = 1 << 20;
+	o.reserve_bytes = reserve;
+	o.engine_env = fe;
+	ck_assert_msg(lsmfs_mount(&fs, dir, &o, &msg) == 0, "mount: %s", msg ? msg : "");
+	return fs;
+}
+
+static uint64_t fault_written(lsm_env *fe)
+{
+	lsm_fault_counters c;
+
+	lsm_fault_counters_get(fe, &c);
+	return c.bytes_written;
+}
+
+START_TEST(test_reserve_refuses_adding_data_never_freeing)
+{
+	const uint64_t reserve = 1u << 20;
+	char *dir = tu_mkdtemp("fscore-reserve");
+	lsmfs_mkfs_opts mo = {.chunk_size = 0};
+	lsm_env *fe = lsm_env_fault_new(lsm_env_posix());
+	static uint8_t buf[256 << 10];
+	const char *msg = NULL;
+	struct stat st, in;
+	uint64_t a, b, d, before;
+	lsmfs *fs;
+
+	ck_assert_int_eq(lsmfs_mkfs(dir, &mo, &msg), 0);
+	fs = mount_reserve(dir, (int64_t)reserve, fe);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7919u >> 5);
+	/* Room for 200 KiB above the reserve: 64 KiB goes in, 256 KiB more does not. */
+	lsm_fault_enospc_after(fe, reserve + (200u << 10));
+	a = tf_file(fs, ROOT, "a", buf, 64u << 10);
+	ck_assert_int_eq(lsmfs_setxattr(fs, a, "user.x", "v", 1, 0), 0);
+	b = tf_file(fs, ROOT, "b", NULL, 0);
+	d = tf_mkdir(fs, ROOT, "d");
+	before = fault_written(fe);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, b, buf, sizeof(buf), 0), -ENOSPC);
+	/* refused before the engine saw anything */
+	ck_assert_uint_eq(fault_written(fe), before);
+
+	/*
+	 * Less than a new inode's worth above the reserve: nothing that adds
+	 * gets in, once the guard's last look is stale.
+	 */
+	lsm_fault_enospc_after(fe, reserve + 1000);
+	usleep(SPACE_LOOK_NS / 1000 + 10000);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, b, buf, 4096, 0), -ENOSPC);
+	ck_assert_int_eq(lsmfs_create(fs, &tf_root, ROOT, "c", 0644, O_RDWR, &st), -ENOSPC);
+	ck_assert_int_eq(lsmfs_mkdir(fs, &tf_root, ROOT, "e", 0755, &st), -ENOSPC);
+	ck_assert_int_eq(lsmfs_mknod(fs, &tf_root, ROOT, "p", S_IFIFO | 0644, 0, &st), -ENOSPC);
+	ck_assert_int_eq(lsmfs_symlink(fs, &tf_root, ROOT, "s", "a", &st), -ENOSPC);
+	ck_assert_int_eq(lsmfs_link(fs, a, ROOT, "a2", &st), -ENOSPC);
+	ck_assert_int_eq(lsmfs_setxattr(fs, a, "user.y", "v", 1, 0), -ENOSPC);
+	ck_assert_int_eq(lsmfs_fallocate(fs, b, 0, 0, 1 << 20), -ENOSPC);
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, a, 0, b, 0, 4096), -ENOSPC);
+	/* the checks an operation makes first still come first */
+	ck_assert_int_eq(lsmfs_mkdir(fs, &tf_root, ROOT, "d", 0755, &st), -EEXIST);
+	ck_assert_uint_eq(fault_written(fe), before);
+
+	/* What frees or only shrinks always goes through, into the reserve. */
+	memset(&in, 0, sizeof(in));
+	in.st_size = 10;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, a, &in, LSMFS_SET_SIZE, &st), 0);
+	in.st_size = 1 << 30; /* growing takes no space: a hole */
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, b, &in, LSMFS_SET_SIZE, &st), 0);
+	in.st_mode = 0600;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, a, &in, LSMFS_SET_MODE, &st), 0);
+	ck_assert_int_eq(lsmfs_fallocate(fs, a, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 5),
+			 0);
+	ck_assert_int_eq(lsmfs_removexattr(fs, a, "user.x"), 0);
+	ck_assert_int_eq(lsmfs_rename(fs, ROOT, "a", d, "a", 0), 0);
+	ck_assert_int_eq(lsmfs_fsync(fs, a, 0), 0);
+	ck_assert_int_eq(lsmfs_unlink(fs, d, "a"), 0);
+	ck_assert_int_eq(lsmfs_rmdir(fs, ROOT, "d"), 0);
+	ck_assert_uint_gt(fault_written(fe), before);
+
+	/* Space back: writes go in again at once (a refusal looked, so will the next call). */
+	lsm_fault_clear(fe);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, b, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	ck_assert_int_eq(lsmfs_mkdir(fs, &tf_root, ROOT, "e", 0755, &st), 0);
+	lsmfs_forget(fs, st.st_ino, 1);
+	lsmfs_unmount(fs);
+	fe->destroy(fe);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_statfs_keeps_the_reserve_from_available)
+{
+	char *dir = tu_mkdtemp("fscore-reserve");
+	lsmfs_mkfs_opts mo = {.chunk_size = 0};
+	const char *msg = NULL;
+	struct statvfs host, sv;
+	lsmfs *fs;
+	uint64_t avail, r = 64u << 20;
+
+	ck_assert_int_eq(lsmfs_mkfs(dir, &mo, &msg), 0);
+	fs = mount_reserve(dir, (int64_t)r, NULL);
+	ck_assert_int_eq(statvfs(dir, &host), 0);
+	ck_assert_int_eq(lsmfs_statfs(fs, &sv), 0);
+	avail = (uint64_t)host.f_bavail * host.f_frsize;
+	/* the host may change a little between the two looks */
+	ck_assert_uint_le(sv.f_bavail * sv.f_frsize, avail - r + (16u << 20));
+	ck_assert_uint_ge(sv.f_bavail * sv.f_frsize + (16u << 20), avail - r);
+	ck_assert_uint_ge(sv.f_bfree * sv.f_frsize + (16u << 20), avail);
+	lsmfs_unmount(fs);
+
+	/* a reserve beyond the free space: nothing available, writes refused, free still shown */
+	fs = mount_reserve(dir, (int64_t)(avail + (1ull << 40)), NULL);
+	ck_assert_int_eq(lsmfs_statfs(fs, &sv), 0);
+	ck_assert_uint_eq(sv.f_bavail, 0);
+	ck_assert_uint_gt(sv.f_bfree, 0);
+	ck_assert_int_eq(lsmfs_mkdir(fs, &tf_root, ROOT, "d", 0755, NULL), -ENOSPC);
+	lsmfs_unmount(fs);
+
+	/* reserve 0: no guard, all of the free space available */
+	fs = mount_reserve(dir, 0, NULL);
+	ck_assert_int_eq(lsmfs_statfs(fs, &sv), 0);
+	ck_assert_uint_ge(sv.f_bavail * sv.f_frsize + (16u << 20), avail);
+	lsmfs_unmount(fs);
+	tu_rmtree(dir);
+}
+END_TEST
+
 /* ---- readdir ---- */
 
 struct rd_state {
@@ -1402,6 +1566,9 @@ int main(void)
 	tcase_add_test(tc, test_read_only_mount_reads_and_refuses_changes);
 	tcase_add_test(tc, test_setattr_modes_owners_times);
 	tcase_add_test(tc, test_statfs_reports_space_and_inodes);
+	tcase_add_test(tc, test_default_reserve_follows_engine_options_and_host_size);
+	tcase_add_test(tc, test_reserve_refuses_adding_data_never_freeing);
+	tcase_add_test(tc, test_statfs_keeps_the_reserve_from_available);
 	tcase_add_test(tc, test_readdir_resumes_exactly_while_the_directory_changes);
 	tcase_add_test(tc, test_readdirplus_counts_lookups_of_entries_taken);
 	tcase_add_test(tc, test_name_hash_is_pinned_siphash24);
