@@ -687,6 +687,10 @@ struct table_it {
 	lsm_block_iter data;
 	struct blockref ref; /* the block data iterates over; ref.blk.data NULL when none */
 	uint64_t data_off;
+	/* Read-ahead of sequential scans (ti_readahead). */
+	uint64_t last_lo, last_hi; /* the last block loaded, trailer included; hi 0: none */
+	int run;		   /* blocks loaded in a row, each next to the one before */
+	uint64_t ra_lo, ra_hi;	   /* bytes already asked for; empty when lo == hi */
 };
 
 #define TI(it) ((struct table_it *)(it))
@@ -708,6 +712,45 @@ static void ti_fail(struct table_it *ti, int rc)
 	ti_drop_block(ti);
 }
 
+/*
+ * Sequential scans read ahead. Tables are mapped with MADV_RANDOM (point
+ * lookups should not drag in neighbouring pages), so without this a scan
+ * of a table that is not in the page cache waits for one page at a time.
+ * From the third block loaded in a row, each next to the one before (in
+ * either direction), the next RA_WINDOW bytes the scan is heading for are
+ * asked for ahead of it, again each time it is RA_WINDOW / 2 from the end
+ * of what was asked: the kernel reads them while the scan goes on.
+ */
+#define RA_WINDOW (512u * 1024u)
+
+static void ti_readahead(struct table_it *ti, const lsm_block_handle *h)
+{
+	lsm_table *t = ti->t;
+	uint64_t lo = h->offset, hi = h->offset + h->size + LSM_TABLE_TRAILER;
+	int forward = ti->last_hi && lo == ti->last_hi;
+	int backward = ti->last_hi && hi == ti->last_lo;
+	ti->run = forward || backward ? ti->run + 1 : 1;
+	ti->last_lo = lo;
+	ti->last_hi = hi;
+	if (ti->run < 3 || !t->env->readahead)
+		return;
+	if (forward && hi + RA_WINDOW / 2 > ti->ra_hi) {
+		uint64_t from = ti->ra_hi > hi ? ti->ra_hi : hi;
+		uint64_t to = from + RA_WINDOW < t->data_end ? from + RA_WINDOW : t->data_end;
+		if (to > from)
+			(void)t->env->readahead(t->env, t->file, from, to - from);
+		ti->ra_lo = lo;
+		ti->ra_hi = to;
+	} else if (backward && (ti->ra_lo == ti->ra_hi || lo < ti->ra_lo + RA_WINDOW / 2)) {
+		uint64_t to = ti->ra_lo != ti->ra_hi && ti->ra_lo < lo ? ti->ra_lo : lo;
+		uint64_t from = to > RA_WINDOW ? to - RA_WINDOW : 0;
+		if (to > from)
+			(void)t->env->readahead(t->env, t->file, from, to - from);
+		ti->ra_lo = from;
+		ti->ra_hi = hi;
+	}
+}
+
 /* Loads the block the index iterator is on into data (not positioned). */
 static int ti_load(struct table_it *ti)
 {
@@ -722,6 +765,7 @@ static int ti_load(struct table_it *ti)
 		lsm_block_iter_reset(&ti->data, &ti->ref.blk, h.offset);
 		return 0;
 	}
+	ti_readahead(ti, &h);
 	rc = load_data_block(ti->t, &h, lsm_block_iter_restart_index(&ti->index), ti->fill_cache,
 			     &ref);
 	if (rc) {

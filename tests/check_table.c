@@ -563,6 +563,92 @@ START_TEST(test_table_iterator_keeps_table_alive)
 }
 END_TEST
 
+/* ---- read-ahead of sequential scans ---- */
+
+/* The ranges table_read asks read-ahead for, in order. */
+static struct {
+	uint64_t off[4096], len[4096];
+	int n;
+} ra;
+
+static int record_readahead(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len)
+{
+	(void)env;
+	(void)f;
+	ck_assert_int_lt(ra.n, 4096);
+	ra.off[ra.n] = off;
+	ra.len[ra.n++] = len;
+	return 0;
+}
+
+/*
+ * A forward scan asks for the bytes ahead of it once per window, each
+ * range starting where the one before ended, up to the end of the data
+ * blocks; a backward scan likewise towards the start; point lookups and
+ * short seeks ask for nothing (read-ahead would only waste the cache).
+ */
+START_TEST(test_table_sequential_scans_read_ahead_point_lookups_do_not)
+{
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	struct model m;
+	model_make(&r, 3000, 1, 0, &m);
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(0, 10, 4096);
+	uint64_t size = build(path, &m, &o, NULL);
+	ck_assert_uint_gt(size, 2 * 512 * 1024); /* several windows */
+	lsm_env env = *lsm_env_posix();
+	env.readahead = record_readahead;
+	lsm_table *t = NULL;
+	ck_assert_int_eq(lsm_table_open(&env, path, size, NULL, &t), 0);
+
+	ra.n = 0;
+	lsm_it *it = lsm_table_iter(t, 0);
+	size_t i = 0;
+	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it))
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &m.e[i++]);
+	ck_assert_uint_eq(i, m.n);
+	ck_assert_int_ge(ra.n, (int)(size / (512 * 1024)) - 1);
+	ck_assert_uint_lt(ra.off[0], 512 * 1024);
+	for (int k = 1; k < ra.n; k++)
+		ck_assert_uint_eq(ra.off[k], ra.off[k - 1] + ra.len[k - 1]);
+	uint64_t fwd_end = ra.off[ra.n - 1] + ra.len[ra.n - 1];
+	ck_assert_uint_le(fwd_end, size);
+	ck_assert_uint_gt(fwd_end, size - size / 8); /* the data blocks are nearly all of it */
+
+	ra.n = 0;
+	i = m.n;
+	for (lsm_it_seek_last(it); lsm_it_valid(it); lsm_it_prev(it))
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &m.e[--i]);
+	ck_assert_uint_eq(i, 0);
+	ck_assert_int_ge(ra.n, (int)(size / (512 * 1024)) - 1);
+	for (int k = 1; k < ra.n; k++)
+		ck_assert_uint_eq(ra.off[k] + ra.len[k], ra.off[k - 1]);
+	ck_assert_uint_eq(ra.off[ra.n - 1], 0);
+
+	ra.n = 0;
+	lsm_buf val;
+	lsm_buf_init(&val);
+	for (int k = 0; k < 200; k++) {
+		const struct kv *e = &m.e[tu_below(&r, m.n)];
+		int type, skipped;
+		ck_assert_int_eq(lsm_table_get(t, kv_key(e), 0, &type, &val, &skipped),
+				 1); /* found */
+		lsm_it_seek(it, kv_key(e));
+		ck_assert(lsm_it_valid(it));
+		lsm_it_next(it);
+	}
+	ck_assert_int_eq(ra.n, 0);
+	lsm_buf_free(&val);
+	lsm_it_destroy(it);
+	lsm_table_unref(t);
+	free(path);
+	tu_rmtree(dir);
+	model_free(&m);
+}
+END_TEST
+
 /* ---- the block cache ---- */
 
 START_TEST(test_table_block_cache_serves_repeated_reads)
@@ -1133,6 +1219,7 @@ int main(void)
 	tcase_add_test(tc, test_table_empty_table_has_nothing);
 	tcase_add_test(tc, test_table_builder_refuses_existing_file);
 	tcase_add_test(tc, test_table_iterator_keeps_table_alive);
+	tcase_add_test(tc, test_table_sequential_scans_read_ahead_point_lookups_do_not);
 	tcase_add_loop_test(
 		tc, test_table_reads_alike_mapped_or_not_and_mapped_raw_blocks_skip_pread_and_cache,
 		0, 8);
