@@ -86,6 +86,7 @@ struct bench_result {
 	uint64_t live_bytes; /* key + value bytes of the live keys then */
 	double load_secs, compact_secs; /* untimed preparation of the group */
 	long maxrss_kb;			/* the child's peak RSS (filled in by the parent) */
+	long peak_anon_kb; /* the child's peak RSS without mapped files (memwatch.h); -1: unknown */
 };
 
 /* workloads.c: the child's side. */

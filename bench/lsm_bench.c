@@ -17,6 +17,7 @@
 #include <config.h>
 
 #include "bench.h"
+#include "memwatch.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -200,8 +201,12 @@ static int run_child(const struct bench_engine *e, const struct bench_config *cf
 		int n = 0, rc = 0;
 		close(fds[0]);
 		alarm(timeout);
+		int watching = memwatch_start() == 0;
 		if (e)
 			rc = bench_run_group(e, cfg, g, rep, res, &n);
+		long anon_kb = watching ? memwatch_stop() : -1;
+		for (int i = 0; i < n; i++)
+			res[i].peak_anon_kb = anon_kb;
 		if (!rc && write_all(fds[1], res, (size_t)n * sizeof(*res)))
 			rc = -1;
 		_exit(rc ? 1 : 0);
@@ -253,7 +258,8 @@ static void print_result(int rep, int reps, const struct bench_engine *e,
 		fprintf(stderr, "  wamp %5.2f", (double)r->io_write_bytes / (double)r->user_bytes);
 	if (r->du_bytes && r->live_bytes)
 		fprintf(stderr, "  samp %5.2f", (double)r->du_bytes / (double)r->live_bytes);
-	fprintf(stderr, "  rss %6.1f MiB\n", (double)r->maxrss_kb / 1024.0);
+	fprintf(stderr, "  rss %6.1f MiB (anon %.1f)\n", (double)r->maxrss_kb / 1024.0,
+		(double)r->peak_anon_kb / 1024.0);
 	if (verbose && (r->load_secs > 0 || r->compact_secs > 0))
 		fprintf(stderr, "        load %.1f s, full compaction %.1f s\n", r->load_secs,
 			r->compact_secs);
