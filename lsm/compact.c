@@ -341,6 +341,10 @@ typedef struct compaction {
 	int manual;
 	/* Picked for its deletions: a lone input is rewritten where that drops them. */
 	int tombstones;
+	/* A flush run from inside the merge failed: that error is the flush's, not ours. */
+	int flush_failed;
+	/* Failed with ENOSPC before its edit: inputs intact, outputs removed; retry later. */
+	int retry;
 	uint64_t smallest_snap;
 	out_table *out;
 	int nout, cap_out;
@@ -731,8 +735,10 @@ static int run_merge(lsm_db *db, compaction *c)
 				while (!rc && db->nimm > 0 && !db->bg_error)
 					rc = flush_oldest(db, 1);
 				pthread_mutex_unlock(&db->mu);
-				if (rc)
+				if (rc) {
+					c->flush_failed = 1;
 					break;
+				}
 			}
 		}
 		lsm_slice ikey = lsm_it_key(it);
@@ -813,6 +819,7 @@ static int run_compaction(lsm_db *db, compaction *c)
 				       meta_large(only), only->smallest_seq, only->largest_seq);
 		if (!rc)
 			set_stats(&e, only->has_stats, only->entries, only->deletions);
+		tried_apply = 1;
 		if (!rc)
 			rc = lsm_db_apply_edit(db, &e);
 		goto out;
@@ -843,6 +850,12 @@ out:
 		out_free(db, &c->out[i], rc != 0 && !tried_apply);
 	}
 	c->nout = 0;
+	/*
+	 * A full disk met while writing the outputs, before the edit: the
+	 * inputs are all there and the outputs are gone, so nothing is lost
+	 * and the db can stay writable. bg_main tries again later.
+	 */
+	c->retry = rc == -ENOSPC && !tried_apply && !c->flush_failed && !db->bg_error;
 	if (!rc)
 		lsm_db_count(&db->c.compactions, 1);
 	lsm_edit_free(&e);
@@ -958,21 +971,45 @@ void lsm_db_bg_schedule(lsm_db *db)
 		pthread_cond_signal(&db->bg_cv);
 }
 
-/* REQUIRES: db->mu held. A job failed: shutdown is not an error, anything else is. */
-static void job_failed(lsm_db *db, int rc)
+/*
+ * After a compaction met a full disk, automatic compactions wait before
+ * trying again (flushes do not: the space reserve of the caller is there
+ * for them); space may be freed meanwhile. The wait starts at
+ * ENOSPC_RETRY_MICROS and doubles with each failure in a row, up to
+ * ENOSPC_RETRY_MAX_MICROS, so that a disk that stays full is not read and
+ * rewritten every second by a compaction that cannot fit.
+ */
+#define ENOSPC_RETRY_MICROS	(1000 * 1000)
+#define ENOSPC_RETRY_MAX_MICROS (16 * 1000 * 1000)
+
+/*
+ * REQUIRES: db->mu held. A job failed: shutdown is not an error, a
+ * compaction that met a full disk (c->retry) sets *retry_at and doubles
+ * *wait, anything else is a background error.
+ */
+static void job_failed(lsm_db *db, const compaction *c, int rc, uint64_t *retry_at, uint64_t *wait)
 {
-	if (rc && rc != ERR_SHUTDOWN)
+	if (!rc || rc == ERR_SHUTDOWN)
+		return;
+	if (c && c->retry) {
+		*retry_at = now_micros() + *wait;
+		if (*wait < ENOSPC_RETRY_MAX_MICROS)
+			*wait *= 2;
+		db->compact_nospace = 1;
+	} else
 		lsm_db_set_bg_error(db, rc);
 }
 
 static void *bg_main(void *arg)
 {
 	lsm_db *db = arg;
+	uint64_t retry_at = 0; /* no automatic compaction before (0: none waiting) */
+	uint64_t retry_wait = ENOSPC_RETRY_MICROS;
 	pthread_mutex_lock(&db->mu);
 	while (!shutting_down(db)) {
 		compaction *c = NULL;
 		lsm_manual *m = db->manual && !db->manual->done ? db->manual : NULL;
-		int rc = 0;
+		int rc = 0, backoff = retry_at && now_micros() < retry_at;
 		if (db->bg_error) {
 			if (m) {
 				m->rc = lsm_db_readonly_error(db);
@@ -991,12 +1028,16 @@ static void *bg_main(void *arg)
 				rc = run_compaction(db, c);
 			m->rc = rc;
 			m->done = 1;
-		} else if ((c = pick_auto(db)) != NULL) {
+		} else if (!backoff && (c = pick_auto(db)) != NULL) {
 			rc = run_compaction(db, c);
 		} else if (db->obsolete_pending) {
 			lsm_db_delete_obsolete(db);
 		} else if (stats_missing(db)) {
 			load_stats(db);
+		} else if (backoff) {
+			pthread_cond_broadcast(&db->done_cv);
+			bg_wait(db, retry_at);
+			continue;
 		} else if (idle_work(db, &c)) {
 			uint64_t now = now_micros(), quiet = db->last_write_us + IDLE_MICROS;
 			if (now < quiet || (!c && !lsm_db_can_switch_idle(db))) {
@@ -1014,8 +1055,12 @@ static void *bg_main(void *arg)
 			bg_wait(db, 0);
 			continue;
 		}
+		if (c && !rc) {
+			retry_at = db->compact_nospace = 0;
+			retry_wait = ENOSPC_RETRY_MICROS;
+		}
+		job_failed(db, c, rc, &retry_at, &retry_wait);
 		compaction_free(c);
-		job_failed(db, rc);
 		pthread_cond_broadcast(&db->done_cv);
 	}
 	pthread_mutex_unlock(&db->mu);

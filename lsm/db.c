@@ -474,6 +474,11 @@ static int make_room(lsm_db *db, int force)
 		}
 		if (!force && db->mem_fill < db->opts.memtable_bytes)
 			return 0;
+		if (l0 >= db->opts.l0_stop_trigger && db->compact_nospace)
+			return lsm_seterr(-ENOSPC,
+					  "%s: writes stopped at %d L0 tables, and compacting "
+					  "them needs more space than is free",
+					  db->dir, l0);
 		if (db->nimm >= db->opts.max_immutable_memtables ||
 		    l0 >= db->opts.l0_stop_trigger) {
 			uint64_t t0 = now_micros();

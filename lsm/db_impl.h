@@ -154,6 +154,11 @@ struct lsm_db {
 	int shutting_down; /* atomic; set by lsm_close */
 	int bg_error;	   /* first background error, 0 if none; db->mu */
 	char bg_errmsg[512];
+	/*
+	 * The last compaction met a full disk and waits to be retried: a write
+	 * stopped behind it gets -ENOSPC rather than wait for space. db->mu.
+	 */
+	int compact_nospace;
 
 	lsm_counters c;
 };

@@ -41,6 +41,8 @@
  * write of a random workload: the error comes back as -ENOSPC, or
  * -LSM_EREADONLY whose message names ENOSPC; after close, freeing space and
  * reopening, every acknowledged write is there and the db takes writes again.
+ * A compaction that meets ENOSPC is not fatal: its inputs are intact, so it
+ * removes its outputs, the db stays writable, and it is retried later.
  */
 #include "env.h"
 #include "error.h"
@@ -1593,7 +1595,7 @@ START_TEST(test_enospc_during_flush_is_reported_and_loses_nothing_acknowledged)
 }
 END_TEST
 
-START_TEST(test_enospc_during_compaction_is_reported_and_loses_nothing_acknowledged)
+START_TEST(test_enospc_during_a_manual_compaction_fails_it_only_and_loses_nothing)
 {
 	char *dir = tu_mkdtemp("corrupt-enospc");
 	lsm_env *fe = lsm_env_fault_new(lsm_env_posix());
@@ -1625,15 +1627,125 @@ START_TEST(test_enospc_during_compaction_is_reported_and_loses_nothing_acknowled
 	/* The merged output (~130 KiB) cannot fit. */
 	lsm_fault_enospc_after(fe, 16 << 10);
 	expect_enospc(lsm_compact_range(db, NULL, 0, NULL, 0), "lsm_compact_range");
+	/* Its inputs are intact and its outputs gone: not a reason to stop writing. */
 	lsm_stats_get(db, &st);
-	EXPECT(st.background_error == -ENOSPC, "background error %d", st.background_error);
-	expect_enospc(ack_write(db, &r, m, 0), "a write after the failed compaction");
+	EXPECT(st.background_error == 0, "background error %d", st.background_error);
+	expect_no_orphans(db, dir);
 	ack_check(db, m, "after the failed compaction");
+	lsm_fault_clear(fe);
+	for (int i = 0; i < 50; i++)
+		EXPECT(ack_write(db, &r, m, i == 49) == 0,
+		       "a write after the failed compaction: %s", lsm_errmsg());
+	EXPECT(lsm_compact_range(db, NULL, 0, NULL, 0) == 0, "compaction with space back: %s",
+	       lsm_errmsg());
+	ack_check(db, m, "after the compaction with space back");
 	int rc = lsm_close(db);
-	EXPECT(rc == 0 || is_enospc(rc, lsm_errmsg()), "close: %s", lsm_errmsg());
+	EXPECT(rc == 0, "close: %s", lsm_errmsg());
 	recover_and_write_again(dir, &o, fe, &r, m);
 	fe->destroy(fe);
 	free(m);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/* Key i of table t of the background compaction case: every table spans the same range. */
+static void bg_kv(int t, int i, char key[32], uint8_t v[200])
+{
+	snprintf(key, 32, "%05d-t%d", i, t);
+	memset(v, 'a' + (t * 31 + i) % 26, 200);
+}
+
+static void bg_table(lsm_db *db, int t)
+{
+	char key[32];
+	uint8_t v[200];
+	for (int i = 0; i < 400; i++) {
+		bg_kv(t, i, key, v);
+		EXPECT(lsm_put(db, NULL, key, strlen(key), v, sizeof(v)) == 0, "put: %s",
+		       lsm_errmsg());
+	}
+	EXPECT(lsm_flush(db) == 0, "flush of table %d: %s", t, lsm_errmsg());
+}
+
+static void bg_check(lsm_db *db, int tables, const char *how)
+{
+	char key[32];
+	uint8_t v[200];
+	for (int t = 0; t < tables; t++) {
+		for (int i = 0; i < 400; i++) {
+			void *got = NULL;
+			size_t n = 0;
+			bg_kv(t, i, key, v);
+			int rc = lsm_get(db, NULL, key, strlen(key), &got, &n);
+			EXPECT(rc == 0 && n == sizeof(v) && !memcmp(got, v, n), "%s: %s: rc %d %s",
+			       how, key, rc, rc < 0 ? lsm_errmsg() : "");
+			free(got);
+		}
+	}
+}
+
+/*
+ * A compaction the background thread starts on its own meets a full disk:
+ * it removes its outputs, sets no background error (writes go on), and
+ * once there is room again it is retried and done.
+ */
+START_TEST(test_enospc_in_a_background_compaction_is_retried_once_space_is_back)
+{
+	char *dir = tu_mkdtemp("corrupt-enospc");
+	lsm_env *fe = lsm_env_fault_new(lsm_env_posix());
+	lsm_options o;
+	lsm_db *db;
+	lsm_stats st;
+	uint64_t room = 1;
+	snprintf(g_case, sizeof(g_case), "ENOSPC in a background compaction");
+	enospc_opts(&o, fe);
+	o.l0_compaction_trigger = 4;
+	o.l0_slowdown_trigger = 20;
+	o.l0_stop_trigger = 24;
+	EXPECT(lsm_open(&db, dir, &o) == 0, "%s", lsm_errmsg());
+	/* The first flushes may go below L0 (nothing overlaps them there yet). */
+	int t = 0;
+	for (st.level_files[0] = 0; t < 8 && st.level_files[0] < 3; t++) {
+		bg_table(db, t);
+		lsm_stats_get(db, &st);
+	}
+	EXPECT(st.level_files[0] == 3 && st.compactions == 0, "%d L0 tables, %llu compactions",
+	       st.level_files[0], (unsigned long long)st.compactions);
+	/* Room for the next table's log and flush, not for the merge of L0's four. */
+	uint64_t table = st.level_bytes[0] / 3;
+	lsm_fault_enospc_after(fe, 2 * table + table / 2);
+	bg_table(db, t++);
+	for (int i = 0; i < 500 && room; i++) {
+		usleep(10000);
+		EXPECT(fe->free_space(fe, dir, &room) == 0, "free_space");
+	}
+	EXPECT(room == 0, "the compaction never ran out of space");
+	usleep(100000);
+	lsm_stats_get(db, &st);
+	EXPECT(st.background_error == 0, "background error %d", st.background_error);
+	EXPECT(st.compactions == 0 && st.level_files[0] == 4, "%llu compactions, %d L0 tables",
+	       (unsigned long long)st.compactions, st.level_files[0]);
+	bg_check(db, t, "with the disk full");
+
+	/* Space comes back: the retry (within about a second) compacts L0 away. */
+	lsm_fault_clear(fe);
+	for (int i = 0; i < 500 && (st.compactions == 0 || st.level_files[0]); i++) {
+		usleep(10000);
+		lsm_stats_get(db, &st);
+	}
+	EXPECT(st.compactions > 0 && st.level_files[0] == 0,
+	       "no compaction after space came back: %llu compactions, %d L0 tables",
+	       (unsigned long long)st.compactions, st.level_files[0]);
+	EXPECT(st.background_error == 0, "background error %d", st.background_error);
+	bg_table(db, t++);
+	bg_check(db, t, "after the retried compaction");
+	expect_no_orphans(db, dir);
+	EXPECT(lsm_close(db) == 0, "close: %s", lsm_errmsg());
+	o.env = NULL;
+	EXPECT(lsm_open(&db, dir, &o) == 0, "reopen: %s", lsm_errmsg());
+	bg_check(db, t, "after reopen");
+	EXPECT(lsm_close(db) == 0, "close: %s", lsm_errmsg());
+	fe->destroy(fe);
 	tu_rmtree(dir);
 }
 END_TEST
@@ -1726,8 +1838,8 @@ int main(void)
 	TCase *te = tcase_create("enospc");
 	tcase_set_timeout(te, 600);
 	tcase_add_test(te, test_enospc_during_flush_is_reported_and_loses_nothing_acknowledged);
-	tcase_add_test(te,
-		       test_enospc_during_compaction_is_reported_and_loses_nothing_acknowledged);
+	tcase_add_test(te, test_enospc_during_a_manual_compaction_fails_it_only_and_loses_nothing);
+	tcase_add_test(te, test_enospc_in_a_background_compaction_is_retried_once_space_is_back);
 	tcase_add_test(te, test_enospc_at_random_points_loses_nothing_acknowledged);
 	suite_add_tcase(s, te);
 	return tu_run_suite(s);
