@@ -36,6 +36,8 @@ int errno_of(int rc)
 {
 	if (rc >= 0 || -rc < LSM_ECORRUPT)
 		return rc;
+	if (rc == -LSM_EREADONLY)
+		return -EROFS; /* a background error (a flush met ENOSPC, say) stopped writes */
 	return rc == -LSM_EBUSY ? -EBUSY : -EIO;
 }
 
@@ -48,10 +50,14 @@ int fs_err(lsmfs *fs, int rc, const char *what, uint64_t ino)
 		return rc;
 	if (-rc < LSM_ECORRUPT)
 		return rc; /* already an errno: -EIO, -ENOSPC, -ENOMEM ... */
-	/* Corruption or a broken engine fails this operation only; say where. */
+	/*
+	 * Corruption or a broken engine fails this operation only (-EIO); an
+	 * engine a background error made read-only fails every change from
+	 * now on (-EROFS, until remount). Say where.
+	 */
 	msg = lsm_errmsg();
 	fs_log("inode %" PRIu64 ": %s: %s", ino, what, msg && *msg ? msg : lsm_strerror(rc));
-	return -EIO;
+	return rc == -LSM_EREADONLY ? -EROFS : -EIO;
 }
 
 int fs_get(lsmfs *fs, const struct fkey *k, void **val, size_t *vlen, uint64_t ino)
