@@ -255,6 +255,14 @@ static void add_entry(struct tool *t, const char *rel)
 		die("reference %s: %s", path, strerror(errno));
 }
 
+static void free_names(char **names, unsigned char *types, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(types);
+}
+
 /* The names in directory path, sorted, without . and ..; -errno on failure. */
 static int list_dir(const char *path, char ***names, unsigned char **types, size_t *n)
 {
@@ -289,8 +297,13 @@ static int list_dir(const char *path, char ***names, unsigned char **types, size
 			die("out of memory");
 	}
 	closedir(d);
-	if (err)
+	if (err) {
+		free_names(*names, *types, *n);
+		*names = NULL;
+		*types = NULL;
+		*n = 0;
 		return -err;
+	}
 	/* The types go with the names: sort pairs by name. */
 	for (size_t i = 1; i < *n; i++)
 		for (size_t j = i; j > 0 && strcmp((*names)[j - 1], (*names)[j]) > 0; j--) {
@@ -303,14 +316,6 @@ static int list_dir(const char *path, char ***names, unsigned char **types, size
 			(*types)[j - 1] = ty;
 		}
 	return 0;
-}
-
-static void free_names(char **names, unsigned char *types, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	free(types);
 }
 
 /* Walks REF depth-first, parents before children, names in order. */
