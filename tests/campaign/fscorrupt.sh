@@ -318,7 +318,7 @@ done
 # them into one after all: the campaign holds either way.
 tables=$(files_of sst | wc -l)
 [ "$tables" -ge 2 ] || echo "note: $tables table (compacted while the third mount idled)"
-wal=$(files_of log)
+wal=$(files_of log | tail -n 1)
 [ "$(stat -c %s "$PRISTINE/$wal")" -gt 65536 ] || fail "the WAL $wal holds too little"
 echo "reference: $(find "$REF" | wc -l) entries, $(du -sh --apparent-size "$REF" | cut -f1)"
 
