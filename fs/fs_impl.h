@@ -128,6 +128,13 @@ int op_del(struct fs_op *op, const struct fkey *k);
 int op_put_inode(struct fs_op *op, uint64_t ino, const struct lsmfs_attr *a);
 /* Records one more (+1, with data if it may be new) or one less (-1) reference. */
 int op_ref(struct fs_op *op, const uint8_t *sha, int64_t delta, const void *data, uint32_t len);
+/*
+ * super.c: the name of an engine table, WAL or MANIFEST in dir, copied to
+ * buf, or NULL: the files that tell a data dir whose CURRENT was lost from
+ * one never made.
+ */
+const char *fs_engine_file_in(const char *dir, char *buf, size_t len);
+
 /* Hands out a fresh inode number; may add the superblock to the batch. */
 int op_alloc_ino(struct fs_op *op, uint64_t *ino);
 

@@ -2038,32 +2038,6 @@ static void engine_report(void *arg, const char *file, uint64_t off, const char 
 		       file, off, msg);
 }
 
-/*
- * The name of a table, WAL or MANIFEST in dir, copied to buf, or NULL: the
- * files that tell a data dir whose CURRENT was lost from one never made.
- */
-static const char *engine_file_in(const char *dir, char *buf, size_t len)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	const char *found = NULL;
-
-	if (!d)
-		return NULL;
-	while (!found && (de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-
-		if (n < len && (strncmp(de->d_name, "MANIFEST-", 9) == 0 ||
-				(n > 4 && (strcmp(de->d_name + n - 4, ".sst") == 0 ||
-					   strcmp(de->d_name + n - 4, ".log") == 0)))) {
-			memcpy(buf, de->d_name, n + 1);
-			found = buf;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
 /* Opens the engine as lsmfs_mount does, mapping refusals to its errno values. */
 static int open_engine(struct ck *st, const char *dir, const char **msgp, char *msg)
 {
@@ -2086,7 +2060,7 @@ static int open_engine(struct ck *st, const char *dir, const char **msgp, char *
 	snprintf(path, sizeof(path), "%s/CURRENT", dir);
 	if (access(path, F_OK) != 0) {
 		char name[128];
-		const char *left = engine_file_in(dir, name, sizeof(name));
+		const char *left = fs_engine_file_in(dir, name, sizeof(name));
 
 		rc = left ? -EUCLEAN : -EMEDIUMTYPE;
 		if (left)

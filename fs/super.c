@@ -53,6 +53,28 @@ static int has_file(const char *dir, const char *name)
 	return access(path, F_OK) == 0;
 }
 
+const char *fs_engine_file_in(const char *dir, char *buf, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	const char *found = NULL;
+
+	if (!d)
+		return NULL;
+	while (!found && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (n < len && (strncmp(de->d_name, "MANIFEST-", 9) == 0 ||
+				(n > 4 && (strcmp(de->d_name + n - 4, ".sst") == 0 ||
+					   strcmp(de->d_name + n - 4, ".log") == 0)))) {
+			memcpy(buf, de->d_name, n + 1);
+			found = buf;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
 /* Number of entries other than . and .., or a negative errno. */
 static int count_entries(const char *dir)
 {
@@ -389,10 +411,23 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 		return say(msg, -errno, "cannot use %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return say(msg, -ENOTDIR, "%s is not a directory", dir);
-	/* Without CURRENT there is no database; lsm_open would still leave a LOCK file. */
-	if (!has_file(dir, "CURRENT"))
+	/*
+	 * Without CURRENT there is no database; lsm_open would still leave a
+	 * LOCK file. With the engine's other files there, CURRENT was lost.
+	 */
+	if (!has_file(dir, "CURRENT")) {
+		char name[128];
+		const char *left = fs_engine_file_in(dir, name, sizeof(name));
+
+		if (left)
+			return say(
+				msg, -EUCLEAN,
+				"%s is damaged: its CURRENT file is missing, but the engine's %s "
+				"is there (do not run mkfs.lsmfs on it: that would lose the files)",
+				dir, left);
 		return say(msg, -EMEDIUMTYPE,
 			   "%s is not an lsmfs data directory (no database; run mkfs.lsmfs)", dir);
+	}
 
 	lsm_options_init(&lo);
 	lo.create_if_missing = 0;

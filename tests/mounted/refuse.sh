@@ -63,6 +63,14 @@ refused 1 "damaged.*CURRENT" "$DATA" "$MNT"
 snapshot "$DATA" >"$T/after"
 diff -u "$T/before" "$T/after"
 
+step "a data dir that lost CURRENT is refused as damaged, not as unformatted"
+fresh_fs
+rm "$DATA/CURRENT"
+snapshot "$DATA" >"$T/before"
+refused 1 "damaged.*CURRENT.*missing" "$DATA" "$MNT"
+snapshot "$DATA" >"$T/after"
+diff -u "$T/before" "$T/after"
+
 step "missing, non-directory and non-empty mountpoints are refused"
 fresh_fs
 refused 1 "No such file" "$DATA" "$T/nomnt"
