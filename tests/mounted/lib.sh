@@ -93,11 +93,29 @@ pid_alive()
 # exit status; 124 if it would not end.
 wait_daemon()
 {
-	wait_gone "$DAEMON_PID" 200 || return 124
+	if ! wait_gone "$DAEMON_PID" 200; then
+		dump_daemon "$DAEMON_PID"
+		return 124
+	fi
 	rc=0
 	wait "$DAEMON_PID" || rc=$?
 	DAEMON_PID=
 	return "$rc"
+}
+
+# Prints where each thread of a daemon that will not end is waiting (and
+# its backtraces when gdb is there), so that a hang can be told from slowness.
+dump_daemon()
+{
+	echo "--- daemon $1 did not end; its threads:" >&2
+	for t in /proc/"$1"/task/*; do
+		echo "  $(cat "$t/comm" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)" \
+			"state=$(sed -n 's/^State:[[:space:]]*//p' "$t/status" 2>/dev/null)" >&2
+	done
+	if command -v gdb >/dev/null 2>&1; then
+		timeout 60 gdb -q -batch -p "$1" -ex "thread apply all bt" 2>&1 |
+			grep -E '^(Thread|#)' >&2 || true
+	fi
 }
 
 # Waits up to $2 tenths of a second for process $1 to end.
