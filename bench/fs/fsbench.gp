@@ -1,11 +1,13 @@
 # fsbench.gp — the chart of one fsbench run (bench/fs/run-fsbench.sh calls it).
 #   gnuplot -e "datafile='fsbench.dat'; outfile='fsbench.png'" fsbench.gp
-# lsmfs's ratio to ext4 and to passthrough_ll per workload (medians; above 1:
-# lsmfs is better), log scale, with 1 drawn in.
+# lsmfs's ratio to ext4 and to passthrough_ll per workload id (medians; above
+# 1: lsmfs is better), log scale, with 1 drawn in.
 if (!exists("datafile")) datafile = 'fsbench.dat'
 if (!exists("outfile")) outfile = 'fsbench.png'
 
-set terminal pngcairo size 1100,560 font ",9"
+set terminal pngcairo size 1100,600 font ",9"
+set rmargin 4
+set bmargin 9
 set output outfile
 set datafile missing "NaN"
 set style data histograms
@@ -13,7 +15,7 @@ set style histogram clustered gap 1.5
 set style fill solid 0.85 border -1
 set grid ytics
 set key top right horizontal
-set xtics rotate by -40 nomirror
+set xtics rotate by -45 nomirror noenhanced
 set logscale y
 set format y "%g"
 set ylabel "lsmfs ÷ other (log; > 1: lsmfs better)"

@@ -109,6 +109,11 @@ fi
 [ -c /dev/fuse ] || die "/dev/fuse is missing"
 
 # ---- 1. the binaries ----
+# The commit the binaries are built from (the working tree may differ).
+rev=$(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$srcdir" status --porcelain -uno 2>/dev/null)" ]; then
+	rev="$rev (working tree with uncommitted changes)"
+fi
 opt="$builddir/fsbench-opt"
 if [ "${FSBENCH_NO_OPT:-0}" = 1 ]; then
 	bin=$builddir
@@ -497,7 +502,6 @@ case $cache in
 esac
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-rev=$(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
 	echo "Command: \`$cmd\` (FSBENCH_SIZE=$size, $reps repetitions), $(date -u '+%Y-%m-%d %H:%M UTC'), source commit $rev; $minutes minutes in all."
 	echo
