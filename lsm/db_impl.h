@@ -1,7 +1,7 @@
 /*
- * db_impl.h — the inside of an lsm_db, shared by db.c (open, recovery,
- * writes, reads), db_iter.c (iterators), compact.c (the background thread)
- * and db_verify.c.
+ * db_impl.h — the inside of an lsm_db, shared by db.c (open, writes,
+ * reads), db_recover.c (recovery at open), db_iter.c (iterators), compact.c
+ * (the background thread) and db_verify.c.
  *
  * Locking: one mutex, db->mu, protects the db's mutable state. It is never
  * held across WAL or table I/O except inside lsm_vset_log_and_apply (a
@@ -210,6 +210,31 @@ int lsm_db_switch_idle(lsm_db *db);
 void lsm_db_writer_enter(lsm_db *db, lsm_writer *w);
 void lsm_db_writer_leave(lsm_db *db, lsm_writer *w);
 
+/* REQUIRES: db->mu held. Makes room in db->imm for one more immutable memtable. */
+int lsm_db_reserve_imm_slot(lsm_db *db);
+/*
+ * REQUIRES: db->mu held, lsm_db_reserve_imm_slot() succeeded. Moves mem (whose
+ * WAL is log_number, 0 for none) to the immutable list.
+ */
+void lsm_db_push_imm(lsm_db *db, lsm_memtable *mem, uint64_t log_number);
+
+/* What lsm_db_insert_one inserts into, and the puts and deletes it counted. */
+typedef struct lsm_insert_ctx {
+	lsm_memtable *mem;
+	uint64_t puts, deletes;
+} lsm_insert_ctx;
+/* A lsm_batch_iterate callback: adds one entry to ((lsm_insert_ctx *)arg)->mem. */
+int lsm_db_insert_one(void *arg, uint64_t seq, int type, lsm_slice key, lsm_slice val);
+
+/* What an entry costs in a memtable beyond its key and value: node, tower, trailer, varints. */
+#define LSM_DB_ENTRY_OVERHEAD 40
+
+/* The memtable bytes a batch of count entries, encoded as rep, will take (db->mem_fill). */
+static inline uint64_t lsm_db_fill_of(lsm_slice rep, uint64_t count)
+{
+	return rep.len + count * LSM_DB_ENTRY_OVERHEAD;
+}
+
 static inline uint64_t lsm_db_last_seq(lsm_db *db)
 {
 	return __atomic_load_n(&db->vs.last_seq, __ATOMIC_ACQUIRE);
@@ -219,6 +244,18 @@ static inline void lsm_db_count(uint64_t *counter, uint64_t n)
 {
 	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
+
+/* ---- db_recover.c ---- */
+
+/*
+ * REQUIRES: db->mu held (the db is not shared yet). Recovers the db in
+ * db->dir (or creates it, as the options allow): reads the MANIFEST, checks
+ * the directory against it, replays the WALs it has not retired and, unless
+ * read-only, writes them to a table and starts a fresh WAL (read-only, the
+ * replay stays in memtables). 0 or a negative error, with lsm_seterr's
+ * message set; corruption is -LSM_ECORRUPT.
+ */
+int lsm_db_recover(lsm_db *db);
 
 /* ---- compact.c ---- */
 
