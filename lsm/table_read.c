@@ -237,6 +237,9 @@ static void blockref_release(lsm_table *t, struct blockref *r)
 }
 
 /* Block bno of the table, at h: in place, from the cache, or read, checked and maybe cached. */
+/* Blocks from this size up are read ahead whole (see load_data_block). */
+#define BIG_BLOCK (32u * 1024u)
+
 static int load_data_block(lsm_table *t, const lsm_block_handle *h, uint32_t bno, int fill_cache,
 			   struct blockref *ref)
 {
@@ -249,6 +252,14 @@ static int load_data_block(lsm_table *t, const lsm_block_handle *h, uint32_t bno
 	memset(ref, 0, sizeof(*ref));
 	if (t->map) {
 		assert(bno < t->props.data_blocks);
+		/*
+		 * The mapping is MADV_RANDOM: a big block (a file chunk) would
+		 * fault in one page at a time, each a disk read when it is not
+		 * cached. Ask for all of it at once; cheap when it is cached.
+		 */
+		if (h->size >= BIG_BLOCK && t->env->readahead)
+			(void)t->env->readahead(t->env, t->file, h->offset,
+						h->size + LSM_TABLE_TRAILER);
 		checked = block_checked(t, bno);
 		/* A damaged type byte is caught below by the checksum, which covers it. */
 		if (t->map[h->offset + h->size] == LSM_COMPRESS_NONE) {

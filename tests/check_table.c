@@ -592,7 +592,7 @@ START_TEST(test_table_sequential_scans_read_ahead_point_lookups_do_not)
 	tu_rng r;
 	tu_rng_init(&r, tu_seed());
 	struct model m;
-	model_make(&r, 3000, 1, 0, &m);
+	model_make(&r, 8000, 0, 0, &m); /* blocks under 32 KiB: see the test below for big ones */
 	char *dir = tu_mkdtemp("table");
 	char *path = tu_path(dir, "t.sst");
 	lsm_table_options o = opts_of(0, 10, 4096);
@@ -646,6 +646,59 @@ START_TEST(test_table_sequential_scans_read_ahead_point_lookups_do_not)
 	free(path);
 	tu_rmtree(dir);
 	model_free(&m);
+}
+END_TEST
+
+/*
+ * A block of 32 KiB or more (a file chunk) is asked for whole before it is
+ * read, by a point lookup too: through the mapping its pages would
+ * otherwise come in one fault, one disk read, at a time.
+ */
+START_TEST(test_table_big_blocks_are_read_ahead_whole)
+{
+	char *dir = tu_mkdtemp("table");
+	char *path = tu_path(dir, "t.sst");
+	lsm_table_options o = opts_of(0, 10, 4096);
+	lsm_table_builder *b;
+	const size_t vlen = 40 * 1024;
+	char *v = calloc(1, vlen);
+	uint8_t key[32];
+	uint64_t size;
+
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(lsm_table_builder_new(lsm_env_posix(), path, &o, &b), 0);
+	for (int i = 0; i < 20; i++) {
+		lsm_ikey_make(key, (char[]){'k', (char)('a' + i)}, 2, 1, LSM_TYPE_VALUE);
+		ck_assert_int_eq(lsm_table_builder_add(b, lsm_slice_of(key, 2 + LSM_TRAILER),
+						       lsm_slice_of(v, vlen)),
+				 0);
+	}
+	ck_assert_int_eq(lsm_table_builder_finish(b, &size, NULL), 0);
+	lsm_table_builder_free(b);
+	lsm_env env = *lsm_env_posix();
+	env.readahead = record_readahead;
+	lsm_table *t = NULL;
+	ck_assert_int_eq(lsm_table_open(&env, path, size, NULL, &t), 0);
+	lsm_buf val;
+	lsm_buf_init(&val);
+	ra.n = 0;
+	for (int i = 0; i < 20; i++) {
+		int type, skipped;
+		lsm_ikey_make(key, (char[]){'k', (char)('a' + i)}, 2, 1, LSM_TYPE_VALUE);
+		ck_assert_int_eq(lsm_table_get(t, lsm_slice_of(key, 2 + LSM_TRAILER), 0, &type,
+					       &val, &skipped),
+				 1);
+		ck_assert_uint_eq(val.len, vlen);
+		ck_assert_int_eq(ra.n, i + 1);
+		ck_assert_uint_ge(ra.len[i], vlen);
+		ck_assert_uint_lt(ra.len[i], vlen + 1024);
+		ck_assert_uint_le(ra.off[i] + ra.len[i], size);
+	}
+	lsm_buf_free(&val);
+	lsm_table_unref(t);
+	free(v);
+	free(path);
+	tu_rmtree(dir);
 }
 END_TEST
 
@@ -1220,6 +1273,7 @@ int main(void)
 	tcase_add_test(tc, test_table_builder_refuses_existing_file);
 	tcase_add_test(tc, test_table_iterator_keeps_table_alive);
 	tcase_add_test(tc, test_table_sequential_scans_read_ahead_point_lookups_do_not);
+	tcase_add_test(tc, test_table_big_blocks_are_read_ahead_whole);
 	tcase_add_loop_test(
 		tc, test_table_reads_alike_mapped_or_not_and_mapped_raw_blocks_skip_pread_and_cache,
 		0, 8);
