@@ -1,0 +1,232 @@
+/*
+ * fscheck_chunks.c — the passes of lsmfs_check over file data: chunks
+ * (hash, reference count), the chunk references of each file, and at the
+ * end the counts that change only because of an earlier repair.
+ */
+#include "fscheck_impl.h"
+
+/* ---- chunks ---- */
+
+void fsck_check_chunks(struct ck *st)
+{
+	for (size_t i = 0; i < st->nch; i++) {
+		struct ck_chunk *c = &st->ch[i];
+		char hx[17], rtxt[32];
+
+		ck_tick(st, 4, "checking chunks", i, st->nch + st->nf);
+		ck_sha_hex(c->sha, hx);
+		if (c->has_r && !c->r_bad)
+			snprintf(rtxt, sizeof(rtxt), "reference count %" PRIu64, c->r);
+		else
+			snprintf(rtxt, sizeof(rtxt), "%s",
+				 c->has_r ? "a malformed reference count" : "no reference count");
+		if (c->has_c && (c->c_bad || c->clen == 0 || c->clen > st->cs)) {
+			ck_report(st, LSMFS_CK_CHUNK_DIGEST, LSMFS_CK_PROBLEM, 0,
+				  "Free it; the ranges that name it read as zeros",
+				  "chunk %s (%" PRIu32 " bytes, %" PRIu64 " reference%s) %s", hx,
+				  c->clen, c->raw, c->raw == 1 ? "" : "s",
+				  c->c_bad	 ? "does not match its SHA-256"
+				  : c->clen == 0 ? "is empty"
+						 : "is longer than the chunk size");
+			c->c_bad = 1;
+		} else if (c->raw == 0 && c->has_c) {
+			ck_report(st, LSMFS_CK_LEAK, LSMFS_CK_PROBLEM, 0, "Free it",
+				  "chunk %s (%" PRIu32
+				  " bytes, %s) is stored, but no file names it",
+				  hx, c->clen, rtxt);
+		} else if (c->raw == 0) {
+			ck_report(st, LSMFS_CK_LEAK, LSMFS_CK_PROBLEM, 0, "Remove it",
+				  "chunk %s is neither stored nor named, but has %s", hx, rtxt);
+		} else if (c->has_c && (!c->has_r || c->r_bad || c->r != c->raw)) {
+			ck_report(st, LSMFS_CK_REFCOUNT, LSMFS_CK_PROBLEM, 0,
+				  ck_fixf(st, "Set it to %" PRIu64, c->raw),
+				  "chunk %s has %s, but %" PRIu64 " reference%s name%s it", hx,
+				  rtxt, c->raw, c->raw == 1 ? "" : "s", c->raw == 1 ? "s" : "");
+		}
+	}
+}
+
+/* Adds a chunk the repair stores (len bytes of data, copied); 0 or -ENOMEM. */
+static int chunk_new(struct ck *st, const uint8_t *sha, const uint8_t *data, uint32_t len)
+{
+	struct ck_chunk *c = ck_chunk_find(st, sha);
+
+	if (c && c->has_c && !c->c_bad)
+		return 0;
+	if (!c) {
+		c = PUSH(st, st->ch, st->nch, st->capch);
+		if (!c)
+			return -ENOMEM;
+		memcpy(c->sha, sha, SHA_LEN);
+	}
+	if (!c->data) {
+		c->data = malloc(len);
+		if (!c->data)
+			return st->err = -ENOMEM;
+		memcpy(c->data, data, len);
+		c->clen = len;
+	}
+	qsort(st->ch, st->nch, sizeof(*st->ch), ck_chunk_cmp);
+	return 0;
+}
+
+/*
+ * A stored chunk must hold no byte at or past the file size. The bytes
+ * within the size stay: the chunk is read, cut at the size (and its
+ * trailing zeros, as chunk_store does), and stored under its new digest.
+ */
+static void trim_chunk(struct ck *st, struct ck_fref *f, uint64_t keep)
+{
+	struct fkey k;
+	uint8_t *v = NULL;
+	void *vp = NULL;
+	size_t vlen = 0;
+	int rc;
+
+	key_sha(&k, KEY_CHUNK, f->sha);
+	rc = lsm_get(st->db, NULL, k.b, k.len, &vp, &vlen);
+	v = vp;
+	if (rc) {
+		st->err = rc < 0 ? errno_of(rc) : -EIO;
+		goto out;
+	}
+	if (keep > vlen)
+		keep = vlen;
+	while (keep && v[keep - 1] == 0)
+		keep--;
+	if (keep == 0) {
+		f->act = F_DROP;
+		goto out;
+	}
+	chunk_sha(v, keep, f->sha);
+	f->len = (uint32_t)keep;
+	f->act = F_PUT;
+	chunk_new(st, f->sha, v, (uint32_t)keep);
+out:
+	free(v);
+}
+
+/* Reports the range of f that reads as zeros after the repair. */
+static void lost_range(struct ck *st, const struct ck_fref *f, int code, const char *why)
+{
+	uint64_t off = f->idx * st->cs;
+
+	ck_report(st, code, LSMFS_CK_LOST, f->ino, NULL,
+		  "%s: bytes %" PRIu64 "-%" PRIu64 " (chunk %" PRIu64 ") %s",
+		  ck_where(st, f->ino, 0), off, off + (f->len ? f->len : st->cs) - 1, f->idx, why);
+}
+
+static void check_one_fref(struct ck *st, struct ck_fref *f, struct ck_ino *ci)
+{
+	uint64_t size = ci->a.size, off;
+	struct ck_chunk *c;
+	char hx[17];
+
+	if (f->bad || f->len > st->cs) {
+		ck_report(st, LSMFS_CK_FREF, LSMFS_CK_PROBLEM, f->ino,
+			  "Remove it; the chunk reads as zeros",
+			  "%s: the reference of chunk %" PRIu64 " (bytes from %" PRIu64
+			  ") is malformed",
+			  ck_where(st, f->ino, 0), f->idx, f->idx * st->cs);
+		f->act = F_DROP;
+		st->res->lost++;
+		return;
+	}
+	c = ck_chunk_find(st, f->sha);
+	if (!c || !c->has_c) {
+		ck_report(st, LSMFS_CK_CHUNK_MISSING, LSMFS_CK_PROBLEM, f->ino,
+			  "Remove the reference; the range reads as zeros",
+			  "%s: bytes %" PRIu64 "-%" PRIu64 " are in chunk %s, which is not stored",
+			  ck_where(st, f->ino, 0), f->idx * st->cs, f->idx * st->cs + f->len - 1,
+			  ck_sha_hex(f->sha, hx));
+		f->act = F_DROP;
+		st->res->lost++;
+		return;
+	}
+	if (c->c_bad) {
+		lost_range(st, f, LSMFS_CK_CHUNK_DIGEST, "are in the damaged chunk: they are lost");
+		f->act = F_DROP;
+		return;
+	}
+	if (f->len != c->clen) {
+		ck_report(st, LSMFS_CK_CHUNK_LEN, LSMFS_CK_PROBLEM, f->ino,
+			  ck_fixf(st, "Set it to %" PRIu32, c->clen),
+			  "%s: chunk %" PRIu64 " is referenced with %" PRIu32
+			  " bytes, but holds %" PRIu32,
+			  ck_where(st, f->ino, 0), f->idx, f->len, c->clen);
+		f->len = c->clen;
+		f->act = F_PUT;
+	}
+	off = f->idx < UINT64_MAX / st->cs ? f->idx * st->cs : UINT64_MAX;
+	if (off >= size) {
+		ck_report(st, LSMFS_CK_PAST_EOF, LSMFS_CK_PROBLEM, f->ino, "Remove it",
+			  "%s: chunk %" PRIu64 " lies past the end of the file (%" PRIu64 " bytes)",
+			  ck_where(st, f->ino, 0), f->idx, size);
+		f->act = F_DROP;
+	} else if (off + f->len > size) {
+		ck_report(st, LSMFS_CK_PAST_EOF, LSMFS_CK_PROBLEM, f->ino, "Cut it at the end",
+			  "%s: chunk %" PRIu64 " holds %" PRIu64
+			  " bytes past the end of the file (%" PRIu64 " bytes)",
+			  ck_where(st, f->ino, 0), f->idx, off + f->len - size, size);
+		trim_chunk(st, f, size - off);
+	}
+}
+
+void fsck_check_frefs(struct ck *st)
+{
+	for (size_t i = 0; i < st->nf && !st->err; i++) {
+		struct ck_fref *f = &st->f[i];
+		struct ck_ino *ci = ck_ino_find(st, f->ino);
+
+		ck_tick(st, 4, "checking chunks", st->nch + i, st->nch + st->nf);
+		if (f->act == F_DROP)
+			continue; /* a stray, reported already */
+		if (!ci || ci->state != ST_LIVE) {
+			f->act = F_DROP; /* goes with its cleared or removed inode */
+			continue;
+		}
+		check_one_fref(st, f, ci);
+		if (f->act != F_DROP)
+			ci->fkeep++;
+	}
+	for (size_t i = 0; i < st->nin; i++) {
+		struct ck_ino *ci = &st->in[i];
+		uint64_t found = S_ISREG(ci->a.mode) ? ci->rawf : 0;
+
+		if (ci->state != ST_LIVE || ci->is_new || ci->force)
+			continue;
+		if (ci->a.chunks != found)
+			ck_report(st, LSMFS_CK_CHUNK_COUNT, LSMFS_CK_PROBLEM, ci->ino,
+				  ck_fixf(st, "Set it to %" PRIu64, found),
+				  "%s has chunk count %" PRIu64 ", but %" PRIu64
+				  " chunk reference%s",
+				  ck_where(st, ci->ino, 0), ci->a.chunks, found,
+				  found == 1 ? "" : "s");
+		ci->a.chunks = S_ISREG(ci->a.mode) ? ci->fkeep : 0;
+	}
+}
+
+/* ---- the counts the repairs change ---- */
+
+void fsck_final_counts(struct ck *st)
+{
+	fsck_count_links(st);
+	for (size_t i = 0; i < st->nin; i++) {
+		struct ck_ino *ci = &st->in[i];
+
+		if (ci->state != ST_LIVE || ci->pending || !ci->reached)
+			continue;
+		ci->a.nlink = S_ISDIR(ci->a.mode) ? 2 + ci->subdirs : ci->links;
+	}
+	for (size_t i = 0; i < st->nch; i++)
+		st->ch[i].refs = 0;
+	for (size_t i = 0; i < st->nf; i++) {
+		struct ck_chunk *c;
+
+		if (st->f[i].act == F_DROP)
+			continue;
+		c = ck_chunk_find(st, st->f[i].sha);
+		if (c)
+			c->refs++;
+	}
+}

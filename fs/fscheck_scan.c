@@ -1,0 +1,248 @@
+/*
+ * fscheck_scan.c — the first pass of lsmfs_check: one iterator reads every
+ * key of the data directory into the picture (inodes, entries, chunk
+ * references; chunk bytes are hashed as they pass and not kept). Keys that
+ * fit no rule of fs/keys.h are reported and recorded for deletion here.
+ */
+#include "fscheck_impl.h"
+
+/* ---- reading every key ---- */
+
+static void bad_key(struct ck *st, const uint8_t *k, size_t klen, const char *why)
+{
+	char kt[64];
+
+	ck_report(st, LSMFS_CK_KEY, LSMFS_CK_PROBLEM, 0, "Remove it", "key %s (%zu bytes) %s",
+		  ck_key_text(k, klen, kt), klen, why);
+	ck_del_key(st, k, klen);
+}
+
+static void scan_inode(struct ck *st, const uint8_t *k, const uint8_t *v, size_t vlen)
+{
+	struct ck_ino *ci = PUSH(st, st->in, st->nin, st->capin);
+
+	if (!ci)
+		return;
+	ci->ino = get_be64(k + 1);
+	ci->dent = NONE;
+	ci->vlen = (uint32_t)(vlen > UINT32_MAX ? UINT32_MAX : vlen);
+	if (inode_decode(&ci->a, v, vlen) || !ck_known_type(ci->a.mode))
+		ci->state = ST_DAMAGED;
+	ci->was = ci->a;
+}
+
+static void scan_dent(struct ck *st, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
+{
+	struct ck_dent *d;
+	size_t nlen = klen - 17;
+	const char *name = (const char *)k + 17;
+
+	d = PUSH(st, st->de, st->nde, st->capde);
+	if (!d)
+		return;
+	d->parent = get_be64(k + 1);
+	d->nhash = get_be64(k + 9);
+	d->nlen = (uint16_t)nlen;
+	d->name = ck_pool_add(st, name, nlen);
+	if (vlen >= DENT_VAL_LEN) {
+		d->child = get_be64(v);
+		d->dtype = v[8];
+	} else {
+		d->bad = "has a value too short to name an inode";
+	}
+	if (memchr(name, '/', nlen) || memchr(name, '\0', nlen))
+		d->bad = "has a name with a '/' or a NUL byte";
+	else if ((nlen == 1 && name[0] == '.') || (nlen == 2 && name[0] == '.' && name[1] == '.'))
+		d->bad = "is named . or .., which no entry may be";
+	if (d->name == NONE)
+		st->nde--;
+}
+
+static void scan_fref(struct ck *st, const uint8_t *k, const uint8_t *v, size_t vlen)
+{
+	struct ck_fref *f = PUSH(st, st->f, st->nf, st->capf);
+	struct fref r;
+
+	if (!f)
+		return;
+	f->ino = get_be64(k + 1);
+	f->idx = get_be64(k + 9);
+	if (fref_decode(&r, v, vlen)) {
+		f->bad = 1;
+		return;
+	}
+	memcpy(f->sha, r.sha, SHA_LEN);
+	f->len = r.len;
+}
+
+static void scan_chunk(struct ck *st, const uint8_t *k, const uint8_t *v, size_t vlen)
+{
+	struct ck_chunk *c = PUSH(st, st->ch, st->nch, st->capch);
+	uint8_t sha[SHA_LEN];
+
+	if (!c)
+		return;
+	memcpy(c->sha, k + 1, SHA_LEN);
+	c->clen = (uint32_t)(vlen > UINT32_MAX ? UINT32_MAX : vlen);
+	c->has_c = 1;
+	chunk_sha(v, vlen, sha);
+	c->c_bad = memcmp(sha, c->sha, SHA_LEN) != 0;
+	st->res->chunks++;
+	st->res->chunk_bytes += vlen;
+}
+
+static void scan_ref(struct ck *st, const uint8_t *k, const uint8_t *v, size_t vlen)
+{
+	struct ck_chunk *c = ck_chunk_find(st, k + 1);
+
+	if (!c) {
+		c = PUSH(st, st->ronly, st->nronly, st->capronly);
+		if (!c)
+			return;
+		memcpy(c->sha, k + 1, SHA_LEN);
+	}
+	c->has_r = 1;
+	if (vlen == 8)
+		c->r = get_be64(v);
+	else
+		c->r_bad = 1;
+}
+
+/* Keys that sort after 'I' (L, O, X) can look their inode up at once. */
+static void scan_after_inode(struct ck *st, const uint8_t *k, size_t klen, size_t vlen)
+{
+	uint64_t ino = get_be64(k + 1);
+	struct ck_ino *ci = ck_ino_find(st, ino);
+
+	switch (k[0]) {
+	case KEY_LINK:
+		if (!ci) {
+			ck_add_stray(st, ino, KEY_LINK);
+			ck_del_key(st, k, klen);
+		} else {
+			ci->has_l = 1;
+			ci->llen = (uint32_t)(vlen > UINT32_MAX ? UINT32_MAX : vlen);
+		}
+		break;
+	case KEY_ORPHAN:
+		if (!ci) {
+			ck_report(st, LSMFS_CK_ORPHAN, LSMFS_CK_PROBLEM, ino, "Remove it",
+				  "orphan key of inode %" PRIu64 ", which does not exist", ino);
+			ck_del_key(st, k, klen);
+		} else {
+			ci->orphan = 1;
+		}
+		break;
+	case KEY_XATTR:
+		if (!ci) {
+			ck_add_stray(st, ino, KEY_XATTR);
+			ck_del_key(st, k, klen);
+		} else {
+			ci->xkeys++;
+		}
+		break;
+	}
+}
+
+/* Why a key cannot be one lsmfs writes (by tag and length), or NULL. */
+static const char *key_shape(const uint8_t *k, size_t klen)
+{
+	switch (klen ? k[0] : 0) {
+	case KEY_SUPER:
+		return klen == 1 ? NULL : "has the superblock's tag but not its length 1";
+	case KEY_INODE:
+	case KEY_LINK:
+	case KEY_ORPHAN:
+		return klen == 9 ? NULL : "has an inode key's tag but not its length 9";
+	case KEY_DENT:
+		return klen >= 18 && klen <= 17 + LSMFS_NAME_MAX
+			       ? NULL
+			       : "has an entry's tag but a name of 0 or more than 255 bytes";
+	case KEY_FCHUNK:
+		return klen == 17 ? NULL : "has a chunk reference's tag but not its length 17";
+	case KEY_CHUNK:
+	case KEY_REF:
+		return klen == 1 + SHA_LEN ? NULL : "has a chunk key's tag but not its length 33";
+	case KEY_XATTR:
+		return klen >= 10 && klen <= 9 + LSMFS_XATTR_NAME_MAX
+			       ? NULL
+			       : "has an xattr's tag but a name of 0 or more than 255 bytes";
+	}
+	return "is of no kind lsmfs writes";
+}
+
+static void scan_key(struct ck *st, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
+{
+	const char *bad = key_shape(k, klen);
+
+	if (bad) {
+		bad_key(st, k, klen, bad);
+		return;
+	}
+	switch (k[0]) {
+	case KEY_SUPER:
+		st->have_sb = 1;
+		st->sb_rc = super_decode(&st->sb, v, vlen);
+		break;
+	case KEY_INODE:
+		scan_inode(st, k, v, vlen);
+		break;
+	case KEY_DENT:
+		scan_dent(st, k, klen, v, vlen);
+		break;
+	case KEY_FCHUNK:
+		scan_fref(st, k, v, vlen);
+		break;
+	case KEY_CHUNK:
+		scan_chunk(st, k, v, vlen);
+		break;
+	case KEY_REF:
+		scan_ref(st, k, v, vlen);
+		break;
+	default: /* L, O, X */
+		scan_after_inode(st, k, klen, vlen);
+		break;
+	}
+}
+
+/* Reads every key; 0, or the engine's error (a key could not be read). */
+int fsck_scan(struct ck *st)
+{
+	lsm_read_options ro = {.fill_cache = 0};
+	lsm_stats ls;
+	uint64_t bytes = 0, total;
+	lsm_iter *it;
+	int rc;
+
+	lsm_stats_get(st->db, &ls);
+	total = ls.live_bytes + ls.memtable_bytes;
+	ck_progress(st, 2, "reading keys", 0, total);
+	it = lsm_iter_new(st->db, &ro);
+	if (!it)
+		return -ENOMEM;
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it) && !st->err; lsm_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = lsm_iter_key(it, &klen);
+		const uint8_t *v = lsm_iter_value(it, &vlen);
+
+		scan_key(st, k, klen, v, vlen);
+		bytes += klen + vlen;
+		if (++st->res->keys % PROGRESS_STEP == 0)
+			ck_progress(st, 2, "reading keys", bytes < total ? bytes : total, total);
+	}
+	rc = lsm_iter_status(it);
+	lsm_iter_free(it);
+	if (rc || st->err)
+		return rc ? rc : st->err;
+	/* Reference counts of chunks that are not stored join the chunk table. */
+	for (size_t i = 0; i < st->nronly && !st->err; i++) {
+		struct ck_chunk *c = PUSH(st, st->ch, st->nch, st->capch);
+
+		if (c)
+			*c = st->ronly[i];
+	}
+	if (st->nronly && st->nch > 1)
+		qsort(st->ch, st->nch, sizeof(*st->ch), ck_chunk_cmp);
+	ck_progress(st, 2, "reading keys", total, total);
+	return st->err;
+}
