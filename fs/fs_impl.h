@@ -50,7 +50,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define ICACHE_BUCKETS 4096u
+#define ICACHE_MIN_BUCKETS 4096u /* the inode cache's table starts here and grows 4x */
 /* A commit may hold every stripe: 32 stays within ThreadSanitizer's 64 held locks. */
 #define CHUNK_STRIPES 32u
 #define INO_RANGE     1024u /* inode numbers reserved per superblock write */
@@ -97,7 +97,9 @@ struct lsmfs {
 	uint64_t ino_next; /* protected by ino_mu: next number to hand out */
 
 	pthread_mutex_t icache_mu;
-	struct lsmfs_inode *icache[ICACHE_BUCKETS]; /* protected by icache_mu */
+	/* protected by icache_mu: icache_mask + 1 chains (NULL until the first iget), entries */
+	struct lsmfs_inode **icache;
+	size_t icache_mask, icache_count;
 };
 
 /* ---- op.c: one operation's batch and its commit ---- */

@@ -11,30 +11,79 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static unsigned bucket_of(uint64_t ino)
+/*
+ * The inode cache is a chained hash table that grows 4x whenever it holds
+ * twice as many entries as chains, so lookups stay short with millions of
+ * inodes known to the kernel (each one it has looked up stays until it
+ * forgets it). It never shrinks: a table of pointers is small beside the
+ * entries it once held.
+ */
+static size_t hash_ino(uint64_t ino)
 {
-	return (unsigned)((ino * 0x9e3779b97f4a7c15ull) >> 40) & (ICACHE_BUCKETS - 1);
+	return (size_t)((ino * 0x9e3779b97f4a7c15ull) >> 24);
+}
+
+/* REQUIRES: fs->icache_mu held, fs->icache not NULL. */
+static struct lsmfs_inode **chain_of(lsmfs *fs, uint64_t ino)
+{
+	return &fs->icache[hash_ino(ino) & fs->icache_mask];
+}
+
+/* REQUIRES: fs->icache_mu held. Rehashes into n chains; keeps the old table on ENOMEM. */
+static void icache_resize(lsmfs *fs, size_t n)
+{
+	struct lsmfs_inode **t = calloc(n, sizeof(*t));
+
+	if (!t)
+		return; /* longer chains, still correct */
+	for (size_t b = 0; fs->icache && b <= fs->icache_mask; b++) {
+		struct lsmfs_inode *ip = fs->icache[b], *next;
+
+		for (; ip; ip = next) {
+			next = ip->next;
+			ip->next = t[hash_ino(ip->ino) & (n - 1)];
+			t[hash_ino(ip->ino) & (n - 1)] = ip;
+		}
+	}
+	free(fs->icache);
+	fs->icache = t;
+	fs->icache_mask = n - 1;
+}
+
+/* REQUIRES: fs->icache_mu held. The cached entry of ino, or NULL. */
+static struct lsmfs_inode *icache_find(lsmfs *fs, uint64_t ino)
+{
+	struct lsmfs_inode *ip;
+
+	if (!fs->icache)
+		return NULL;
+	for (ip = *chain_of(fs, ino); ip; ip = ip->next)
+		if (ip->ino == ino)
+			break;
+	return ip;
 }
 
 struct lsmfs_inode *iget(lsmfs *fs, uint64_t ino)
 {
-	unsigned b = bucket_of(ino);
-	struct lsmfs_inode *ip, *fresh = NULL;
+	struct lsmfs_inode *ip;
 
 	pthread_mutex_lock(&fs->icache_mu);
-	for (ip = fs->icache[b]; ip; ip = ip->next)
-		if (ip->ino == ino)
-			break;
-	if (!ip) {
+	if (!fs->icache)
+		icache_resize(fs, ICACHE_MIN_BUCKETS);
+	ip = icache_find(fs, ino);
+	if (!ip && fs->icache) {
 		/* calloc under the table lock keeps the find-or-insert a single step. */
-		fresh = calloc(1, sizeof(*fresh));
-		if (fresh) {
-			fresh->ino = ino;
-			pthread_mutex_init(&fresh->mu, NULL);
-			fresh->next = fs->icache[b];
-			fs->icache[b] = fresh;
+		ip = calloc(1, sizeof(*ip));
+		if (ip) {
+			struct lsmfs_inode **chain = chain_of(fs, ino);
+
+			ip->ino = ino;
+			pthread_mutex_init(&ip->mu, NULL);
+			ip->next = *chain;
+			*chain = ip;
+			if (++fs->icache_count > 2 * (fs->icache_mask + 1))
+				icache_resize(fs, 4 * (fs->icache_mask + 1));
 		}
-		ip = fresh;
 	}
 	if (ip)
 		ip->refs++;
@@ -49,9 +98,10 @@ static void ievict_locked(lsmfs *fs, struct lsmfs_inode *ip)
 
 	if (ip->refs || ip->nlookup || ip->nopen)
 		return;
-	for (pp = &fs->icache[bucket_of(ip->ino)]; *pp; pp = &(*pp)->next) {
+	for (pp = chain_of(fs, ip->ino); *pp; pp = &(*pp)->next) {
 		if (*pp == ip) {
 			*pp = ip->next;
+			fs->icache_count--;
 			break;
 		}
 	}
@@ -71,7 +121,7 @@ void iput(lsmfs *fs, struct lsmfs_inode *ip)
 
 void icache_destroy(lsmfs *fs)
 {
-	for (unsigned b = 0; b < ICACHE_BUCKETS; b++) {
+	for (size_t b = 0; fs->icache && b <= fs->icache_mask; b++) {
 		struct lsmfs_inode *ip = fs->icache[b], *n;
 
 		for (; ip; ip = n) {
@@ -79,8 +129,10 @@ void icache_destroy(lsmfs *fs)
 			pthread_mutex_destroy(&ip->mu);
 			free(ip);
 		}
-		fs->icache[b] = NULL;
 	}
+	free(fs->icache);
+	fs->icache = NULL;
+	fs->icache_mask = fs->icache_count = 0;
 }
 
 int iload(lsmfs *fs, struct lsmfs_inode *ip)
@@ -621,14 +673,11 @@ out:
 /* Drops n from a count of ino; frees the inode if that was its last use. */
 static void drop_count(lsmfs *fs, uint64_t ino, uint64_t n, int open)
 {
-	unsigned b = bucket_of(ino);
 	struct lsmfs_inode *ip;
 	int last = 0;
 
 	pthread_mutex_lock(&fs->icache_mu);
-	for (ip = fs->icache[b]; ip; ip = ip->next)
-		if (ip->ino == ino)
-			break;
+	ip = icache_find(fs, ino);
 	if (ip) {
 		if (open)
 			ip->nopen -= ip->nopen ? 1 : 0;
