@@ -35,6 +35,7 @@
 #include <dirent.h>
 
 #include "fuse_ops.h"
+#include "fuse_signals.h"
 
 /* Exit statuses, as the man page gives them. */
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2 };
@@ -466,10 +467,10 @@ static int fsmain_run(struct fuse_session *se, struct fsop_state *s, const struc
 				strerror(-rc), fsmain_mount_hint(rc));
 		return EXIT_REFUSED;
 	}
-	rc = fuse_set_signal_handlers(se);
+	rc = fsig_start(se);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
-		goto out_fs;
+		goto out_signals;
 	if (fuse_session_mount(se, o->mountpoint) != 0) {
 		rc = -1; /* libfuse has said why */
 		goto out_signals;
@@ -478,10 +479,10 @@ static int fsmain_run(struct fuse_session *se, struct fsop_state *s, const struc
 	if (chdir("/") != 0)
 		perror("lsmfs: chdir /");
 	rc = fsmain_serve(se, co);
+	fsig_loop_done();
 	fuse_session_unmount(se);
 out_signals:
-	fuse_remove_signal_handlers(se);
-out_fs:
+	fsig_stop();
 	lsmfs_unmount(s->fs);
 	s->fs = NULL;
 	/* A signal (positive) is how an unmount is asked for; errors are negative. */
