@@ -19,7 +19,7 @@ static const int stop_signals[] = {SIGHUP, SIGINT, SIGTERM};
 static struct fuse_session *stop_session;
 static sem_t stop_sem;
 static pthread_t loop_thread, nudger;
-static int nudger_running;
+static int nudger_running, sem_ready;
 static volatile sig_atomic_t stop_signal; /* the last termination signal, 0: none */
 static int loop_done;			  /* atomic */
 
@@ -69,6 +69,7 @@ int fsig_start(struct fuse_session *se)
 		fprintf(stderr, "lsmfs: sem_init: %s\n", strerror(errno));
 		return -1;
 	}
+	sem_ready = 1;
 	if (set_action(SIGPIPE, SIG_IGN) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
@@ -98,5 +99,7 @@ void fsig_stop(void)
 	fsig_loop_done();
 	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
 		(void)set_action(stop_signals[i], SIG_DFL);
-	sem_destroy(&stop_sem);
+	if (sem_ready)
+		sem_destroy(&stop_sem);
+	sem_ready = 0;
 }
