@@ -108,13 +108,65 @@ static void expect_no_orphans(lsm_db *db, const char *dir)
 	EXPECT(files == live, "%d table files on disk, %d live", files, live);
 }
 
+static void enospc_opts(lsm_options *o, lsm_env *fe)
+{
+	lsm_options_init(o);
+	o->env = fe;
+	o->block_bytes = 1024;
+	o->memtable_bytes = 256 << 10;
+}
+
+/* A database directory under the fault env, and what the db acknowledged. */
+typedef struct full_disk {
+	char *dir;
+	lsm_env *fe;
+	lsm_options o;
+	ack_model m;
+} full_disk;
+
+/* A new directory and fault env for the case named what; the model starts empty. */
+static full_disk *full_disk_new(const char *what)
+{
+	full_disk *f = malloc(sizeof(*f));
+	f->dir = tu_mkdtemp("corrupt-enospc");
+	f->fe = lsm_env_fault_new(lsm_env_posix());
+	snprintf(g_case, sizeof(g_case), "%s", what);
+	enospc_opts(&f->o, f->fe);
+	ack_init(&f->m);
+	return f;
+}
+
+static lsm_db *full_disk_open(full_disk *f)
+{
+	lsm_db *db;
+	EXPECT(lsm_open(&db, f->dir, &f->o) == 0, "%s", lsm_errmsg());
+	return db;
+}
+
+static void full_disk_free(full_disk *f)
+{
+	f->fe->destroy(f->fe);
+	tu_rmtree(f->dir);
+	free(f);
+}
+
+/* Closes a db that met ENOSPC: the close may report it too. */
+static void close_after_enospc(lsm_db *db)
+{
+	int rc = lsm_close(db);
+	EXPECT(rc == 0 || is_enospc(rc, lsm_errmsg()), "close: %s", lsm_errmsg());
+}
+
 /*
  * After the failure: close, free the space, reopen. Nothing acknowledged is
  * lost; the db writes, flushes and compacts again; a second reopen agrees.
  */
-static void recover_and_write_again(const char *dir, lsm_options *o, lsm_env *fe, tu_rng *r,
-				    ack_model *m)
+static void recover_and_write_again(full_disk *f, tu_rng *r)
 {
+	const char *dir = f->dir;
+	lsm_options *o = &f->o;
+	lsm_env *fe = f->fe;
+	ack_model *m = &f->m;
 	lsm_db *db;
 	int rc;
 	lsm_fault_clear(fe);
@@ -140,66 +192,43 @@ static void recover_and_write_again(const char *dir, lsm_options *o, lsm_env *fe
 	o->env = fe;
 }
 
-static void enospc_opts(lsm_options *o, lsm_env *fe)
-{
-	lsm_options_init(o);
-	o->env = fe;
-	o->block_bytes = 1024;
-	o->memtable_bytes = 256 << 10;
-}
-
 START_TEST(test_enospc_during_flush_is_reported_and_loses_nothing_acknowledged)
 {
-	char *dir = tu_mkdtemp("corrupt-enospc");
-	lsm_env *fe = lsm_env_fault_new(lsm_env_posix());
-	lsm_options o;
-	lsm_db *db;
-	ack_model *m = malloc(sizeof(*m));
 	tu_rng r;
 	lsm_stats st;
 	tu_rng_init(&r, g_seed ^ 201);
-	snprintf(g_case, sizeof(g_case), "ENOSPC during a flush");
-	enospc_opts(&o, fe);
-	ack_init(m);
-	EXPECT(lsm_open(&db, dir, &o) == 0, "%s", lsm_errmsg());
+	full_disk *f = full_disk_new("ENOSPC during a flush");
+	ack_model *m = &f->m;
+	lsm_db *db = full_disk_open(f);
 	for (int i = 0; i < 800; i++)
 		EXPECT(ack_write(db, &r, m, i % 100 == 99) == 0, "%s", lsm_errmsg());
 	lsm_stats_get(db, &st);
 	EXPECT(st.flushes == 0 && st.immutable_memtables == 0, "the writes already flushed");
 	/* The table of ~100 KiB cannot fit. */
-	lsm_fault_enospc_after(fe, 4096);
+	lsm_fault_enospc_after(f->fe, 4096);
 	expect_enospc(lsm_flush(db), "lsm_flush");
 	lsm_stats_get(db, &st);
 	EXPECT(st.background_error == -ENOSPC, "background error %d", st.background_error);
 	/* Later writes are refused, saying why; reads still work. */
 	expect_enospc(ack_write(db, &r, m, 0), "a write after the failed flush");
 	ack_check(db, m, "after the failed flush");
-	int rc = lsm_close(db);
-	EXPECT(rc == 0 || is_enospc(rc, lsm_errmsg()), "close: %s", lsm_errmsg());
-	recover_and_write_again(dir, &o, fe, &r, m);
-	fe->destroy(fe);
-	free(m);
-	tu_rmtree(dir);
+	close_after_enospc(db);
+	recover_and_write_again(f, &r);
+	full_disk_free(f);
 }
 END_TEST
 
 START_TEST(test_enospc_during_a_manual_compaction_fails_it_only_and_loses_nothing)
 {
-	char *dir = tu_mkdtemp("corrupt-enospc");
-	lsm_env *fe = lsm_env_fault_new(lsm_env_posix());
-	lsm_options o;
-	lsm_db *db;
-	ack_model *m = malloc(sizeof(*m));
 	tu_rng r;
 	lsm_stats st;
 	tu_rng_init(&r, g_seed ^ 202);
-	snprintf(g_case, sizeof(g_case), "ENOSPC during a compaction");
-	enospc_opts(&o, fe);
-	o.l0_compaction_trigger = 20;
-	o.l0_slowdown_trigger = 20;
-	o.l0_stop_trigger = 24;
-	ack_init(m);
-	EXPECT(lsm_open(&db, dir, &o) == 0, "%s", lsm_errmsg());
+	full_disk *f = full_disk_new("ENOSPC during a compaction");
+	ack_model *m = &f->m;
+	f->o.l0_compaction_trigger = 20;
+	f->o.l0_slowdown_trigger = 20;
+	f->o.l0_stop_trigger = 24;
+	lsm_db *db = full_disk_open(f);
 	for (int t = 0; t < 4; t++) {
 		for (int i = 0; i < 300; i++)
 			EXPECT(ack_write(db, &r, m, 0) == 0, "%s", lsm_errmsg());
@@ -213,26 +242,23 @@ START_TEST(test_enospc_during_a_manual_compaction_fails_it_only_and_loses_nothin
 	EXPECT(tables >= 2 && st.compactions == 0, "%d tables, %llu compactions", tables,
 	       (unsigned long long)st.compactions);
 	/* The merged output (~130 KiB) cannot fit. */
-	lsm_fault_enospc_after(fe, 16 << 10);
+	lsm_fault_enospc_after(f->fe, 16 << 10);
 	expect_enospc(lsm_compact_range(db, NULL, 0, NULL, 0), "lsm_compact_range");
 	/* Its inputs are intact and its outputs gone: not a reason to stop writing. */
 	lsm_stats_get(db, &st);
 	EXPECT(st.background_error == 0, "background error %d", st.background_error);
-	expect_no_orphans(db, dir);
+	expect_no_orphans(db, f->dir);
 	ack_check(db, m, "after the failed compaction");
-	lsm_fault_clear(fe);
+	lsm_fault_clear(f->fe);
 	for (int i = 0; i < 50; i++)
 		EXPECT(ack_write(db, &r, m, i == 49) == 0,
 		       "a write after the failed compaction: %s", lsm_errmsg());
 	EXPECT(lsm_compact_range(db, NULL, 0, NULL, 0) == 0, "compaction with space back: %s",
 	       lsm_errmsg());
 	ack_check(db, m, "after the compaction with space back");
-	int rc = lsm_close(db);
-	EXPECT(rc == 0, "close: %s", lsm_errmsg());
-	recover_and_write_again(dir, &o, fe, &r, m);
-	fe->destroy(fe);
-	free(m);
-	tu_rmtree(dir);
+	EXPECT(lsm_close(db) == 0, "close: %s", lsm_errmsg());
+	recover_and_write_again(f, &r);
+	full_disk_free(f);
 }
 END_TEST
 
@@ -279,19 +305,15 @@ static void bg_check(lsm_db *db, int tables, const char *how)
  */
 START_TEST(test_enospc_in_a_background_compaction_is_retried_once_space_is_back)
 {
-	char *dir = tu_mkdtemp("corrupt-enospc");
-	lsm_env *fe = lsm_env_fault_new(lsm_env_posix());
-	lsm_options o;
-	lsm_db *db;
 	lsm_stats st;
 	uint64_t room = 1;
-	snprintf(g_case, sizeof(g_case), "ENOSPC in a background compaction");
-	enospc_opts(&o, fe);
+	full_disk *f = full_disk_new("ENOSPC in a background compaction");
+	lsm_env *fe = f->fe;
 	/* Writes stop at the L0 size that starts a compaction. */
-	o.l0_compaction_trigger = 4;
-	o.l0_slowdown_trigger = 4;
-	o.l0_stop_trigger = 4;
-	EXPECT(lsm_open(&db, dir, &o) == 0, "%s", lsm_errmsg());
+	f->o.l0_compaction_trigger = 4;
+	f->o.l0_slowdown_trigger = 4;
+	f->o.l0_stop_trigger = 4;
+	lsm_db *db = full_disk_open(f);
 	/* The first flushes may go below L0 (nothing overlaps them there yet). */
 	int t = 0;
 	for (st.level_files[0] = 0; t < 8 && st.level_files[0] < 3; t++) {
@@ -306,7 +328,7 @@ START_TEST(test_enospc_in_a_background_compaction_is_retried_once_space_is_back)
 	bg_table(db, t++);
 	for (int i = 0; i < 500 && room; i++) {
 		usleep(10000);
-		EXPECT(fe->free_space(fe, dir, &room) == 0, "free_space");
+		EXPECT(fe->free_space(fe, f->dir, &room) == 0, "free_space");
 	}
 	EXPECT(room == 0, "the compaction never ran out of space");
 	usleep(100000);
@@ -337,14 +359,13 @@ START_TEST(test_enospc_in_a_background_compaction_is_retried_once_space_is_back)
 	EXPECT(st.background_error == 0, "background error %d", st.background_error);
 	bg_table(db, t++);
 	bg_check(db, t, "after the retried compaction");
-	expect_no_orphans(db, dir);
+	expect_no_orphans(db, f->dir);
 	EXPECT(lsm_close(db) == 0, "close: %s", lsm_errmsg());
-	o.env = NULL;
-	EXPECT(lsm_open(&db, dir, &o) == 0, "reopen: %s", lsm_errmsg());
+	f->o.env = NULL;
+	EXPECT(lsm_open(&db, f->dir, &f->o) == 0, "reopen: %s", lsm_errmsg());
 	bg_check(db, t, "after reopen");
 	EXPECT(lsm_close(db) == 0, "close: %s", lsm_errmsg());
-	fe->destroy(fe);
-	tu_rmtree(dir);
+	full_disk_free(f);
 }
 END_TEST
 
@@ -352,28 +373,24 @@ START_TEST(test_enospc_at_random_points_loses_nothing_acknowledged)
 {
 	int cycles = 10 * tu_scale(), hits = 0, in_table = 0, in_log = 0, in_manifest = 0;
 	double t0 = now_secs();
-	ack_model *m = malloc(sizeof(*m));
 	tu_rng r;
 	tu_rng_init(&r, g_seed ^ 203);
 	for (int c = 0; c < cycles; c++) {
-		char *dir = tu_mkdtemp("corrupt-enospc");
-		lsm_env *fe = lsm_env_fault_new(lsm_env_posix());
-		lsm_options o;
-		lsm_db *db;
 		int failed = 0;
+		char what[128];
 		uint64_t budget = 2048 + tu_below(&r, 400 << 10);
-		snprintf(g_case, sizeof(g_case), "ENOSPC after %llu bytes, cycle %d",
+		snprintf(what, sizeof(what), "ENOSPC after %llu bytes, cycle %d",
 			 (unsigned long long)budget, c);
-		enospc_opts(&o, fe);
-		o.memtable_bytes = 16 << 10;
-		o.target_file_bytes = 16 << 10;
-		o.level_base_bytes = 32 << 10;
-		o.l0_compaction_trigger = 2;
-		ack_init(m);
-		EXPECT(lsm_open(&db, dir, &o) == 0, "%s", lsm_errmsg());
+		full_disk *f = full_disk_new(what);
+		ack_model *m = &f->m;
+		f->o.memtable_bytes = 16 << 10;
+		f->o.target_file_bytes = 16 << 10;
+		f->o.level_base_bytes = 32 << 10;
+		f->o.l0_compaction_trigger = 2;
+		lsm_db *db = full_disk_open(f);
 		for (int i = 0; i < 150; i++)
 			EXPECT(ack_write(db, &r, m, 0) == 0, "%s", lsm_errmsg());
-		lsm_fault_enospc_after(fe, budget);
+		lsm_fault_enospc_after(f->fe, budget);
 		for (int i = 0; i < 4000 && !failed; i++) {
 			int rc = ack_write(db, &r, m, tu_below(&r, 20) == 0);
 			if (!rc && i % 250 == 249)
@@ -389,11 +406,9 @@ START_TEST(test_enospc_at_random_points_loses_nothing_acknowledged)
 		}
 		hits += failed;
 		ack_check(db, m, "before close");
-		int rc = lsm_close(db);
-		EXPECT(rc == 0 || is_enospc(rc, lsm_errmsg()), "close: %s", lsm_errmsg());
-		recover_and_write_again(dir, &o, fe, &r, m);
-		fe->destroy(fe);
-		tu_rmtree(dir);
+		close_after_enospc(db);
+		recover_and_write_again(f, &r);
+		full_disk_free(f);
 	}
 	printf("ENOSPC at random points (%.1f s): %d cycles, the disk filled in %d: "
 	       "%d in a table, %d in a WAL, %d in a MANIFEST\n",
@@ -405,7 +420,6 @@ START_TEST(test_enospc_at_random_points_loses_nothing_acknowledged)
 	 * write then fails in the WAL. The two cases above cover compactions.
 	 */
 	EXPECT(in_table + in_log > 0, "the disk never filled during a write or flush");
-	free(m);
 }
 END_TEST
 
