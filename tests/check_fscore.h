@@ -35,6 +35,11 @@ typedef struct tf_dirent {
 	mode_t mode;
 } tf_dirent;
 int tf_list(lsmfs *fs, uint64_t dir, int batch, tf_dirent **out);
+/* The same, but a failing readdir is returned (-errno, and *out is left alone), not asserted. */
+int tf_list_try(lsmfs *fs, uint64_t dir, int batch, tf_dirent **out);
+
+/* Data to write: random, zeros (holes), or a repeating pattern (deduplication). */
+void tf_data(tu_rng *r, uint8_t *p, size_t n);
 
 /* Keys of one tag in an unmounted data dir. */
 size_t tf_count_keys(const char *dir, char tag);
