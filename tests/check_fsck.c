@@ -86,20 +86,9 @@ static void make_tree(struct tree *t)
 
 /* ---- the engine, directly ---- */
 
-static lsm_db *db_open(const char *dir)
-{
-	lsm_db *db = NULL;
-	lsm_options o;
-
-	lsm_options_init(&o);
-	o.create_if_missing = 0;
-	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
-	return db;
-}
-
 static void raw_put(const char *dir, const void *k, size_t klen, const void *v, size_t vlen)
 {
-	lsm_db *db = db_open(dir);
+	lsm_db *db = tf_open_db(dir);
 
 	ck_assert_int_eq(lsm_put(db, NULL, k, klen, v, vlen), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
@@ -107,7 +96,7 @@ static void raw_put(const char *dir, const void *k, size_t klen, const void *v, 
 
 static void raw_del(const char *dir, const void *k, size_t klen)
 {
-	lsm_db *db = db_open(dir);
+	lsm_db *db = tf_open_db(dir);
 
 	ck_assert_int_eq(lsm_delete(db, NULL, k, klen), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
@@ -116,7 +105,7 @@ static void raw_del(const char *dir, const void *k, size_t klen)
 /* The value of a key (malloc'd), or NULL when absent. */
 static void *raw_get(const char *dir, const void *k, size_t klen, size_t *vlen)
 {
-	lsm_db *db = db_open(dir);
+	lsm_db *db = tf_open_db(dir);
 	void *v = NULL;
 	int rc = lsm_get(db, NULL, k, klen, &v, vlen);
 
@@ -1081,40 +1070,6 @@ START_TEST(test_refuses_in_use_foreign_and_missing_directories)
 }
 END_TEST
 
-/* Flips bytes at 10%, 20% and 30% of the largest table. */
-static void damage_largest_table(const char *dir)
-{
-	char path[4096], best[4096] = "";
-	long bestsize = 0;
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	FILE *f;
-
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (!strstr(de->d_name, ".sst"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) == 0 && st.st_size > bestsize) {
-			bestsize = st.st_size;
-			snprintf(best, sizeof(best), "%s", path);
-		}
-	}
-	closedir(d);
-	ck_assert_int_gt(bestsize, 100000);
-	f = fopen(best, "r+b");
-	for (int i = 1; i <= 3; i++) {
-		int c;
-
-		fseek(f, bestsize * i / 10, SEEK_SET);
-		c = fgetc(f);
-		fseek(f, bestsize * i / 10, SEEK_SET);
-		fputc(c ^ 0x5a, f);
-	}
-	fclose(f);
-}
-
 START_TEST(test_engine_damage_is_reported_not_repaired)
 {
 	char *dir;
@@ -1129,11 +1084,11 @@ START_TEST(test_engine_damage_is_reported_not_repaired)
 	tu_fill(&r, data, n);
 	tf_file(fs, ROOT, "f", data, n);
 	lsmfs_unmount(fs);
-	db = db_open(dir);
+	db = tf_open_db(dir);
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
-	lsm_close(db_open(dir)); /* removes the compacted-away tables */
-	damage_largest_table(dir);
+	lsm_close(tf_open_db(dir)); /* removes the compacted-away tables */
+	tf_damage_largest_table(dir);
 	ck_assert_int_eq(run_check(dir, 0, 0, &res), 0);
 	ck_assert_uint_gt(res.count[LSMFS_CK_ENGINE], 0);
 	ck_assert_uint_eq(res.unfixable, res.count[LSMFS_CK_ENGINE]);

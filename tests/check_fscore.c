@@ -893,39 +893,6 @@ START_TEST(test_corrupt_chunk_reads_eio_other_files_fine)
 }
 END_TEST
 
-/* Flips bytes at 10%, 20% and 30% of the largest table (data blocks, where C keys sort first). */
-static void damage_largest_table(const char *dir)
-{
-	char path[4096], best[4096] = "";
-	long bestsize = 0;
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (!strstr(de->d_name, ".sst"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) == 0 && st.st_size > bestsize) {
-			bestsize = st.st_size;
-			snprintf(best, sizeof(best), "%s", path);
-		}
-	}
-	closedir(d);
-	ck_assert_int_gt(bestsize, 100000);
-	FILE *f = fopen(best, "r+b");
-	for (int i = 1; i <= 3; i++) {
-		int c;
-
-		fseek(f, bestsize * i / 10, SEEK_SET);
-		c = fgetc(f);
-		fseek(f, bestsize * i / 10, SEEK_SET);
-		fputc(c ^ 0x5a, f);
-	}
-	fclose(f);
-}
-
 START_TEST(test_engine_corruption_fails_the_read_not_the_mount)
 {
 	char *dir;
@@ -950,7 +917,7 @@ START_TEST(test_engine_corruption_fails_the_read_not_the_mount)
 	/* (the engine removes the compacted-away tables at its next open) */
 	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
-	damage_largest_table(dir);
+	tf_damage_largest_table(dir);
 	fs = tf_mount(dir);
 	ck_assert_int_eq(lsmfs_getattr(fs, ROOT, &st), 0);
 	for (size_t off = 0; off < n; off += cs) {

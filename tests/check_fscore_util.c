@@ -4,10 +4,12 @@
 #include "fscheck.h"
 #include "lsm.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const lsmfs_ctx tf_root = {.uid = 0, .gid = 0, .umask = 022};
 const lsmfs_ctx tf_user = {.uid = 1000, .gid = 1000, .umask = 022};
@@ -162,7 +164,7 @@ void tf_data(tu_rng *r, uint8_t *p, size_t n)
 	}
 }
 
-static lsm_db *open_db(const char *dir)
+lsm_db *tf_open_db(const char *dir)
 {
 	lsm_db *db = NULL;
 	lsm_options o;
@@ -175,7 +177,7 @@ static lsm_db *open_db(const char *dir)
 
 size_t tf_count_keys(const char *dir, char tag)
 {
-	lsm_db *db = open_db(dir);
+	lsm_db *db = tf_open_db(dir);
 	lsm_iter *it = lsm_iter_new(db, NULL);
 	uint8_t t = (uint8_t)tag;
 	size_t n = 0, klen;
@@ -191,6 +193,38 @@ size_t tf_count_keys(const char *dir, char tag)
 	lsm_iter_free(it);
 	lsm_close(db);
 	return n;
+}
+
+void tf_damage_largest_table(const char *dir)
+{
+	char path[4096], best[4096] = "";
+	long bestsize = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (!strstr(de->d_name, ".sst"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == 0 && st.st_size > bestsize) {
+			bestsize = st.st_size;
+			snprintf(best, sizeof(best), "%s", path);
+		}
+	}
+	closedir(d);
+	ck_assert_int_gt(bestsize, 100000);
+	FILE *f = fopen(best, "r+b");
+	for (int i = 1; i <= 3; i++) {
+		int c;
+
+		fseek(f, bestsize * i / 10, SEEK_SET);
+		c = fgetc(f);
+		fseek(f, bestsize * i / 10, SEEK_SET);
+		fputc(c ^ 0x5a, f);
+	}
+	fclose(f);
 }
 
 /* ---- offline consistency check: fs/fscheck.c's, reporting each problem ---- */

@@ -50,8 +50,8 @@ static void untrack(cut_env *ce, lsm_file *f)
 }
 
 /* "append .log": the call and the kind of file it was on. */
-static void describe_call(cut_env *ce, const char *op, lsm_file *f, const char *path,
-			  char *out, size_t cap)
+static void describe_call(cut_env *ce, const char *op, lsm_file *f, const char *path, char *out,
+			  size_t cap)
 {
 	char kind[16] = "?";
 
@@ -124,7 +124,7 @@ static void leave(cut_env *ce)
 /* Forwards a call; op (NULL for calls that change nothing on disk) names it for the log. */
 #define FWD(op, f, path, call)                          \
 	do {                                            \
-		cut_env *ce = CE(env);            \
+		cut_env *ce = CE(env);                  \
 		int rc_ = enter(ce, (op), (f), (path)); \
 		if (rc_)                                \
 			return rc_;                     \
