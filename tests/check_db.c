@@ -182,43 +182,7 @@ END_TEST
 
 /* ---- iterators ---- */
 
-#define MODEL_KEYS 600
-
-/* The expected state: value of key i (NULL when absent). */
-typedef struct model {
-	char *val[MODEL_KEYS];
-} model;
-
-static void model_free(model *m)
-{
-	for (int i = 0; i < MODEL_KEYS; i++)
-		free(m->val[i]);
-}
-
-/* Random puts and deletes, with flushes in between, applied to db and m. */
-static void random_ops(lsm_db *db, model *m, tu_rng *r, int nops)
-{
-	char k[32], v[64];
-	for (int op = 0; op < nops; op++) {
-		int i = (int)tu_below(r, MODEL_KEYS);
-		td_key(k, sizeof(k), i);
-		if (tu_below(r, 4) == 0) {
-			td_del(db, k);
-			free(m->val[i]);
-			m->val[i] = NULL;
-		} else {
-			snprintf(v, sizeof(v), "v%d-%llu", i,
-				 (unsigned long long)tu_below(r, 1000000));
-			td_put(db, k, v);
-			free(m->val[i]);
-			m->val[i] = strdup(v);
-		}
-		if (tu_below(r, 500) == 0)
-			ck_assert_int_eq(lsm_flush(db), 0);
-	}
-}
-
-static void expect_at(lsm_iter *it, const model *m, int i)
+static void expect_at(lsm_iter *it, const td_model *m, int i)
 {
 	char k[32];
 	size_t kl, vl;
@@ -233,22 +197,22 @@ static void expect_at(lsm_iter *it, const model *m, int i)
 		      "%s: expected %s, got %.*s", k, m->val[i], (int)vl, iv);
 }
 
-/* Index of the first live key >= i (MODEL_KEYS if none). */
-static int next_live(const model *m, int i)
+/* Index of the first live key >= i (TD_MODEL_KEYS if none). */
+static int next_live(const td_model *m, int i)
 {
-	while (i < MODEL_KEYS && !m->val[i])
+	while (i < TD_MODEL_KEYS && !m->val[i])
 		i++;
 	return i;
 }
 
-static int prev_live(const model *m, int i)
+static int prev_live(const td_model *m, int i)
 {
 	while (i >= 0 && !m->val[i])
 		i--;
 	return i;
 }
 
-static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model *m, tu_rng *r)
+static void check_iteration(lsm_db *db, const lsm_read_options *ro, const td_model *m, tu_rng *r)
 {
 	lsm_iter *it = lsm_iter_new(db, ro);
 	ck_assert_ptr_nonnull(it);
@@ -256,7 +220,7 @@ static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model 
 
 	/* Forward over everything. */
 	int i = next_live(m, 0);
-	for (lsm_iter_seek_first(it); i < MODEL_KEYS; i = next_live(m, i + 1)) {
+	for (lsm_iter_seek_first(it); i < TD_MODEL_KEYS; i = next_live(m, i + 1)) {
 		expect_at(it, m, i);
 		lsm_iter_next(it);
 	}
@@ -264,7 +228,7 @@ static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model 
 	ck_assert_int_eq(lsm_iter_status(it), 0);
 
 	/* Backward over everything. */
-	i = prev_live(m, MODEL_KEYS - 1);
+	i = prev_live(m, TD_MODEL_KEYS - 1);
 	for (lsm_iter_seek_last(it); i >= 0; i = prev_live(m, i - 1)) {
 		expect_at(it, m, i);
 		lsm_iter_prev(it);
@@ -273,7 +237,7 @@ static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model 
 
 	/* Seeks and random walks that change direction. */
 	for (int round = 0; round < 200; round++) {
-		int t = (int)tu_below(r, MODEL_KEYS + 1);
+		int t = (int)tu_below(r, TD_MODEL_KEYS + 1);
 		char k[32];
 		td_key(k, sizeof(k), t);
 		int pos;
@@ -282,10 +246,10 @@ static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model 
 			pos = next_live(m, t);
 		} else {
 			lsm_iter_seek_for_prev(it, k, strlen(k));
-			pos = prev_live(m, t < MODEL_KEYS ? t : MODEL_KEYS - 1);
+			pos = prev_live(m, t < TD_MODEL_KEYS ? t : TD_MODEL_KEYS - 1);
 		}
 		for (int step = 0; step < 8; step++) {
-			if (pos < 0 || pos >= MODEL_KEYS) {
+			if (pos < 0 || pos >= TD_MODEL_KEYS) {
 				ck_assert(!lsm_iter_valid(it));
 				break;
 			}
@@ -302,7 +266,7 @@ static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model 
 	/* A seek between keys lands on the next one. */
 	lsm_iter_seek(it, "key000010x", 10);
 	i = next_live(m, 11);
-	if (i < MODEL_KEYS)
+	if (i < TD_MODEL_KEYS)
 		expect_at(it, m, i);
 	lsm_iter_free(it);
 }
@@ -313,18 +277,18 @@ START_TEST(test_iterate_both_ways_over_memtables_and_tables_with_deletions)
 	lsm_db *db = td_open_small(&o);
 	tu_rng r;
 	tu_rng_init(&r, tu_seed());
-	model m = {{0}};
-	random_ops(db, &m, &r, 4000);
+	td_model m = {{0}};
+	td_random_ops(db, &m, &r, 4000);
 	check_iteration(db, NULL, &m, &r);
 	/* Same answers from tables alone, then after a full compaction. */
 	ck_assert_int_eq(lsm_flush(db), 0);
 	check_iteration(db, NULL, &m, &r);
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
 	check_iteration(db, NULL, &m, &r);
-	random_ops(db, &m, &r, 1000);
+	td_random_ops(db, &m, &r, 1000);
 	check_iteration(db, NULL, &m, &r);
 	ck_assert_int_eq(lsm_close(db), 0);
-	model_free(&m);
+	td_model_free(&m);
 }
 END_TEST
 
@@ -443,9 +407,9 @@ START_TEST(test_compaction_reduces_l0_and_keeps_every_key)
 	lsm_db *db = td_open(td_dir, &o);
 	tu_rng r;
 	tu_rng_init(&r, tu_seed() ^ 1);
-	model m = {{0}};
+	td_model m = {{0}};
 	for (int round = 0; round < 6; round++) {
-		random_ops(db, &m, &r, 600);
+		td_random_ops(db, &m, &r, 600);
 		ck_assert_int_eq(lsm_flush(db), 0);
 	}
 	/* The background thread compacts as soon as L0 reaches the trigger. */
@@ -460,18 +424,18 @@ START_TEST(test_compaction_reduces_l0_and_keeps_every_key)
 	ck_assert_int_lt(st.level_files[0], 2);
 	ck_assert_int_gt(st.compaction_bytes_written, 0);
 	char k[32];
-	for (int i = 0; i < MODEL_KEYS; i++) {
+	for (int i = 0; i < TD_MODEL_KEYS; i++) {
 		td_key(k, sizeof(k), i);
 		td_check_get(db, NULL, k, m.val[i]);
 	}
 	ck_assert_int_eq(lsm_close(db), 0);
 	db = td_open(td_dir, &o);
-	for (int i = 0; i < MODEL_KEYS; i++) {
+	for (int i = 0; i < TD_MODEL_KEYS; i++) {
 		td_key(k, sizeof(k), i);
 		td_check_get(db, NULL, k, m.val[i]);
 	}
 	ck_assert_int_eq(lsm_close(db), 0);
-	model_free(&m);
+	td_model_free(&m);
 }
 END_TEST
 

@@ -102,6 +102,34 @@ void td_check_fill(lsm_db *db, const lsm_read_options *ro, int n, int gen)
 	}
 }
 
+void td_model_free(td_model *m)
+{
+	for (int i = 0; i < TD_MODEL_KEYS; i++)
+		free(m->val[i]);
+}
+
+void td_random_ops(lsm_db *db, td_model *m, tu_rng *r, int nops)
+{
+	char k[32], v[64];
+	for (int op = 0; op < nops; op++) {
+		int i = (int)tu_below(r, TD_MODEL_KEYS);
+		td_key(k, sizeof(k), i);
+		if (tu_below(r, 4) == 0) {
+			td_del(db, k);
+			free(m->val[i]);
+			m->val[i] = NULL;
+		} else {
+			snprintf(v, sizeof(v), "v%d-%llu", i,
+				 (unsigned long long)tu_below(r, 1000000));
+			td_put(db, k, v);
+			free(m->val[i]);
+			m->val[i] = strdup(v);
+		}
+		if (tu_below(r, 500) == 0)
+			ck_assert_int_eq(lsm_flush(db), 0);
+	}
+}
+
 TCase *td_tcase(Suite *s, const char *name, double timeout)
 {
 	TCase *tc = tcase_create(name);

@@ -38,6 +38,15 @@ void td_val(char *buf, size_t n, int i, int gen);
 void td_fill(lsm_db *db, int n, int gen);
 void td_check_fill(lsm_db *db, const lsm_read_options *ro, int n, int gen);
 
+/* A model of what keys 0..TD_MODEL_KEYS-1 hold: the value of key i, NULL when absent. */
+#define TD_MODEL_KEYS 600
+typedef struct td_model {
+	char *val[TD_MODEL_KEYS];
+} td_model;
+void td_model_free(td_model *m);
+/* nops random puts and deletes, with flushes now and then, applied to db and m alike. */
+void td_random_ops(lsm_db *db, td_model *m, tu_rng *r, int nops);
+
 /* A test case of s, with the td_setup/td_teardown fixture and a timeout in seconds. */
 TCase *td_tcase(Suite *s, const char *name, double timeout);
 
