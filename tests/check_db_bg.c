@@ -306,7 +306,6 @@ START_TEST(test_l0_growth_slows_then_stops_writes)
 }
 END_TEST
 
-
 static Suite *db_bg_suite(void)
 {
 	Suite *s = suite_create("db_bg");

@@ -136,7 +136,6 @@ START_TEST(test_compact_range_pushes_data_down_and_keeps_it)
 }
 END_TEST
 
-
 /* ---- space comes back by itself ---- */
 
 #define CHUNK (64 * 1024)
@@ -403,7 +402,6 @@ START_TEST(test_tables_an_iterator_pinned_go_when_it_is_freed)
 	ck_assert_int_eq(lsm_close(db), 0);
 }
 END_TEST
-
 
 static Suite *db_compact_suite(void)
 {

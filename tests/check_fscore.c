@@ -24,39 +24,13 @@
 
 #define ROOT LSMFS_ROOT_INO
 
-static void put_raw(const char *dir, const void *k, size_t klen, const void *v, size_t vlen)
-{
-	lsm_db *db = NULL;
-	lsm_options o;
-
-	lsm_options_init(&o);
-	o.create_if_missing = 1;
-	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
-	ck_assert_int_eq(lsm_put(db, NULL, k, klen, v, vlen), 0);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-
-static int get_raw(const char *dir, const void *k, size_t klen, void **v, size_t *vlen)
-{
-	lsm_db *db = NULL;
-	lsm_options o;
-	int rc;
-
-	lsm_options_init(&o);
-	o.create_if_missing = 0;
-	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
-	rc = lsm_get(db, NULL, k, klen, v, vlen);
-	lsm_close(db);
-	return rc;
-}
-
 static struct lsmfs_super read_super(const char *dir)
 {
 	struct lsmfs_super sb;
 	void *v = NULL;
 	size_t vlen = 0;
 
-	ck_assert_int_eq(get_raw(dir, "S", 1, &v, &vlen), 0);
+	ck_assert_int_eq(tf_raw_get(dir, "S", 1, &v, &vlen), 0);
 	ck_assert_int_eq(super_decode(&sb, v, vlen), 0);
 	free(v);
 	return sb;
@@ -156,7 +130,7 @@ START_TEST(test_mount_refuses_unformatted_newer_and_damaged)
 	free(lock);
 
 	/* a database without a superblock */
-	put_raw(dir, "k", 1, "v", 1);
+	tf_raw_put(dir, "k", 1, "v", 1);
 	ck_assert_int_eq(lsmfs_mount(&fs, dir, NULL, &msg), -EMEDIUMTYPE);
 	ck_assert_ptr_nonnull(strstr(msg, "superblock"));
 
@@ -166,7 +140,7 @@ START_TEST(test_mount_refuses_unformatted_newer_and_damaged)
 	sb = read_super(dir);
 	sb.version = LSMFS_FORMAT_VERSION + 1;
 	super_encode(v, &sb);
-	put_raw(dir, "S", 1, v, sizeof(v));
+	tf_raw_put(dir, "S", 1, v, sizeof(v));
 	ck_assert_int_eq(lsmfs_mount(&fs, dir, NULL, &msg), -EPROTONOSUPPORT);
 	ck_assert_ptr_nonnull(strstr(msg, "version"));
 
@@ -174,15 +148,15 @@ START_TEST(test_mount_refuses_unformatted_newer_and_damaged)
 	sb.version = LSMFS_FORMAT_VERSION;
 	sb.incompat = 1u << 7;
 	super_encode(v, &sb);
-	put_raw(dir, "S", 1, v, sizeof(v));
+	tf_raw_put(dir, "S", 1, v, sizeof(v));
 	ck_assert_int_eq(lsmfs_mount(&fs, dir, NULL, &msg), -EPROTONOSUPPORT);
 
 	/* bad magic, then a short superblock */
 	memcpy(v, "garbage!", 8);
-	put_raw(dir, "S", 1, v, sizeof(v));
+	tf_raw_put(dir, "S", 1, v, sizeof(v));
 	ck_assert_int_eq(lsmfs_mount(&fs, dir, NULL, &msg), -EUCLEAN);
 	ck_assert_ptr_nonnull(strstr(msg, "superblock"));
-	put_raw(dir, "S", 1, SB_MAGIC, SB_MAGIC_LEN);
+	tf_raw_put(dir, "S", 1, SB_MAGIC, SB_MAGIC_LEN);
 	ck_assert_int_eq(lsmfs_mount(&fs, dir, NULL, &msg), -EUCLEAN);
 	ck_assert_ptr_null(fs);
 	free(missing);
@@ -361,19 +335,19 @@ START_TEST(test_link_refuses_past_65000)
 	lsmfs_unmount(fs);
 	k[0] = KEY_INODE;
 	put_be64(k + 1, f);
-	ck_assert_int_eq(get_raw(dir, k, 9, &old, &olen), 0);
+	ck_assert_int_eq(tf_raw_get(dir, k, 9, &old, &olen), 0);
 	ck_assert_int_eq(inode_decode(&a, old, olen), 0);
 	free(old);
 	a.nlink = 64999;
 	inode_encode(v, &a);
-	put_raw(dir, k, 9, v, sizeof(v));
+	tf_raw_put(dir, k, 9, v, sizeof(v));
 	put_be64(k + 1, d);
-	ck_assert_int_eq(get_raw(dir, k, 9, &old, &olen), 0);
+	ck_assert_int_eq(tf_raw_get(dir, k, 9, &old, &olen), 0);
 	ck_assert_int_eq(inode_decode(&a, old, olen), 0);
 	free(old);
 	a.nlink = 65000;
 	inode_encode(v, &a);
-	put_raw(dir, k, 9, v, sizeof(v));
+	tf_raw_put(dir, k, 9, v, sizeof(v));
 	fs = tf_mount(dir);
 	ck_assert_int_eq(lsmfs_link(fs, f, ROOT, "l1", &st), 0);
 	lsmfs_forget(fs, f, 1);
@@ -649,14 +623,14 @@ START_TEST(test_dedup_shares_chunks_and_counts_references)
 	EVP_Digest(x, cs, sha, &mdlen, EVP_sha256(), NULL);
 	rk[0] = 'R';
 	memcpy(rk + 1, sha, SHA_LEN);
-	ck_assert_int_eq(get_raw(dir, rk, sizeof(rk), &v, &vlen), 0);
+	ck_assert_int_eq(tf_raw_get(dir, rk, sizeof(rk), &v, &vlen), 0);
 	ck_assert_uint_eq(get_be64(v), 3);
 	free(v);
 
 	fs = tf_mount(dir);
 	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "a"), 0);
 	lsmfs_unmount(fs);
-	ck_assert_int_eq(get_raw(dir, rk, sizeof(rk), &v, &vlen), 0);
+	ck_assert_int_eq(tf_raw_get(dir, rk, sizeof(rk), &v, &vlen), 0);
 	ck_assert_uint_eq(get_be64(v), 1);
 	free(v);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 2);
@@ -667,7 +641,7 @@ START_TEST(test_dedup_shares_chunks_and_counts_references)
 	uint64_t bi = tf_ino(fs, ROOT, "b");
 	ck_assert_int_eq(lsmfs_write(fs, &tf_root, bi, y, cs, 0), cs);
 	lsmfs_unmount(fs);
-	ck_assert_int_eq(get_raw(dir, rk, sizeof(rk), &v, &vlen), LSM_NOTFOUND);
+	ck_assert_int_eq(tf_raw_get(dir, rk, sizeof(rk), &v, &vlen), LSM_NOTFOUND);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 1);
 	ck_assert_int_eq(tf_check(dir), 0);
 	fs = tf_mount(dir);
@@ -883,7 +857,7 @@ START_TEST(test_corrupt_chunk_reads_eio_other_files_fine)
 	ck[0] = 'C';
 	EVP_Digest(a, cs, ck + 1, &mdlen, EVP_sha256(), NULL);
 	a[100] ^= 1;
-	put_raw(dir, ck, sizeof(ck), a, sizeof(a));
+	tf_raw_put(dir, ck, sizeof(ck), a, sizeof(a));
 	fs = tf_mount(dir);
 	ck_assert_int_eq(lsmfs_read(fs, fa, got, sizeof(got), 0), -EIO);
 	ck_assert_int_eq(lsmfs_read(fs, fb, got, sizeof(got), 0), sizeof(got));
@@ -1345,7 +1319,7 @@ START_TEST(test_readdir_cookies_distinguish_colliding_hashes)
 		key_dent(&k, d, 12345, forged[i], 1);
 		put_be64(v, f);
 		v[8] = DT_REG;
-		put_raw(dir, k.b, k.len, v, sizeof(v));
+		tf_raw_put(dir, k.b, k.len, v, sizeof(v));
 	}
 	fs = tf_mount(dir);
 	for (int batch = 1; batch <= 3; batch++) {

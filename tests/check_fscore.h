@@ -47,6 +47,10 @@ lsm_db *tf_open_db(const char *dir);
 /* Flips bytes at 10%, 20% and 30% of the largest table of an unmounted data dir (its data
  * blocks, where the chunk keys sort first). */
 void tf_damage_largest_table(const char *dir);
+/* Puts one key into the engine of dir (created if missing), bypassing the fs. */
+void tf_raw_put(const char *dir, const void *k, size_t klen, const void *v, size_t vlen);
+/* lsm_get of one key of an unmounted data dir: 0 (*v malloc'd), LSM_NOTFOUND or -error. */
+int tf_raw_get(const char *dir, const void *k, size_t klen, void **v, size_t *vlen);
 /* Keys of one tag in an unmounted data dir. */
 size_t tf_count_keys(const char *dir, char tag);
 /*

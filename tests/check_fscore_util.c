@@ -175,6 +175,32 @@ lsm_db *tf_open_db(const char *dir)
 	return db;
 }
 
+void tf_raw_put(const char *dir, const void *k, size_t klen, const void *v, size_t vlen)
+{
+	lsm_db *db = NULL;
+	lsm_options o;
+
+	lsm_options_init(&o);
+	o.create_if_missing = 1;
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	ck_assert_int_eq(lsm_put(db, NULL, k, klen, v, vlen), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+
+int tf_raw_get(const char *dir, const void *k, size_t klen, void **v, size_t *vlen)
+{
+	lsm_db *db = NULL;
+	lsm_options o;
+	int rc;
+
+	lsm_options_init(&o);
+	o.create_if_missing = 0;
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	rc = lsm_get(db, NULL, k, klen, v, vlen);
+	lsm_close(db);
+	return rc;
+}
+
 size_t tf_count_keys(const char *dir, char tag)
 {
 	lsm_db *db = tf_open_db(dir);
