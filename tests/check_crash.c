@@ -23,6 +23,7 @@
  * so any value read back names the batch that wrote it and can be checked
  * byte for byte. Set LSM_TEST_SEED to replay a failure.
  */
+#include "cutenv.h"
 #include "env.h"
 #include "lsm.h"
 #include "testutil.h"
@@ -258,339 +259,7 @@ static void print_diff(const uint32_t *base, const struct wbatch *b, long k, con
 	print_diff_in(base, b, k, got, 0, NKEYS);
 }
 
-/* ---- an env that cuts the power at the Nth I/O call and then plays dead ---- */
-
-/*
- * Wraps the fault env. Every call that changes the disk counts down; the one
- * that reaches zero does not happen: the fault env drops everything unsynced
- * and from then on every call fails with -EIO, as if the process had died with
- * the machine, until cut_env_revive(). A read-write lock keeps any call from
- * straddling the cut: calls in flight finish first.
- */
-struct cut_env {
-	lsm_env iface; /* first: a struct cut_env * is an lsm_env * */
-	lsm_env *fault;
-	pthread_rwlock_t lk;
-	atomic_long countdown; /* calls that change the disk until the cut */
-	atomic_int dead;
-	int cut_rc;	    /* what lsm_fault_power_cut returned */
-	char cut_where[64]; /* what the cut interrupted; written under lk held for writing */
-};
-
-/* Our handle: the fault env's, plus the name for the report of where the cut fell. */
-struct lsm_file {
-	lsm_file *inner;
-	char name[48];
-};
-
-#define NOT_ARMED (1L << 60)
-
-static struct cut_env *CE(lsm_env *env)
-{
-	return (struct cut_env *)env;
-}
-
-/* The file's kind: its base name with the digits dropped ("000012.sst" -> ".sst"). */
-static void kind_of(char *out, size_t cap, const char *path)
-{
-	const char *base = strrchr(path, '/');
-	size_t o = 0;
-	for (base = base ? base + 1 : path; *base && o + 1 < cap; base++)
-		if (*base < '0' || *base > '9')
-			out[o++] = *base;
-	out[o] = 0;
-}
-
-static void cut_now(struct cut_env *ce, const char *op, const char *name)
-{
-	pthread_rwlock_wrlock(&ce->lk);
-	if (!atomic_load(&ce->dead)) {
-		ce->cut_rc = lsm_fault_power_cut(ce->fault);
-		snprintf(ce->cut_where, sizeof(ce->cut_where), "%s %s", op, name);
-		atomic_store(&ce->dead, 1);
-	}
-	pthread_rwlock_unlock(&ce->lk);
-}
-
-/* Enters a call; 0 means go on (and call leave() after), else the call fails with -EIO. */
-static int enter(struct cut_env *ce, int changes_disk, const char *op, const char *name)
-{
-	pthread_rwlock_rdlock(&ce->lk);
-	if (atomic_load(&ce->dead)) {
-		pthread_rwlock_unlock(&ce->lk);
-		return -EIO;
-	}
-	if (changes_disk && atomic_fetch_sub(&ce->countdown, 1) == 1) {
-		pthread_rwlock_unlock(&ce->lk);
-		cut_now(ce, op, name);
-		return -EIO;
-	}
-	return 0;
-}
-
-static int leave(struct cut_env *ce, int rc)
-{
-	pthread_rwlock_unlock(&ce->lk);
-	return rc;
-}
-
-static int ce_open(lsm_env *env, const char *path, int flags, lsm_file **out)
-{
-	struct cut_env *ce = CE(env);
-	char name[48];
-	kind_of(name, sizeof(name), path);
-	int rc = enter(ce, (flags & (LSM_O_WRITE | LSM_O_CREATE | LSM_O_TRUNC)) != 0, "open", name);
-	if (rc)
-		return rc;
-	lsm_file *f = calloc(1, sizeof(*f));
-	if (!f)
-		return leave(ce, -ENOMEM);
-	memcpy(f->name, name, sizeof(name));
-	rc = ce->fault->open_file(ce->fault, path, flags, &f->inner);
-	if (rc)
-		free(f);
-	else
-		*out = f;
-	return leave(ce, rc);
-}
-
-static int ce_close(lsm_env *env, lsm_file *f)
-{
-	struct cut_env *ce = CE(env);
-	int rc = ce->fault->close(ce->fault, f->inner);
-	free(f);
-	return rc;
-}
-
-static int ce_pread(lsm_env *env, lsm_file *f, void *buf, size_t n, uint64_t off, size_t *nread)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 0, "pread", f->name);
-	return rc ? rc : leave(ce, ce->fault->pread(ce->fault, f->inner, buf, n, off, nread));
-}
-
-static int ce_pwrite(lsm_env *env, lsm_file *f, const void *buf, size_t n, uint64_t off)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 1, "pwrite", f->name);
-	return rc ? rc : leave(ce, ce->fault->pwrite(ce->fault, f->inner, buf, n, off));
-}
-
-static int ce_append(lsm_env *env, lsm_file *f, const void *buf, size_t n)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 1, "append", f->name);
-	return rc ? rc : leave(ce, ce->fault->append(ce->fault, f->inner, buf, n));
-}
-
-static int ce_sync(lsm_env *env, lsm_file *f)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 1, "sync", f->name);
-	return rc ? rc : leave(ce, ce->fault->sync(ce->fault, f->inner));
-}
-
-static int ce_datasync(lsm_env *env, lsm_file *f)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 1, "datasync", f->name);
-	return rc ? rc : leave(ce, ce->fault->datasync(ce->fault, f->inner));
-}
-
-static int ce_file_size(lsm_env *env, lsm_file *f, uint64_t *size)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 0, "file_size", f->name);
-	return rc ? rc : leave(ce, ce->fault->file_size(ce->fault, f->inner, size));
-}
-
-static int ce_truncate(lsm_env *env, lsm_file *f, uint64_t size)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 1, "truncate", f->name);
-	return rc ? rc : leave(ce, ce->fault->truncate(ce->fault, f->inner, size));
-}
-
-static int ce_readahead(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 0, "readahead", f->name);
-	return rc ? rc : leave(ce, ce->fault->readahead(ce->fault, f->inner, off, len));
-}
-
-static int ce_path_size(lsm_env *env, const char *path, uint64_t *size)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 0, "path_size", "");
-	return rc ? rc : leave(ce, ce->fault->path_size(ce->fault, path, size));
-}
-
-static int ce_exists(lsm_env *env, const char *path)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 0, "exists", "");
-	return rc ? rc : leave(ce, ce->fault->exists(ce->fault, path));
-}
-
-static int ce_rename(lsm_env *env, const char *from, const char *to)
-{
-	struct cut_env *ce = CE(env);
-	char name[48];
-	kind_of(name, sizeof(name), to);
-	int rc = enter(ce, 1, "rename to", name);
-	return rc ? rc : leave(ce, ce->fault->rename(ce->fault, from, to));
-}
-
-static int ce_unlink(lsm_env *env, const char *path)
-{
-	struct cut_env *ce = CE(env);
-	char name[48];
-	kind_of(name, sizeof(name), path);
-	int rc = enter(ce, 1, "unlink", name);
-	return rc ? rc : leave(ce, ce->fault->unlink(ce->fault, path));
-}
-
-static int ce_mkdir(lsm_env *env, const char *path, mode_t mode)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 1, "mkdir", "");
-	return rc ? rc : leave(ce, ce->fault->mkdir(ce->fault, path, mode));
-}
-
-static int ce_rmdir(lsm_env *env, const char *path)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 1, "rmdir", "");
-	return rc ? rc : leave(ce, ce->fault->rmdir(ce->fault, path));
-}
-
-static int ce_list_dir(lsm_env *env, const char *dir, char ***names, size_t *count)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 0, "list_dir", "");
-	return rc ? rc : leave(ce, ce->fault->list_dir(ce->fault, dir, names, count));
-}
-
-static int ce_sync_dir(lsm_env *env, const char *dir)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 1, "sync_dir", "");
-	return rc ? rc : leave(ce, ce->fault->sync_dir(ce->fault, dir));
-}
-
-static int ce_lock_file(lsm_env *env, const char *path, lsm_file **lock, pid_t *holder)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 0, "lock", "");
-	if (rc)
-		return rc;
-	lsm_file *f = calloc(1, sizeof(*f));
-	if (!f)
-		return leave(ce, -ENOMEM);
-	rc = ce->fault->lock_file(ce->fault, path, &f->inner, holder);
-	if (rc)
-		free(f);
-	else
-		*lock = f;
-	return leave(ce, rc);
-}
-
-/* Always lets go: a dead process's locks are released too. */
-static int ce_unlock_file(lsm_env *env, lsm_file *lock)
-{
-	struct cut_env *ce = CE(env);
-	int rc = ce->fault->unlock_file(ce->fault, lock->inner);
-	free(lock);
-	return rc;
-}
-
-static int ce_free_space(lsm_env *env, const char *path, uint64_t *bytes)
-{
-	struct cut_env *ce = CE(env);
-	int rc = enter(ce, 0, "free_space", "");
-	return rc ? rc : leave(ce, ce->fault->free_space(ce->fault, path, bytes));
-}
-
-static void ce_destroy(lsm_env *env)
-{
-	struct cut_env *ce = CE(env);
-	ce->fault->destroy(ce->fault);
-	pthread_rwlock_destroy(&ce->lk);
-	free(ce);
-}
-
-static struct cut_env *cut_env_new(void)
-{
-	struct cut_env *ce = calloc(1, sizeof(*ce));
-	ck_assert_ptr_nonnull(ce);
-	ce->iface = (lsm_env){
-		.open_file = ce_open,
-		.close = ce_close,
-		.pread = ce_pread,
-		.pwrite = ce_pwrite,
-		.append = ce_append,
-		.sync = ce_sync,
-		.datasync = ce_datasync,
-		.file_size = ce_file_size,
-		.truncate = ce_truncate,
-		.readahead = ce_readahead,
-		.path_size = ce_path_size,
-		.exists = ce_exists,
-		.rename = ce_rename,
-		.unlink = ce_unlink,
-		.mkdir = ce_mkdir,
-		.rmdir = ce_rmdir,
-		.list_dir = ce_list_dir,
-		.sync_dir = ce_sync_dir,
-		.lock_file = ce_lock_file,
-		.unlock_file = ce_unlock_file,
-		.free_space = ce_free_space,
-		.destroy = ce_destroy,
-	};
-	ce->fault = lsm_env_fault_new(lsm_env_posix());
-	ck_assert_ptr_nonnull(ce->fault);
-	pthread_rwlock_init(&ce->lk, NULL);
-	atomic_store(&ce->countdown, NOT_ARMED);
-	return ce;
-}
-
-/* The power goes off after n more calls that change the disk. */
-static void cut_env_arm(struct cut_env *ce, long n)
-{
-	atomic_store(&ce->countdown, n);
-}
-
-/* The machine is back: the env works again on what survived. */
-static void cut_env_revive(struct cut_env *ce)
-{
-	pthread_rwlock_wrlock(&ce->lk);
-	atomic_store(&ce->countdown, NOT_ARMED);
-	atomic_store(&ce->dead, 0);
-	pthread_rwlock_unlock(&ce->lk);
-}
-
 /* ---- power cut ---- */
-
-/* Counts of where the cuts fell, for the log: coverage at a glance. */
-struct where_count {
-	char what[64];
-	int n;
-};
-
-static void count_where(struct where_count *w, int cap, const char *what)
-{
-	for (int i = 0; i < cap; i++) {
-		if (!w[i].n) {
-			snprintf(w[i].what, sizeof(w[i].what), "%s", what);
-			w[i].n = 1;
-			return;
-		}
-		if (!strcmp(w[i].what, what)) {
-			w[i].n++;
-			return;
-		}
-	}
-}
 
 static void crash_options(lsm_options *o, lsm_env *env)
 {
@@ -610,7 +279,7 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 	tu_rng rng;
 	tu_rng_init(&rng, seed);
 	char *dir = tu_mkdtemp("crash-power");
-	struct cut_env *ce = cut_env_new();
+	cut_env *ce = cut_env_new();
 	lsm_options o;
 	crash_options(&o, &ce->iface);
 	lsm_db *db;
@@ -622,7 +291,8 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 	int cycles = 300 * tu_scale();
 	int cut_in_workload = 0, cut_in_recovery = 0, lost_unsynced = 0;
 	double t0 = now();
-	struct where_count where[64] = {{{0}, 0}};
+	cut_tally where;
+	memset(&where, 0, sizeof(where));
 	for (int cyc = 0; cyc < cycles; cyc++) {
 		int nb = 1 + (int)tu_below(&rng, MAX_BATCHES);
 		long acked = 0, attempted = 0, must = 0;
@@ -637,7 +307,7 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 			lsm_batch_free(b);
 			attempted = i + 1;
 			if (rc) {
-				ck_assert_msg(atomic_load(&ce->dead),
+				ck_assert_msg(cut_env_dead(ce),
 					      "LSM_TEST_SEED=%llu cycle %d: lsm_write failed with "
 					      "no fault: %s (%s)",
 					      (unsigned long long)seed, cyc, lsm_strerror(rc),
@@ -652,12 +322,12 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 			if (tu_below(&rng, 25) == 0)
 				lsm_flush(db);
 		}
-		if (atomic_load(&ce->dead))
+		if (cut_env_dead(ce))
 			cut_in_workload++;
 		else
-			cut_now(ce, "after the workload", "");
+			cut_env_cut(ce, "after the workload");
 		ck_assert_int_eq(ce->cut_rc, 0);
-		count_where(where, 64, ce->cut_where);
+		cut_tally_add(&where, ce->where);
 		lsm_close(db); /* the handle is dead: any error is expected, a crash is not */
 		cut_env_revive(ce);
 		if (tu_below(&rng, 8) == 0) {
@@ -666,9 +336,9 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 			int rc = lsm_open(&db, dir, &o);
 			if (rc == 0)
 				lsm_close(db);
-			if (atomic_load(&ce->dead)) {
+			if (cut_env_dead(ce)) {
 				cut_in_recovery++;
-				count_where(where, 64, ce->cut_where);
+				cut_tally_add(&where, ce->where);
 			} else {
 				ck_assert_msg(rc == 0,
 					      "LSM_TEST_SEED=%llu cycle %d: open failed: %s (%s)",
@@ -681,7 +351,7 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 		ck_assert_msg(rc == 0,
 			      "LSM_TEST_SEED=%llu cycle %d: open after a power cut (%s) failed: %s "
 			      "(%s)",
-			      (unsigned long long)seed, cyc, ce->cut_where, lsm_strerror(rc),
+			      (unsigned long long)seed, cyc, ce->where, lsm_strerror(rc),
 			      lsm_errmsg());
 		char when[64];
 		snprintf(when, sizeof(when), "power cut cycle %d", cyc);
@@ -693,7 +363,7 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 			       "prefix "
 			       "of the %ld batches attempted (%ld acknowledged, the first %ld "
 			       "synced); closest: %ld batches with %ld keys wrong:\n",
-			       (unsigned long long)seed, cyc, ce->cut_where, attempted, acked, must,
+			       (unsigned long long)seed, cyc, ce->where, attempted, acked, must,
 			       best_k, best_miss);
 			print_diff(base, batches, best_k, got);
 			fflush(stdout);
@@ -711,8 +381,8 @@ START_TEST(test_power_cut_keeps_synced_batches_and_leaves_a_prefix)
 	       "recovery, %d "
 	       "lost unsynced batches\ncuts fell at:\n",
 	       cycles, now() - t0, cut_in_workload, cut_in_recovery, lost_unsynced);
-	for (int i = 0; i < 64 && where[i].n; i++)
-		printf("  %5d  %s\n", where[i].n, where[i].what);
+	for (int i = 0; i < 64 && where.v[i].n; i++)
+		printf("  %5d  %s\n", where.v[i].n, where.v[i].what);
 	free(scratch);
 	ce->iface.destroy(&ce->iface);
 	tu_rmtree(dir);
@@ -795,7 +465,7 @@ START_TEST(test_power_cut_with_concurrent_writers_keeps_synced_group_commits)
 	tu_rng rng;
 	tu_rng_init(&rng, seed);
 	char *dir = tu_mkdtemp("crash-group");
-	struct cut_env *ce = cut_env_new();
+	cut_env *ce = cut_env_new();
 	lsm_options o;
 	crash_options(&o, &ce->iface);
 	struct cw_shared sh;
@@ -821,10 +491,10 @@ START_TEST(test_power_cut_with_concurrent_writers_keeps_synced_group_commits)
 		}
 		for (unsigned w = 0; w < CW_THREADS; w++)
 			pthread_join(th[w].th, NULL);
-		if (atomic_load(&ce->dead))
+		if (cut_env_dead(ce))
 			cut_in_workload++;
 		else
-			cut_now(ce, "after the workload", "");
+			cut_env_cut(ce, "after the workload");
 		ck_assert_int_eq(ce->cut_rc, 0);
 		lsm_close(sh.db);
 		cut_env_revive(ce);
@@ -832,7 +502,7 @@ START_TEST(test_power_cut_with_concurrent_writers_keeps_synced_group_commits)
 		ck_assert_msg(rc == 0,
 			      "LSM_TEST_SEED=%llu cycle %d: open after a power cut (%s) failed: %s "
 			      "(%s)",
-			      (unsigned long long)seed, cyc, ce->cut_where, lsm_strerror(rc),
+			      (unsigned long long)seed, cyc, ce->where, lsm_strerror(rc),
 			      lsm_errmsg());
 		char when[64];
 		snprintf(when, sizeof(when), "group commit cycle %d", cyc);
@@ -854,8 +524,8 @@ START_TEST(test_power_cut_with_concurrent_writers_keeps_synced_group_commits)
 				       "writer %u are no prefix of its %d batches attempted (%d "
 				       "acknowledged, %d synced, %ld before a sync barrier); "
 				       "closest: %ld batches with %ld keys wrong:\n",
-				       (unsigned long long)seed, cyc, ce->cut_where, w,
-				       t->attempted, t->acked, t->synced, must, best_k, best_miss);
+				       (unsigned long long)seed, cyc, ce->where, w, t->attempted,
+				       t->acked, t->synced, must, best_k, best_miss);
 				print_diff_in(base, t->b, best_k, got, id0, id1);
 				fflush(stdout);
 			}

@@ -1,8 +1,11 @@
 /*
  * check_db.c — the database through its public API: writes and reads,
- * recovery from the WAL, the LOCK, flushes, iterators, snapshots,
- * compaction, background errors, group commit, stats, verify and destroy.
+ * recovery from the WAL, the LOCK, flushes, iterators, snapshots, the
+ * directory checked against the MANIFEST on open, stats, verify and
+ * destroy. Compaction is check_db_compact's; background errors, stalls and
+ * group commit are check_db_bg's.
  */
+#include "dbutil.h"
 #include "env.h"
 #include "lsm.h"
 #include "testutil.h"
@@ -18,115 +21,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *dir;
-
-static void setup(void)
-{
-	dir = tu_mkdtemp("db");
-}
-
-static void teardown(void)
-{
-	tu_rmtree(dir);
-	dir = NULL;
-}
-
-/* Small sizes so a few thousand keys exercise flushes and compactions. */
-static void small_options(lsm_options *o)
-{
-	lsm_options_init(o);
-	o->memtable_bytes = 32 * 1024;
-	o->block_bytes = 1024;
-	o->target_file_bytes = 16 * 1024;
-	o->level_base_bytes = 64 * 1024;
-	o->level_multiplier = 4;
-	o->block_cache_bytes = 64 * 1024;
-}
-
-static lsm_db *open_db(const lsm_options *o)
-{
-	lsm_db *db = NULL;
-	int rc = lsm_open(&db, dir, o);
-	ck_assert_msg(rc == 0, "lsm_open: %s: %s", lsm_strerror(rc), lsm_errmsg());
-	return db;
-}
-
-static void put_str(lsm_db *db, const char *k, const char *v)
-{
-	int rc = lsm_put(db, NULL, k, strlen(k), v, strlen(v));
-	ck_assert_msg(rc == 0, "put %s: %s", k, lsm_errmsg());
-}
-
-static void del_str(lsm_db *db, const char *k)
-{
-	int rc = lsm_delete(db, NULL, k, strlen(k));
-	ck_assert_msg(rc == 0, "delete %s: %s", k, lsm_errmsg());
-}
-
-/* Asserts key k holds v (NULL: absent), as seen by ropts. */
-static void check_get(lsm_db *db, const lsm_read_options *ro, const char *k, const char *v)
-{
-	void *val = NULL;
-	size_t vlen = 0;
-	int rc = lsm_get(db, ro, k, strlen(k), &val, &vlen);
-	if (!v) {
-		ck_assert_msg(rc == LSM_NOTFOUND, "get %s: expected absent, got rc %d (%.*s)", k,
-			      rc, (int)vlen, val ? (char *)val : "");
-	} else {
-		ck_assert_msg(rc == 0, "get %s: rc %d %s", k, rc, lsm_errmsg());
-		ck_assert_msg(vlen == strlen(v) && !memcmp(val, v, vlen),
-			      "get %s: expected %s, got %.*s", k, v, (int)vlen, (char *)val);
-		ck_assert_int_eq(((char *)val)[vlen], 0);
-	}
-	free(val);
-}
-
-static void key_of(char *buf, size_t n, int i)
-{
-	snprintf(buf, n, "key%06d", i);
-}
-
-static void val_of(char *buf, size_t n, int i, int gen)
-{
-	snprintf(buf, n, "value-%d-%d-%0*d", i, gen, 40, i);
-}
-
-static void fill(lsm_db *db, int n, int gen)
-{
-	char k[32], v[96];
-	for (int i = 0; i < n; i++) {
-		key_of(k, sizeof(k), i);
-		val_of(v, sizeof(v), i, gen);
-		put_str(db, k, v);
-	}
-}
-
-static void check_fill(lsm_db *db, const lsm_read_options *ro, int n, int gen)
-{
-	char k[32], v[96];
-	for (int i = 0; i < n; i++) {
-		key_of(k, sizeof(k), i);
-		val_of(v, sizeof(v), i, gen);
-		check_get(db, ro, k, v);
-	}
-}
-
 /* ---- basic operations ---- */
 
 START_TEST(test_put_get_delete_overwrite)
 {
-	lsm_db *db = open_db(NULL);
-	check_get(db, NULL, "a", NULL);
-	put_str(db, "a", "1");
-	put_str(db, "b", "2");
-	check_get(db, NULL, "a", "1");
-	check_get(db, NULL, "b", "2");
-	put_str(db, "a", "one");
-	check_get(db, NULL, "a", "one");
-	del_str(db, "a");
-	check_get(db, NULL, "a", NULL);
-	del_str(db, "never-there");
-	check_get(db, NULL, "never-there", NULL);
+	lsm_db *db = td_open(td_dir, NULL);
+	td_check_get(db, NULL, "a", NULL);
+	td_put(db, "a", "1");
+	td_put(db, "b", "2");
+	td_check_get(db, NULL, "a", "1");
+	td_check_get(db, NULL, "b", "2");
+	td_put(db, "a", "one");
+	td_check_get(db, NULL, "a", "one");
+	td_del(db, "a");
+	td_check_get(db, NULL, "a", NULL);
+	td_del(db, "never-there");
+	td_check_get(db, NULL, "never-there", NULL);
 	/* Empty key and empty value are ordinary. */
 	ck_assert_int_eq(lsm_put(db, NULL, "", 0, "", 0), 0);
 	void *val;
@@ -140,7 +50,7 @@ END_TEST
 
 START_TEST(test_batch_applies_all_entries_in_order)
 {
-	lsm_db *db = open_db(NULL);
+	lsm_db *db = td_open(td_dir, NULL);
 	lsm_batch *b = lsm_batch_new();
 	ck_assert_ptr_nonnull(b);
 	ck_assert_int_eq(lsm_batch_put(b, "x", 1, "1", 1), 0);
@@ -149,8 +59,8 @@ START_TEST(test_batch_applies_all_entries_in_order)
 	ck_assert_int_eq(lsm_batch_put(b, "y", 1, "3", 1), 0);
 	lsm_write_options wo = {.sync = 1};
 	ck_assert_int_eq(lsm_write(db, &wo, b), 0);
-	check_get(db, NULL, "x", NULL);
-	check_get(db, NULL, "y", "3");
+	td_check_get(db, NULL, "x", NULL);
+	td_check_get(db, NULL, "y", "3");
 	/* An empty batch is a no-op. */
 	lsm_batch_clear(b);
 	ck_assert_int_eq(lsm_write(db, NULL, b), 0);
@@ -161,40 +71,40 @@ END_TEST
 
 START_TEST(test_reopen_replays_unflushed_writes_from_wal)
 {
-	lsm_db *db = open_db(NULL);
-	fill(db, 500, 1);
-	del_str(db, "key000007");
+	lsm_db *db = td_open(td_dir, NULL);
+	td_fill(db, 500, 1);
+	td_del(db, "key000007");
 	ck_assert_int_eq(lsm_close(db), 0);
 
-	db = open_db(NULL);
+	db = td_open(td_dir, NULL);
 	char k[32], v[96];
 	for (int i = 0; i < 500; i++) {
-		key_of(k, sizeof(k), i);
-		val_of(v, sizeof(v), i, 1);
-		check_get(db, NULL, k, i == 7 ? NULL : v);
+		td_key(k, sizeof(k), i);
+		td_val(v, sizeof(v), i, 1);
+		td_check_get(db, NULL, k, i == 7 ? NULL : v);
 	}
 	/* New writes after recovery get higher sequence numbers than replayed ones. */
-	put_str(db, "key000007", "back");
+	td_put(db, "key000007", "back");
 	ck_assert_int_eq(lsm_close(db), 0);
-	db = open_db(NULL);
-	check_get(db, NULL, "key000007", "back");
-	check_get(db, NULL, "key000008", "value-8-1-0000000000000000000000000000000000000008");
+	db = td_open(td_dir, NULL);
+	td_check_get(db, NULL, "key000007", "back");
+	td_check_get(db, NULL, "key000008", "value-8-1-0000000000000000000000000000000000000008");
 	ck_assert_int_eq(lsm_close(db), 0);
 }
 END_TEST
 
 START_TEST(test_second_open_is_busy_and_names_the_pid)
 {
-	lsm_db *db = open_db(NULL), *db2 = NULL;
-	ck_assert_int_eq(lsm_open(&db2, dir, NULL), -LSM_EBUSY);
+	lsm_db *db = td_open(td_dir, NULL), *db2 = NULL;
+	ck_assert_int_eq(lsm_open(&db2, td_dir, NULL), -LSM_EBUSY);
 	ck_assert_ptr_null(db2);
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	ck_assert_msg(strstr(lsm_errmsg(), pid), "message lacks pid %s: %s", pid, lsm_errmsg());
-	ck_assert_int_eq(lsm_destroy(dir, NULL), -LSM_EBUSY);
+	ck_assert_int_eq(lsm_destroy(td_dir, NULL), -LSM_EBUSY);
 	ck_assert_int_eq(lsm_close(db), 0);
 	/* Released at close. */
-	db = open_db(NULL);
+	db = td_open(td_dir, NULL);
 	ck_assert_int_eq(lsm_close(db), 0);
 }
 END_TEST
@@ -205,7 +115,7 @@ START_TEST(test_open_flags_create_and_exists)
 	lsm_options_init(&o);
 	o.create_if_missing = 0;
 	lsm_db *db = NULL;
-	char *sub = tu_path(dir, "sub");
+	char *sub = tu_path(td_dir, "sub");
 	ck_assert_int_eq(lsm_open(&db, sub, &o), -LSM_ENOTDB);
 	/* An existing empty directory is refused and left empty. */
 	ck_assert_int_eq(mkdir(sub, 0755), 0);
@@ -213,14 +123,14 @@ START_TEST(test_open_flags_create_and_exists)
 	ck_assert_int_eq(rmdir(sub), 0);
 	o.create_if_missing = 1;
 	ck_assert_int_eq(lsm_open(&db, sub, &o), 0);
-	put_str(db, "k", "v");
+	td_put(db, "k", "v");
 	ck_assert_int_eq(lsm_close(db), 0);
 	o.error_if_exists = 1;
 	ck_assert_int_eq(lsm_open(&db, sub, &o), -LSM_EEXIST);
 	o.error_if_exists = 0;
 	o.read_only = 1;
 	ck_assert_int_eq(lsm_open(&db, sub, &o), 0);
-	check_get(db, NULL, "k", "v");
+	td_check_get(db, NULL, "k", "v");
 	ck_assert_int_eq(lsm_put(db, NULL, "k", 1, "w", 1), -LSM_EREADONLY);
 	ck_assert_int_eq(lsm_close(db), 0);
 	free(sub);
@@ -232,9 +142,8 @@ END_TEST
 START_TEST(test_flush_then_reads_come_from_tables_and_survive_reopen)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	fill(db, 300, 1);
+	lsm_db *db = td_open_small(&o);
+	td_fill(db, 300, 1);
 	ck_assert_int_eq(lsm_flush(db), 0);
 	lsm_stats st;
 	lsm_stats_get(db, &st);
@@ -243,15 +152,15 @@ START_TEST(test_flush_then_reads_come_from_tables_and_survive_reopen)
 	for (int l = 0; l < LSM_MAX_LEVELS; l++)
 		files += st.level_files[l];
 	ck_assert_int_ge(files, 1);
-	check_fill(db, NULL, 300, 1);
-	del_str(db, "key000003");
+	td_check_fill(db, NULL, 300, 1);
+	td_del(db, "key000003");
 	ck_assert_int_eq(lsm_flush(db), 0);
-	check_get(db, NULL, "key000003", NULL);
+	td_check_get(db, NULL, "key000003", NULL);
 	ck_assert_int_eq(lsm_close(db), 0);
 
-	db = open_db(&o);
-	check_get(db, NULL, "key000003", NULL);
-	check_get(db, NULL, "key000004", "value-4-1-0000000000000000000000000000000000000004");
+	db = td_open(td_dir, &o);
+	td_check_get(db, NULL, "key000003", NULL);
+	td_check_get(db, NULL, "key000004", "value-4-1-0000000000000000000000000000000000000004");
 	ck_assert_int_eq(lsm_close(db), 0);
 }
 END_TEST
@@ -259,64 +168,27 @@ END_TEST
 START_TEST(test_many_writes_switch_memtables_and_keep_everything)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	fill(db, 3000, 1);
-	fill(db, 3000, 2);
-	check_fill(db, NULL, 3000, 2);
+	lsm_db *db = td_open_small(&o);
+	td_fill(db, 3000, 1);
+	td_fill(db, 3000, 2);
+	td_check_fill(db, NULL, 3000, 2);
 	lsm_stats st;
 	lsm_stats_get(db, &st);
 	ck_assert_int_ge(st.flushes, 2);
 	ck_assert_int_eq(lsm_close(db), 0);
-	db = open_db(&o);
-	check_fill(db, NULL, 3000, 2);
+	db = td_open(td_dir, &o);
+	td_check_fill(db, NULL, 3000, 2);
 	ck_assert_int_eq(lsm_close(db), 0);
 }
 END_TEST
 
 /* ---- iterators ---- */
 
-#define MODEL_KEYS 600
-
-/* The expected state: value of key i (NULL when absent). */
-typedef struct model {
-	char *val[MODEL_KEYS];
-} model;
-
-static void model_free(model *m)
-{
-	for (int i = 0; i < MODEL_KEYS; i++)
-		free(m->val[i]);
-}
-
-/* Random puts and deletes, with flushes in between, applied to db and m. */
-static void random_ops(lsm_db *db, model *m, tu_rng *r, int nops)
-{
-	char k[32], v[64];
-	for (int op = 0; op < nops; op++) {
-		int i = (int)tu_below(r, MODEL_KEYS);
-		key_of(k, sizeof(k), i);
-		if (tu_below(r, 4) == 0) {
-			del_str(db, k);
-			free(m->val[i]);
-			m->val[i] = NULL;
-		} else {
-			snprintf(v, sizeof(v), "v%d-%llu", i,
-				 (unsigned long long)tu_below(r, 1000000));
-			put_str(db, k, v);
-			free(m->val[i]);
-			m->val[i] = strdup(v);
-		}
-		if (tu_below(r, 500) == 0)
-			ck_assert_int_eq(lsm_flush(db), 0);
-	}
-}
-
-static void expect_at(lsm_iter *it, const model *m, int i)
+static void expect_at(lsm_iter *it, const td_model *m, int i)
 {
 	char k[32];
 	size_t kl, vl;
-	key_of(k, sizeof(k), i);
+	td_key(k, sizeof(k), i);
 	ck_assert_msg(lsm_iter_valid(it), "iterator ended before %s (status %d)", k,
 		      lsm_iter_status(it));
 	const char *ik = lsm_iter_key(it, &kl);
@@ -327,22 +199,22 @@ static void expect_at(lsm_iter *it, const model *m, int i)
 		      "%s: expected %s, got %.*s", k, m->val[i], (int)vl, iv);
 }
 
-/* Index of the first live key >= i (MODEL_KEYS if none). */
-static int next_live(const model *m, int i)
+/* Index of the first live key >= i (TD_MODEL_KEYS if none). */
+static int next_live(const td_model *m, int i)
 {
-	while (i < MODEL_KEYS && !m->val[i])
+	while (i < TD_MODEL_KEYS && !m->val[i])
 		i++;
 	return i;
 }
 
-static int prev_live(const model *m, int i)
+static int prev_live(const td_model *m, int i)
 {
 	while (i >= 0 && !m->val[i])
 		i--;
 	return i;
 }
 
-static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model *m, tu_rng *r)
+static void check_iteration(lsm_db *db, const lsm_read_options *ro, const td_model *m, tu_rng *r)
 {
 	lsm_iter *it = lsm_iter_new(db, ro);
 	ck_assert_ptr_nonnull(it);
@@ -350,7 +222,7 @@ static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model 
 
 	/* Forward over everything. */
 	int i = next_live(m, 0);
-	for (lsm_iter_seek_first(it); i < MODEL_KEYS; i = next_live(m, i + 1)) {
+	for (lsm_iter_seek_first(it); i < TD_MODEL_KEYS; i = next_live(m, i + 1)) {
 		expect_at(it, m, i);
 		lsm_iter_next(it);
 	}
@@ -358,7 +230,7 @@ static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model 
 	ck_assert_int_eq(lsm_iter_status(it), 0);
 
 	/* Backward over everything. */
-	i = prev_live(m, MODEL_KEYS - 1);
+	i = prev_live(m, TD_MODEL_KEYS - 1);
 	for (lsm_iter_seek_last(it); i >= 0; i = prev_live(m, i - 1)) {
 		expect_at(it, m, i);
 		lsm_iter_prev(it);
@@ -367,19 +239,19 @@ static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model 
 
 	/* Seeks and random walks that change direction. */
 	for (int round = 0; round < 200; round++) {
-		int t = (int)tu_below(r, MODEL_KEYS + 1);
+		int t = (int)tu_below(r, TD_MODEL_KEYS + 1);
 		char k[32];
-		key_of(k, sizeof(k), t);
+		td_key(k, sizeof(k), t);
 		int pos;
 		if (tu_below(r, 2)) {
 			lsm_iter_seek(it, k, strlen(k));
 			pos = next_live(m, t);
 		} else {
 			lsm_iter_seek_for_prev(it, k, strlen(k));
-			pos = prev_live(m, t < MODEL_KEYS ? t : MODEL_KEYS - 1);
+			pos = prev_live(m, t < TD_MODEL_KEYS ? t : TD_MODEL_KEYS - 1);
 		}
 		for (int step = 0; step < 8; step++) {
-			if (pos < 0 || pos >= MODEL_KEYS) {
+			if (pos < 0 || pos >= TD_MODEL_KEYS) {
 				ck_assert(!lsm_iter_valid(it));
 				break;
 			}
@@ -396,7 +268,7 @@ static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model 
 	/* A seek between keys lands on the next one. */
 	lsm_iter_seek(it, "key000010x", 10);
 	i = next_live(m, 11);
-	if (i < MODEL_KEYS)
+	if (i < TD_MODEL_KEYS)
 		expect_at(it, m, i);
 	lsm_iter_free(it);
 }
@@ -404,28 +276,27 @@ static void check_iteration(lsm_db *db, const lsm_read_options *ro, const model 
 START_TEST(test_iterate_both_ways_over_memtables_and_tables_with_deletions)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
+	lsm_db *db = td_open_small(&o);
 	tu_rng r;
 	tu_rng_init(&r, tu_seed());
-	model m = {{0}};
-	random_ops(db, &m, &r, 4000);
+	td_model m = {{0}};
+	td_random_ops(db, &m, &r, 4000);
 	check_iteration(db, NULL, &m, &r);
 	/* Same answers from tables alone, then after a full compaction. */
 	ck_assert_int_eq(lsm_flush(db), 0);
 	check_iteration(db, NULL, &m, &r);
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
 	check_iteration(db, NULL, &m, &r);
-	random_ops(db, &m, &r, 1000);
+	td_random_ops(db, &m, &r, 1000);
 	check_iteration(db, NULL, &m, &r);
 	ck_assert_int_eq(lsm_close(db), 0);
-	model_free(&m);
+	td_model_free(&m);
 }
 END_TEST
 
 START_TEST(test_iterator_over_empty_db_is_never_valid)
 {
-	lsm_db *db = open_db(NULL);
+	lsm_db *db = td_open(td_dir, NULL);
 	lsm_iter *it = lsm_iter_new(db, NULL);
 	lsm_iter_seek_first(it);
 	ck_assert(!lsm_iter_valid(it));
@@ -438,9 +309,9 @@ START_TEST(test_iterator_over_empty_db_is_never_valid)
 	ck_assert_int_eq(lsm_iter_status(it), 0);
 	lsm_iter_free(it);
 	/* Only deletions: still nothing. */
-	del_str(db, "a");
-	put_str(db, "b", "1");
-	del_str(db, "b");
+	td_del(db, "a");
+	td_put(db, "b", "1");
+	td_del(db, "b");
 	it = lsm_iter_new(db, NULL);
 	lsm_iter_seek_first(it);
 	ck_assert(!lsm_iter_valid(it));
@@ -454,24 +325,23 @@ END_TEST
 START_TEST(test_iterator_keeps_its_view_while_the_db_changes)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	fill(db, 1000, 1);
+	lsm_db *db = td_open_small(&o);
+	td_fill(db, 1000, 1);
 	lsm_iter *it = lsm_iter_new(db, NULL);
 	ck_assert_ptr_nonnull(it);
-	fill(db, 1000, 2);
+	td_fill(db, 1000, 2);
 	for (int i = 0; i < 1000; i += 2) {
 		char k[32];
-		key_of(k, sizeof(k), i);
-		del_str(db, k);
+		td_key(k, sizeof(k), i);
+		td_del(db, k);
 	}
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
 	int n = 0;
 	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
 		char k[32], v[96];
 		size_t kl, vl;
-		key_of(k, sizeof(k), n);
-		val_of(v, sizeof(v), n, 1);
+		td_key(k, sizeof(k), n);
+		td_val(v, sizeof(v), n, 1);
 		const char *ik = lsm_iter_key(it, &kl);
 		const char *iv = lsm_iter_value(it, &vl);
 		ck_assert(kl == strlen(k) && !memcmp(ik, k, kl));
@@ -490,29 +360,28 @@ END_TEST
 START_TEST(test_snapshot_keeps_old_values_across_flush_and_compaction)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	fill(db, 1000, 1);
-	put_str(db, "gone", "here");
+	lsm_db *db = td_open_small(&o);
+	td_fill(db, 1000, 1);
+	td_put(db, "gone", "here");
 	const lsm_snapshot *snap = lsm_snapshot_new(db);
 	ck_assert_ptr_nonnull(snap);
 	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
 
-	fill(db, 1000, 2);
-	del_str(db, "gone");
-	put_str(db, "new", "x");
-	check_fill(db, &ro, 1000, 1);
-	check_get(db, &ro, "gone", "here");
-	check_get(db, &ro, "new", NULL);
+	td_fill(db, 1000, 2);
+	td_del(db, "gone");
+	td_put(db, "new", "x");
+	td_check_fill(db, &ro, 1000, 1);
+	td_check_get(db, &ro, "gone", "here");
+	td_check_get(db, &ro, "new", NULL);
 
 	ck_assert_int_eq(lsm_flush(db), 0);
-	check_fill(db, &ro, 1000, 1);
+	td_check_fill(db, &ro, 1000, 1);
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
-	check_fill(db, &ro, 1000, 1);
-	check_get(db, &ro, "gone", "here");
-	check_get(db, &ro, "new", NULL);
-	check_fill(db, NULL, 1000, 2);
-	check_get(db, NULL, "gone", NULL);
+	td_check_fill(db, &ro, 1000, 1);
+	td_check_get(db, &ro, "gone", "here");
+	td_check_get(db, &ro, "new", NULL);
+	td_check_fill(db, NULL, 1000, 2);
+	td_check_get(db, NULL, "gone", NULL);
 
 	/* The snapshot's iterator sees the old state too. */
 	lsm_iter *it = lsm_iter_new(db, &ro);
@@ -525,411 +394,7 @@ START_TEST(test_snapshot_keeps_old_values_across_flush_and_compaction)
 	lsm_snapshot_release(db, snap);
 	/* With the snapshot gone, compaction may drop the old versions. */
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
-	check_fill(db, NULL, 1000, 2);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-/* ---- compaction ---- */
-
-START_TEST(test_compaction_reduces_l0_and_keeps_every_key)
-{
-	lsm_options o;
-	small_options(&o);
-	o.l0_compaction_trigger = 2;
-	lsm_db *db = open_db(&o);
-	tu_rng r;
-	tu_rng_init(&r, tu_seed() ^ 1);
-	model m = {{0}};
-	for (int round = 0; round < 6; round++) {
-		random_ops(db, &m, &r, 600);
-		ck_assert_int_eq(lsm_flush(db), 0);
-	}
-	/* The background thread compacts as soon as L0 reaches the trigger. */
-	lsm_stats st;
-	for (int tries = 0; tries < 500; tries++) {
-		lsm_stats_get(db, &st);
-		if (st.compactions > 0 && st.level_files[0] < 2)
-			break;
-		usleep(10000);
-	}
-	ck_assert_int_ge(st.compactions, 1);
-	ck_assert_int_lt(st.level_files[0], 2);
-	ck_assert_int_gt(st.compaction_bytes_written, 0);
-	char k[32];
-	for (int i = 0; i < MODEL_KEYS; i++) {
-		key_of(k, sizeof(k), i);
-		check_get(db, NULL, k, m.val[i]);
-	}
-	ck_assert_int_eq(lsm_close(db), 0);
-	db = open_db(&o);
-	for (int i = 0; i < MODEL_KEYS; i++) {
-		key_of(k, sizeof(k), i);
-		check_get(db, NULL, k, m.val[i]);
-	}
-	ck_assert_int_eq(lsm_close(db), 0);
-	model_free(&m);
-}
-END_TEST
-
-START_TEST(test_tombstones_disappear_after_full_compact_range)
-{
-	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	fill(db, 2000, 1);
-	ck_assert_int_eq(lsm_flush(db), 0);
-	char k[32];
-	for (int i = 0; i < 2000; i++) {
-		key_of(k, sizeof(k), i);
-		del_str(db, k);
-	}
-	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
-	lsm_stats st;
-	lsm_stats_get(db, &st);
-	for (int l = 0; l < LSM_MAX_LEVELS; l++)
-		ck_assert_msg(st.level_files[l] == 0, "level %d still has %d files", l,
-			      st.level_files[l]);
-	ck_assert_uint_eq(st.live_bytes, 0);
-	check_get(db, NULL, "key000005", NULL);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-START_TEST(test_tombstone_kept_while_a_snapshot_can_see_the_key)
-{
-	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	put_str(db, "k", "old");
-	ck_assert_int_eq(lsm_flush(db), 0);
-	const lsm_snapshot *snap = lsm_snapshot_new(db);
-	del_str(db, "k");
-	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
-	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
-	check_get(db, &ro, "k", "old");
-	check_get(db, NULL, "k", NULL);
-	lsm_snapshot_release(db, snap);
-	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
-	check_get(db, NULL, "k", NULL);
-	lsm_stats st;
-	lsm_stats_get(db, &st);
-	ck_assert_uint_eq(st.live_bytes, 0);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-START_TEST(test_compact_range_pushes_data_down_and_keeps_it)
-{
-	lsm_options o;
-	small_options(&o);
-	/* Levels that never need automatic compaction, so the result stays put. */
-	o.level_base_bytes = 64 << 20;
-	lsm_db *db = open_db(&o);
-	fill(db, 3000, 1);
-	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
-	lsm_stats st;
-	lsm_stats_get(db, &st);
-	/* Everything merged into one level, cut into files at target_file_bytes. */
-	int nonempty = 0;
-	for (int l = 0; l < LSM_MAX_LEVELS; l++) {
-		if (st.level_files[l]) {
-			nonempty++;
-			ck_assert_int_gt(l, 0);
-			ck_assert_int_gt(st.level_files[l], 1);
-		}
-	}
-	ck_assert_int_eq(nonempty, 1);
-	/* A partial range leaves the rest where it is and still finds everything. */
-	fill(db, 3000, 2);
-	ck_assert_int_eq(lsm_compact_range(db, "key001000", 9, "key002000", 9), 0);
-	check_fill(db, NULL, 3000, 2);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-/* ---- faults ---- */
-
-START_TEST(test_background_write_error_turns_db_readonly_and_reopen_keeps_acked_data)
-{
-	lsm_env *env = lsm_env_fault_new(lsm_env_posix());
-	lsm_options o;
-	small_options(&o);
-	o.env = env;
-	lsm_db *db = open_db(&o);
-	fill(db, 300, 1);
-	/* The flush's table write is the next write: it fails in the background. */
-	lsm_fault_fail_write(env, 1);
-	int rc = lsm_flush(db);
-	ck_assert_msg(rc == -LSM_EREADONLY, "flush gave %d: %s", rc, lsm_errmsg());
-	rc = lsm_put(db, NULL, "k", 1, "v", 1);
-	ck_assert_int_eq(rc, -LSM_EREADONLY);
-	ck_assert_msg(strstr(lsm_errmsg(), lsm_strerror(-EIO)),
-		      "message does not name the cause: %s", lsm_errmsg());
-	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), -LSM_EREADONLY);
-	lsm_stats st;
-	lsm_stats_get(db, &st);
-	ck_assert_int_eq(st.background_error, -EIO);
-	/* Reads keep working. */
-	check_fill(db, NULL, 300, 1);
-	ck_assert_int_eq(lsm_close(db), -EIO);
-
-	lsm_fault_clear(env);
-	db = open_db(&o);
-	check_fill(db, NULL, 300, 1);
-	check_get(db, NULL, "k", NULL);
-	put_str(db, "k", "v");
-	ck_assert_int_eq(lsm_close(db), 0);
-	env->destroy(env);
-}
-END_TEST
-
-START_TEST(test_disk_full_keeps_every_acknowledged_write)
-{
-	lsm_env *env = lsm_env_fault_new(lsm_env_posix());
-	lsm_options o;
-	small_options(&o);
-	o.env = env;
-	lsm_db *db = open_db(&o);
-	lsm_fault_enospc_after(env, 200 * 1024);
-	char k[32], v[96];
-	int acked = 0, rc = 0;
-	for (int i = 0; i < 20000; i++) {
-		key_of(k, sizeof(k), i);
-		val_of(v, sizeof(v), i, 1);
-		rc = lsm_put(db, NULL, k, strlen(k), v, strlen(v));
-		if (rc)
-			break;
-		acked++;
-	}
-	ck_assert_msg(rc != 0, "the disk never filled");
-	ck_assert_int_gt(acked, 100);
-	/* Whatever failed first, the db is read-only now. */
-	ck_assert_int_eq(lsm_put(db, NULL, "x", 1, "y", 1), -LSM_EREADONLY);
-	lsm_close(db);
-
-	lsm_fault_clear(env);
-	db = open_db(&o);
-	check_fill(db, NULL, acked, 1);
-	ck_assert_int_eq(lsm_verify(db, NULL, NULL), 0);
-	ck_assert_int_eq(lsm_close(db), 0);
-	env->destroy(env);
-}
-END_TEST
-
-START_TEST(test_power_cut_keeps_a_prefix_including_every_synced_write)
-{
-	lsm_env *env = lsm_env_fault_new(lsm_env_posix());
-	lsm_options o;
-	small_options(&o);
-	o.env = env;
-	lsm_db *db = open_db(&o);
-	char k[32], v[96];
-	int last_synced = -1;
-	for (int i = 0; i < 2000; i++) {
-		lsm_write_options wo = {.sync = i % 97 == 0};
-		key_of(k, sizeof(k), i);
-		val_of(v, sizeof(v), i, 1);
-		ck_assert_int_eq(lsm_put(db, &wo, k, strlen(k), v, strlen(v)), 0);
-		if (wo.sync)
-			last_synced = i;
-	}
-	ck_assert_int_eq(lsm_fault_power_cut(env), 0);
-	lsm_close(db); /* its handles are dead; errors are expected */
-
-	db = open_db(&o);
-	int present = 0;
-	for (int i = 0; i < 2000; i++) {
-		key_of(k, sizeof(k), i);
-		void *val;
-		size_t vlen;
-		int rc = lsm_get(db, NULL, k, strlen(k), &val, &vlen);
-		ck_assert_int_ge(rc, 0);
-		if (rc == 0) {
-			ck_assert_msg(present == i, "key %d present after a gap at %d", i, present);
-			present++;
-			free(val);
-		}
-	}
-	ck_assert_int_gt(present, last_synced);
-	ck_assert_int_eq(lsm_close(db), 0);
-	env->destroy(env);
-}
-END_TEST
-
-/* ---- concurrency ---- */
-
-/* An env whose WAL syncs take a while, as on a real disk, so writers pile up. */
-static lsm_env slow_env;
-
-static int slow_datasync(lsm_env *env, lsm_file *f)
-{
-	(void)env;
-	usleep(1000);
-	return lsm_env_posix()->datasync(lsm_env_posix(), f);
-}
-
-typedef struct writer_arg {
-	lsm_db *db;
-	int id, n;
-	int sync;
-} writer_arg;
-
-static void *writer_main(void *p)
-{
-	writer_arg *a = p;
-	lsm_write_options wo = {.sync = a->sync};
-	char k[32], v[64];
-	for (int i = 0; i < a->n; i++) {
-		snprintf(k, sizeof(k), "t%d-%05d", a->id, i);
-		snprintf(v, sizeof(v), "value %d %d", a->id, i);
-		if (lsm_put(a->db, &wo, k, strlen(k), v, strlen(v)))
-			return (void *)1;
-	}
-	return NULL;
-}
-
-static void check_writers(lsm_db *db, int nthreads, int n)
-{
-	char k[32], v[64];
-	for (int t = 0; t < nthreads; t++)
-		for (int i = 0; i < n; i++) {
-			snprintf(k, sizeof(k), "t%d-%05d", t, i);
-			snprintf(v, sizeof(v), "value %d %d", t, i);
-			check_get(db, NULL, k, v);
-		}
-}
-
-START_TEST(test_concurrent_sync_writers_share_fsyncs)
-{
-	slow_env = *lsm_env_posix();
-	slow_env.datasync = slow_datasync;
-	lsm_options o;
-	lsm_options_init(&o);
-	o.env = &slow_env;
-	lsm_db *db = open_db(&o);
-	enum { THREADS = 8, PER = 100 };
-	pthread_t th[THREADS];
-	writer_arg args[THREADS];
-	for (int t = 0; t < THREADS; t++) {
-		args[t] = (writer_arg){db, t, PER, 1};
-		ck_assert_int_eq(pthread_create(&th[t], NULL, writer_main, &args[t]), 0);
-	}
-	for (int t = 0; t < THREADS; t++) {
-		void *ret;
-		pthread_join(th[t], &ret);
-		ck_assert_ptr_null(ret);
-	}
-	check_writers(db, THREADS, PER);
-	lsm_stats st;
-	lsm_stats_get(db, &st);
-	ck_assert_uint_eq(st.batches, THREADS * PER);
-	ck_assert_msg(st.syncs < st.batches, "%llu syncs for %llu writes: no group commit",
-		      (unsigned long long)st.syncs, (unsigned long long)st.batches);
-	ck_assert_int_eq(lsm_close(db), 0);
-	db = open_db(&o);
-	check_writers(db, THREADS, PER);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-typedef struct reader_arg {
-	lsm_db *db;
-	int stop; /* atomic */
-	int errors;
-	uint64_t max_imm;
-} reader_arg;
-
-static void *reader_main(void *p)
-{
-	reader_arg *a = p;
-	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
-		lsm_iter *it = lsm_iter_new(a->db, NULL);
-		char prev[32] = "";
-		int n = 0;
-		for (lsm_iter_seek_first(it); lsm_iter_valid(it) && n < 2000; lsm_iter_next(it)) {
-			size_t kl;
-			const char *k = lsm_iter_key(it, &kl);
-			char cur[32];
-			snprintf(cur, sizeof(cur), "%.*s", (int)kl, k);
-			if (strcmp(prev, cur) >= 0)
-				a->errors++;
-			memcpy(prev, cur, sizeof(cur));
-			n++;
-		}
-		if (lsm_iter_status(it))
-			a->errors++;
-		lsm_iter_free(it);
-		void *val;
-		size_t vlen;
-		if (lsm_get(a->db, NULL, "t0-00000", 8, &val, &vlen) == 0) {
-			if (strcmp(val, "value 0 0"))
-				a->errors++;
-			free(val);
-		}
-		lsm_stats st;
-		lsm_stats_get(a->db, &st);
-		if (st.immutable_memtables > a->max_imm)
-			a->max_imm = st.immutable_memtables;
-	}
-	return NULL;
-}
-
-START_TEST(test_concurrent_writers_and_readers_through_flushes_and_compactions)
-{
-	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	enum { THREADS = 4, PER = 1500 };
-	pthread_t th[THREADS], rd;
-	writer_arg args[THREADS];
-	reader_arg ra = {.db = db};
-	ck_assert_int_eq(pthread_create(&rd, NULL, reader_main, &ra), 0);
-	for (int t = 0; t < THREADS; t++) {
-		args[t] = (writer_arg){db, t, PER, 0};
-		ck_assert_int_eq(pthread_create(&th[t], NULL, writer_main, &args[t]), 0);
-	}
-	for (int t = 0; t < THREADS; t++) {
-		void *ret;
-		pthread_join(th[t], &ret);
-		ck_assert_ptr_null(ret);
-	}
-	__atomic_store_n(&ra.stop, 1, __ATOMIC_RELEASE);
-	pthread_join(rd, NULL);
-	ck_assert_int_eq(ra.errors, 0);
-	/* Memory stays bounded: never more immutable memtables than allowed. */
-	ck_assert_uint_le(ra.max_imm, (uint64_t)o.max_immutable_memtables);
-	check_writers(db, THREADS, PER);
-	lsm_stats st;
-	lsm_stats_get(db, &st);
-	ck_assert_uint_gt(st.flushes, 3);
-	ck_assert_uint_gt(st.compactions, 0);
-	ck_assert_int_eq(lsm_verify(db, NULL, NULL), 0);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-START_TEST(test_l0_growth_slows_then_stops_writes)
-{
-	lsm_options o;
-	small_options(&o);
-	o.l0_compaction_trigger = 1;
-	o.l0_slowdown_trigger = 1;
-	o.l0_stop_trigger = 2;
-	lsm_db *db = open_db(&o);
-	/* Scattered keys, so each flush overlaps L0 and lands there. */
-	char k[32], v[96];
-	for (int j = 0; j < 3000; j++) {
-		int i = (int)((uint64_t)j * 7919 % 3000);
-		key_of(k, sizeof(k), i);
-		val_of(v, sizeof(v), i, 1);
-		put_str(db, k, v);
-	}
-	lsm_stats st;
-	lsm_stats_get(db, &st);
-	ck_assert_uint_gt(st.stall_slowdowns + st.stall_stops, 0);
-	ck_assert_uint_gt(st.stall_micros, 0);
-	check_fill(db, NULL, 3000, 1);
+	td_check_fill(db, NULL, 1000, 2);
 	ck_assert_int_eq(lsm_close(db), 0);
 }
 END_TEST
@@ -939,12 +404,11 @@ END_TEST
 START_TEST(test_stats_text_names_levels_and_write_amplification)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	fill(db, 2000, 1);
+	lsm_db *db = td_open_small(&o);
+	td_fill(db, 2000, 1);
 	ck_assert_int_eq(lsm_flush(db), 0);
-	check_get(db, NULL, "key000001", "value-1-1-0000000000000000000000000000000000000001");
-	check_get(db, NULL, "nope", NULL);
+	td_check_get(db, NULL, "key000001", "value-1-1-0000000000000000000000000000000000000001");
+	td_check_get(db, NULL, "nope", NULL);
 	lsm_stats st;
 	lsm_stats_get(db, &st);
 	ck_assert_uint_eq(st.puts, 2000);
@@ -981,32 +445,32 @@ static void record_report(void *arg, const char *file, uint64_t off, const char 
 		snprintf(r->file, sizeof(r->file), "%s", file);
 }
 
-/* Flips a byte in the middle of the largest .sst in dir. */
+/* Flips a byte in the middle of the largest .sst in td_dir. */
 static void damage_largest_table(void)
 {
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd),
 		 "f=$(ls -S %s/*.sst | head -1) && printf '\\377\\377\\377\\377' | "
 		 "dd of=\"$f\" bs=1 seek=100 conv=notrunc status=none",
-		 dir);
+		 td_dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
 START_TEST(test_verify_passes_clean_db_and_reports_damaged_table)
 {
 	lsm_options o;
-	small_options(&o);
+	td_small_options(&o);
 	o.block_cache_bytes = 0;
-	lsm_db *db = open_db(&o);
-	fill(db, 2000, 1);
-	put_str(db, "in-the-wal", "yes");
+	lsm_db *db = td_open(td_dir, &o);
+	td_fill(db, 2000, 1);
+	td_put(db, "in-the-wal", "yes");
 	report_log log = {0};
 	ck_assert_int_eq(lsm_verify(db, record_report, &log), 0);
 	ck_assert_int_eq(log.count, 0);
 	ck_assert_int_eq(lsm_close(db), 0);
 
 	damage_largest_table();
-	db = open_db(&o);
+	db = td_open(td_dir, &o);
 	ck_assert_int_eq(lsm_verify(db, record_report, &log), -LSM_ECORRUPT);
 	ck_assert_int_gt(log.count, 0);
 	ck_assert_msg(strstr(log.file, ".sst"), "report names %s", log.file);
@@ -1016,8 +480,8 @@ START_TEST(test_verify_passes_clean_db_and_reports_damaged_table)
 	for (int i = 0; i < 2000; i++) {
 		void *val;
 		size_t vlen;
-		key_of(k, sizeof(k), i);
-		val_of(v, sizeof(v), i, 1);
+		td_key(k, sizeof(k), i);
+		td_val(v, sizeof(v), i, 1);
 		int rc = lsm_get(db, NULL, k, strlen(k), &val, &vlen);
 		if (rc == -LSM_ECORRUPT) {
 			corrupt++;
@@ -1033,18 +497,18 @@ START_TEST(test_verify_passes_clean_db_and_reports_damaged_table)
 	/* paranoid_checks refuses to open it at all. */
 	o.paranoid_checks = 1;
 	lsm_db *db2 = NULL;
-	ck_assert_int_eq(lsm_open(&db2, dir, &o), -LSM_ECORRUPT);
+	ck_assert_int_eq(lsm_open(&db2, td_dir, &o), -LSM_ECORRUPT);
 }
 END_TEST
 
 START_TEST(test_destroy_removes_the_database_and_its_directory)
 {
-	char *sub = tu_path(dir, "victim");
+	char *sub = tu_path(td_dir, "victim");
 	lsm_options o;
-	small_options(&o);
+	td_small_options(&o);
 	lsm_db *db = NULL;
 	ck_assert_int_eq(lsm_open(&db, sub, &o), 0);
-	fill(db, 1000, 1);
+	td_fill(db, 1000, 1);
 	ck_assert_int_eq(lsm_close(db), 0);
 	ck_assert_int_eq(lsm_destroy(sub, NULL), 0);
 	ck_assert_int_ne(access(sub, F_OK), 0);
@@ -1054,12 +518,12 @@ START_TEST(test_destroy_removes_the_database_and_its_directory)
 }
 END_TEST
 
-/* ls -l of every file in dir but LOCK (which gets the opener's pid), sorted. */
+/* ls -l of every file in td_dir but LOCK (which gets the opener's pid), sorted. */
 static char *dir_listing(void)
 {
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "cd %s && ls -l --time-style=+%%s.%%N | grep -v LOCK | sort",
-		 dir);
+		 td_dir);
 	FILE *p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	static char buf[16384];
@@ -1072,21 +536,21 @@ static char *dir_listing(void)
 START_TEST(test_read_only_open_changes_no_file)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	fill(db, 1500, 1);
+	lsm_db *db = td_open_small(&o);
+	td_fill(db, 1500, 1);
 	ck_assert_int_eq(lsm_close(db), 0);
-	db = open_db(&o);
-	fill(db, 10, 2);
-	del_str(db, "key000001"); /* some of the state only in the WAL */
+	db = td_open(td_dir, &o);
+	td_fill(db, 10, 2);
+	td_del(db, "key000001"); /* some of the state only in the WAL */
 	ck_assert_int_eq(lsm_close(db), 0);
 
 	char *before = dir_listing();
 	o.read_only = 1;
-	db = open_db(&o);
-	check_get(db, NULL, "key000001", NULL);
-	check_get(db, NULL, "key000009", "value-9-2-0000000000000000000000000000000000000009");
-	check_get(db, NULL, "key001011", "value-1011-1-0000000000000000000000000000000000001011");
+	db = td_open(td_dir, &o);
+	td_check_get(db, NULL, "key000001", NULL);
+	td_check_get(db, NULL, "key000009", "value-9-2-0000000000000000000000000000000000000009");
+	td_check_get(db, NULL, "key001011",
+		     "value-1011-1-0000000000000000000000000000000000001011");
 	lsm_iter *it = lsm_iter_new(db, NULL);
 	int n = 0;
 	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it))
@@ -1107,7 +571,7 @@ END_TEST
 /* The LOCK file's bytes and modification time, as text. */
 static char *lock_state(void)
 {
-	char *p = tu_path(dir, "LOCK"), *out = NULL;
+	char *p = tu_path(td_dir, "LOCK"), *out = NULL;
 	struct stat sb;
 	uint8_t *data = NULL;
 	size_t len = 0;
@@ -1124,24 +588,24 @@ static char *lock_state(void)
 START_TEST(test_read_only_open_leaves_the_lock_file_alone)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o), *ro = NULL;
+	td_small_options(&o);
+	lsm_db *db = td_open(td_dir, &o), *ro = NULL;
 	char pid[32];
 	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
 	/* A read-write holder is named by its pid. */
 	o.read_only = 1;
-	ck_assert_int_eq(lsm_open(&ro, dir, &o), -LSM_EBUSY);
+	ck_assert_int_eq(lsm_open(&ro, td_dir, &o), -LSM_EBUSY);
 	ck_assert_msg(strstr(lsm_errmsg(), pid), "message lacks pid %s: %s", pid, lsm_errmsg());
 	ck_assert_int_eq(lsm_close(db), 0);
 
 	char *before = lock_state();
 	usleep(20000); /* a rewrite would show in the modification time */
-	ro = open_db(&o);
+	ro = td_open(td_dir, &o);
 	char *during = lock_state();
 	ck_assert_str_eq(before, during);
 	/* It still excludes a writer, which cannot name it (no pid was written). */
 	o.read_only = 0;
-	ck_assert_int_eq(lsm_open(&db, dir, &o), -LSM_EBUSY);
+	ck_assert_int_eq(lsm_open(&db, td_dir, &o), -LSM_EBUSY);
 	ck_assert_msg(!strstr(lsm_errmsg(), pid) && strstr(lsm_errmsg(), "in use"),
 		      "a stale or wrong pid: %s", lsm_errmsg());
 	ck_assert_int_eq(lsm_close(ro), 0);
@@ -1153,280 +617,16 @@ START_TEST(test_read_only_open_leaves_the_lock_file_alone)
 }
 END_TEST
 
-/* ---- space comes back by itself ---- */
-
-#define CHUNK (64 * 1024)
-
-/* Options for the chunk tests: levels far under their size targets throughout. */
-static void chunk_options(lsm_options *o)
-{
-	lsm_options_init(o);
-	o->memtable_bytes = 1 << 20;
-	o->target_file_bytes = 1 << 20;
-}
-
-static void chunk_key(char *k, size_t n, int i)
-{
-	snprintf(k, n, "C%06d", i);
-}
-
-/* Writes n 64 KiB values (as lsmfs writes file chunks) and flushes them. */
-static uint64_t put_chunks(lsm_db *db, int n)
-{
-	char k[16];
-	char *v = malloc(CHUNK);
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	for (int i = 0; i < n; i++) {
-		chunk_key(k, sizeof(k), i);
-		tu_fill(&r, v, CHUNK);
-		ck_assert_int_eq(lsm_put(db, NULL, k, strlen(k), v, CHUNK), 0);
-	}
-	free(v);
-	ck_assert_int_eq(lsm_flush(db), 0);
-	lsm_stats st;
-	lsm_stats_get(db, &st);
-	ck_assert_uint_ge(st.live_bytes, (uint64_t)n * CHUNK);
-	return st.live_bytes;
-}
-
-static void delete_chunks(lsm_db *db, int n)
-{
-	char k[16];
-	for (int i = 0; i < n; i++) {
-		chunk_key(k, sizeof(k), i);
-		del_str(db, k);
-	}
-}
-
-/*
- * Polls live_bytes for up to secs seconds until it is under limit; with
- * writer, a small put every 50 ms keeps the db from ever being idle.
- * Returns the seconds it took (or fails).
- */
-static double wait_live_bytes_under(lsm_db *db, uint64_t limit, double secs, int writer)
-{
-	lsm_stats st;
-	int i;
-	for (i = 0; i < secs * 20; i++) {
-		lsm_stats_get(db, &st);
-		ck_assert_int_eq(st.background_error, 0);
-		if (st.live_bytes < limit)
-			return i / 20.0;
-		if (writer) {
-			char k[16];
-			snprintf(k, sizeof(k), "a%06d", i);
-			put_str(db, k, "small");
-		}
-		usleep(50000);
-	}
-	lsm_stats_get(db, &st);
-	ck_abort_msg("live bytes still %llu after %.0f s (want under %llu)",
-		     (unsigned long long)st.live_bytes, secs, (unsigned long long)limit);
-	return secs;
-}
-
-static void expect_chunks_gone(lsm_db *db, int n)
-{
-	char k[16];
-	for (int i = 0; i < n; i++) {
-		chunk_key(k, sizeof(k), i);
-		check_get(db, NULL, k, NULL);
-	}
-}
-
-/*
- * Deleting chunks only writes small deletions: the memtable holding them
- * never fills, and the levels stay under their targets. Once the db is
- * idle, the deletions are flushed and carried down onto the values, and
- * both are dropped.
- */
-START_TEST(test_deleted_space_comes_back_when_idle_without_manual_compaction)
-{
-	lsm_options o;
-	chunk_options(&o);
-	lsm_db *db = open_db(&o);
-	const int n = 64;
-	uint64_t full = put_chunks(db, n);
-	delete_chunks(db, n);
-	double t = wait_live_bytes_under(db, full / 20, 10, 0);
-	expect_chunks_gone(db, n);
-	lsm_stats st;
-	lsm_stats_get(db, &st);
-	printf("idle: %llu of %llu live bytes left after %.1f s\n",
-	       (unsigned long long)st.live_bytes, (unsigned long long)full, t);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-/*
- * A table that is mostly deletions is compacted down at once, even while
- * writes go on and the levels are far under their targets.
- */
-START_TEST(test_a_table_of_mostly_deletions_is_compacted_down_while_writes_go_on)
-{
-	lsm_options o;
-	chunk_options(&o);
-	lsm_db *db = open_db(&o);
-	const int n = 64;
-	uint64_t full = put_chunks(db, n);
-	delete_chunks(db, n);
-	ck_assert_int_eq(lsm_flush(db), 0);
-	wait_live_bytes_under(db, full / 20, 10, 1);
-	expect_chunks_gone(db, n);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-/* Writes chunks, then deletes and flushes them while a snapshot can still see them. */
-static uint64_t delete_chunks_under_snapshot(lsm_db *db, int n, const lsm_snapshot **snap)
-{
-	uint64_t full = put_chunks(db, n);
-	*snap = lsm_snapshot_new(db);
-	delete_chunks(db, n);
-	ck_assert_int_eq(lsm_flush(db), 0);
-	/* Not while the snapshot can see the values (nor a busy loop trying). */
-	lsm_stats st;
-	usleep(300000);
-	lsm_stats_get(db, &st);
-	ck_assert_uint_ge(st.live_bytes, full);
-	uint64_t compactions = st.compactions;
-	usleep(200000);
-	lsm_stats_get(db, &st);
-	ck_assert_uint_eq(st.compactions, compactions);
-	return full;
-}
-
-START_TEST(test_deletions_a_snapshot_kept_are_compacted_once_it_is_released)
-{
-	lsm_options o;
-	chunk_options(&o);
-	lsm_db *db = open_db(&o);
-	const int n = 64;
-	const lsm_snapshot *snap;
-	uint64_t full = delete_chunks_under_snapshot(db, n, &snap);
-	lsm_snapshot_release(db, snap);
-	wait_live_bytes_under(db, full / 20, 10, 1);
-	expect_chunks_gone(db, n);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-/*
- * The MANIFEST does not record how many deletions a table holds: after a
- * reopen they are read from the tables' properties.
- */
-START_TEST(test_deletions_left_in_tables_are_compacted_after_reopen)
-{
-	lsm_options o;
-	chunk_options(&o);
-	lsm_db *db = open_db(&o);
-	const int n = 64;
-	const lsm_snapshot *snap;
-	uint64_t full = delete_chunks_under_snapshot(db, n, &snap);
-	ck_assert_int_eq(lsm_close(db), 0); /* the snapshot goes with the db */
-
-	db = open_db(&o);
-	lsm_stats st;
-	lsm_stats_get(db, &st);
-	ck_assert_uint_ge(st.live_bytes, full);
-	wait_live_bytes_under(db, full / 20, 10, 1);
-	expect_chunks_gone(db, n);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-/* ---- obsolete files go as soon as nothing reads them ---- */
-
-/* Table files in dir. */
-static int count_tables(void)
-{
-	char **names = NULL;
-	size_t count = 0;
-	int n = 0;
-	lsm_env *env = lsm_env_posix();
-	ck_assert_int_eq(env->list_dir(env, dir, &names, &count), 0);
-	for (size_t i = 0; i < count; i++)
-		n += lsm_parse_filename(names[i], NULL) == LSM_FILE_TABLE;
-	lsm_env_free_names(names, count);
-	return n;
-}
-
-static int live_tables(lsm_db *db)
-{
-	lsm_stats st;
-	int n = 0;
-	lsm_stats_get(db, &st);
-	for (int l = 0; l < LSM_MAX_LEVELS; l++)
-		n += st.level_files[l];
-	return n;
-}
-
-START_TEST(test_compact_range_leaves_no_obsolete_table_behind)
-{
-	lsm_options o;
-	small_options(&o);
-	o.l0_compaction_trigger = o.l0_slowdown_trigger = 20;
-	o.l0_stop_trigger = 24;
-	lsm_db *db = open_db(&o);
-	for (int gen = 1; gen <= 4; gen++) {
-		fill(db, 800, gen);
-		ck_assert_int_eq(lsm_flush(db), 0);
-	}
-	ck_assert_int_gt(count_tables(), 2);
-	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
-	/* Nothing else will run: the files must be gone when it returns. */
-	ck_assert_int_eq(count_tables(), live_tables(db));
-	check_fill(db, NULL, 800, 4);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
-START_TEST(test_tables_an_iterator_pinned_go_when_it_is_freed)
-{
-	lsm_options o;
-	small_options(&o);
-	o.l0_compaction_trigger = o.l0_slowdown_trigger = 20;
-	o.l0_stop_trigger = 24;
-	lsm_db *db = open_db(&o);
-	for (int gen = 1; gen <= 3; gen++) {
-		fill(db, 800, gen);
-		ck_assert_int_eq(lsm_flush(db), 0);
-	}
-	int before = count_tables();
-	lsm_iter *it = lsm_iter_new(db, NULL);
-	ck_assert_ptr_nonnull(it);
-	lsm_iter_seek_first(it);
-	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
-	/* The iterator still reads the old tables: they stay. */
-	ck_assert_int_ge(count_tables(), before);
-	int n = 0;
-	for (; lsm_iter_valid(it); lsm_iter_next(it))
-		n++;
-	ck_assert_int_eq(lsm_iter_status(it), 0);
-	ck_assert_int_eq(n, 800);
-	lsm_iter_free(it);
-	/* No write, flush or compaction follows: freeing the iterator is what deletes them. */
-	int i;
-	for (i = 0; i < 100 && count_tables() != live_tables(db); i++)
-		usleep(20000);
-	ck_assert_msg(count_tables() == live_tables(db), "%d table files, %d live", count_tables(),
-		      live_tables(db));
-	check_fill(db, NULL, 800, 3);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-END_TEST
-
 /* ---- recovery checks the directory against the MANIFEST ---- */
 
-/* The base name of the first file of kind in dir (and its number), or NULL. */
+/* The base name of the first file of kind in td_dir (and its number), or NULL. */
 static char *first_file(enum lsm_file_kind kind, uint64_t *number)
 {
 	char **names = NULL;
 	size_t count = 0;
 	char *found = NULL;
 	lsm_env *env = lsm_env_posix();
-	ck_assert_int_eq(env->list_dir(env, dir, &names, &count), 0);
+	ck_assert_int_eq(env->list_dir(env, td_dir, &names, &count), 0);
 	for (size_t i = 0; i < count && !found; i++)
 		if (lsm_parse_filename(names[i], number) == kind)
 			found = strdup(names[i]);
@@ -1441,9 +641,9 @@ static void expect_open_refused(const char *const *names, int n)
 	for (int ro = 1; ro >= 0; ro--) {
 		lsm_options o;
 		lsm_db *db = NULL;
-		small_options(&o);
+		td_small_options(&o);
 		o.read_only = ro;
-		int rc = lsm_open(&db, dir, &o);
+		int rc = lsm_open(&db, td_dir, &o);
 		ck_assert_msg(rc == -LSM_ECORRUPT, "%s open gave %s: %s", ro ? "read-only" : "an",
 			      lsm_strerror(rc), lsm_errmsg());
 		for (int i = 0; i < n; i++)
@@ -1459,9 +659,8 @@ static void expect_open_refused(const char *const *names, int n)
 START_TEST(test_open_refuses_a_table_numbered_past_the_manifest_and_keeps_it)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	fill(db, 1000, 1);
+	lsm_db *db = td_open_small(&o);
+	td_fill(db, 1000, 1);
 	ck_assert_int_eq(lsm_flush(db), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
 	/*
@@ -1471,22 +670,22 @@ START_TEST(test_open_refuses_a_table_numbered_past_the_manifest_and_keeps_it)
 	uint64_t num;
 	char *table = first_file(LSM_FILE_TABLE, &num);
 	ck_assert_ptr_nonnull(table);
-	char *from = tu_path(dir, table), *to = tu_path(dir, "999999.sst");
+	char *from = tu_path(td_dir, table), *to = tu_path(td_dir, "999999.sst");
 	ck_assert_int_eq(link(from, to), 0);
 	const char *names[] = {"999999.sst", "MANIFEST-"};
 	expect_open_refused(names, 2);
 	/* A WAL is as telling. */
 	ck_assert_int_eq(unlink(to), 0);
 	free(to);
-	to = tu_path(dir, "999998.log");
+	to = tu_path(td_dir, "999998.log");
 	FILE *f = fopen(to, "w");
 	ck_assert_ptr_nonnull(f);
 	fclose(f);
 	names[0] = "999998.log";
 	expect_open_refused(names, 2);
 	ck_assert_int_eq(unlink(to), 0);
-	db = open_db(&o);
-	check_fill(db, NULL, 1000, 1);
+	db = td_open(td_dir, &o);
+	td_check_fill(db, NULL, 1000, 1);
 	ck_assert_int_eq(lsm_close(db), 0);
 	free(table);
 	free(from);
@@ -1497,16 +696,16 @@ END_TEST
 START_TEST(test_open_refuses_a_missing_live_table_or_wal_naming_it)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	fill(db, 1000, 1);
+	lsm_db *db = td_open_small(&o);
+	td_fill(db, 1000, 1);
 	ck_assert_int_eq(lsm_flush(db), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
 	uint64_t num;
 	char *table = first_file(LSM_FILE_TABLE, &num), *wal = first_file(LSM_FILE_LOG, &num);
 	ck_assert_ptr_nonnull(table);
 	ck_assert_ptr_nonnull(wal);
-	char *tp = tu_path(dir, table), *wp = tu_path(dir, wal), *aside = tu_path(dir, "aside");
+	char *tp = tu_path(td_dir, table), *wp = tu_path(td_dir, wal),
+	     *aside = tu_path(td_dir, "aside");
 	ck_assert_int_eq(rename(tp, aside), 0);
 	const char *names[] = {table, "MANIFEST-"};
 	expect_open_refused(names, 2);
@@ -1515,8 +714,8 @@ START_TEST(test_open_refuses_a_missing_live_table_or_wal_naming_it)
 	names[0] = wal;
 	expect_open_refused(names, 2);
 	ck_assert_int_eq(rename(aside, wp), 0);
-	db = open_db(&o);
-	check_fill(db, NULL, 1000, 1);
+	db = td_open(td_dir, &o);
+	td_check_fill(db, NULL, 1000, 1);
 	ck_assert_int_eq(lsm_close(db), 0);
 	free(table);
 	free(wal);
@@ -1535,15 +734,14 @@ END_TEST
 START_TEST(test_manifest_that_lost_its_last_edit_fails_open_and_deletes_nothing)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
-	fill(db, 3000, 1);
+	lsm_db *db = td_open_small(&o);
+	td_fill(db, 3000, 1);
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
 	uint64_t num;
 	char *manifest = first_file(LSM_FILE_MANIFEST, &num);
 	ck_assert_ptr_nonnull(manifest);
-	char *mp = tu_path(dir, manifest);
+	char *mp = tu_path(td_dir, manifest);
 	lsm_wal_reader *r;
 	lsm_slice rec;
 	uint64_t off, last = 0;
@@ -1576,24 +774,23 @@ END_TEST
 START_TEST(test_every_file_is_numbered_below_the_logged_next_file)
 {
 	lsm_options o;
-	small_options(&o);
-	lsm_db *db = open_db(&o);
+	lsm_db *db = td_open_small(&o);
 	char k[32], v[96];
 	for (int round = 0; round < 40; round++) {
 		for (int i = 0; i < 300; i++) {
-			key_of(k, sizeof(k), (round * 7919 + i * 13) % 5000);
-			val_of(v, sizeof(v), i, round);
-			put_str(db, k, v);
+			td_key(k, sizeof(k), (round * 7919 + i * 13) % 5000);
+			td_val(v, sizeof(v), i, round);
+			td_put(db, k, v);
 		}
 		/* List first: a file made after the MANIFEST is read may lie past it. */
 		char **names = NULL;
 		size_t count = 0;
 		lsm_env *env = lsm_env_posix();
-		ck_assert_int_eq(env->list_dir(env, dir, &names, &count), 0);
+		ck_assert_int_eq(env->list_dir(env, td_dir, &names, &count), 0);
 		lsm_version_set vs;
 		lsm_options vo;
 		lsm_options_init(&vo);
-		ck_assert_msg(lsm_vset_recover(&vs, env, dir, &vo) == 0, "%s", lsm_errmsg());
+		ck_assert_msg(lsm_vset_recover(&vs, env, td_dir, &vo) == 0, "%s", lsm_errmsg());
 		for (size_t i = 0; i < count; i++) {
 			uint64_t num;
 			enum lsm_file_kind kind = lsm_parse_filename(names[i], &num);
@@ -1614,9 +811,7 @@ END_TEST
 static Suite *db_suite(void)
 {
 	Suite *s = suite_create("db");
-	TCase *tc = tcase_create("basic");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	TCase *tc = td_tcase(s, "basic", 60);
 	tcase_add_test(tc, test_put_get_delete_overwrite);
 	tcase_add_test(tc, test_batch_applies_all_entries_in_order);
 	tcase_add_test(tc, test_reopen_replays_unflushed_writes_from_wal);
@@ -1626,65 +821,23 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, test_open_refuses_a_missing_live_table_or_wal_naming_it);
 	tcase_add_test(tc, test_manifest_that_lost_its_last_edit_fails_open_and_deletes_nothing);
 	tcase_add_test(tc, test_every_file_is_numbered_below_the_logged_next_file);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("tables");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	tc = td_tcase(s, "tables", 60);
 	tcase_add_test(tc, test_flush_then_reads_come_from_tables_and_survive_reopen);
 	tcase_add_test(tc, test_many_writes_switch_memtables_and_keep_everything);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("iterators");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	tc = td_tcase(s, "iterators", 60);
 	tcase_add_test(tc, test_iterate_both_ways_over_memtables_and_tables_with_deletions);
 	tcase_add_test(tc, test_iterator_over_empty_db_is_never_valid);
 	tcase_add_test(tc, test_iterator_keeps_its_view_while_the_db_changes);
 	tcase_add_test(tc, test_snapshot_keeps_old_values_across_flush_and_compaction);
-	suite_add_tcase(s, tc);
 
-	tc = tcase_create("compaction");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_compaction_reduces_l0_and_keeps_every_key);
-	tcase_add_test(tc, test_tombstones_disappear_after_full_compact_range);
-	tcase_add_test(tc, test_tombstone_kept_while_a_snapshot_can_see_the_key);
-	tcase_add_test(tc, test_compact_range_pushes_data_down_and_keeps_it);
-	tcase_add_test(tc, test_deleted_space_comes_back_when_idle_without_manual_compaction);
-	tcase_add_test(tc, test_a_table_of_mostly_deletions_is_compacted_down_while_writes_go_on);
-	tcase_add_test(tc, test_deletions_a_snapshot_kept_are_compacted_once_it_is_released);
-	tcase_add_test(tc, test_deletions_left_in_tables_are_compacted_after_reopen);
-	tcase_add_test(tc, test_compact_range_leaves_no_obsolete_table_behind);
-	tcase_add_test(tc, test_tables_an_iterator_pinned_go_when_it_is_freed);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("faults");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc,
-		       test_background_write_error_turns_db_readonly_and_reopen_keeps_acked_data);
-	tcase_add_test(tc, test_disk_full_keeps_every_acknowledged_write);
-	tcase_add_test(tc, test_power_cut_keeps_a_prefix_including_every_synced_write);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("concurrency");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_concurrent_sync_writers_share_fsyncs);
-	tcase_add_test(tc, test_concurrent_writers_and_readers_through_flushes_and_compactions);
-	tcase_add_test(tc, test_l0_growth_slows_then_stops_writes);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("maintenance");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
+	tc = td_tcase(s, "maintenance", 60);
 	tcase_add_test(tc, test_stats_text_names_levels_and_write_amplification);
 	tcase_add_test(tc, test_verify_passes_clean_db_and_reports_damaged_table);
 	tcase_add_test(tc, test_destroy_removes_the_database_and_its_directory);
 	tcase_add_test(tc, test_read_only_open_changes_no_file);
 	tcase_add_test(tc, test_read_only_open_leaves_the_lock_file_alone);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -86,28 +86,9 @@ static void make_tree(struct tree *t)
 
 /* ---- the engine, directly ---- */
 
-static lsm_db *db_open(const char *dir)
-{
-	lsm_db *db = NULL;
-	lsm_options o;
-
-	lsm_options_init(&o);
-	o.create_if_missing = 0;
-	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
-	return db;
-}
-
-static void raw_put(const char *dir, const void *k, size_t klen, const void *v, size_t vlen)
-{
-	lsm_db *db = db_open(dir);
-
-	ck_assert_int_eq(lsm_put(db, NULL, k, klen, v, vlen), 0);
-	ck_assert_int_eq(lsm_close(db), 0);
-}
-
 static void raw_del(const char *dir, const void *k, size_t klen)
 {
-	lsm_db *db = db_open(dir);
+	lsm_db *db = tf_open_db(dir);
 
 	ck_assert_int_eq(lsm_delete(db, NULL, k, klen), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
@@ -116,12 +97,10 @@ static void raw_del(const char *dir, const void *k, size_t klen)
 /* The value of a key (malloc'd), or NULL when absent. */
 static void *raw_get(const char *dir, const void *k, size_t klen, size_t *vlen)
 {
-	lsm_db *db = db_open(dir);
 	void *v = NULL;
-	int rc = lsm_get(db, NULL, k, klen, &v, vlen);
+	int rc = tf_raw_get(dir, k, klen, &v, vlen);
 
 	ck_assert_int_ge(rc, 0);
-	lsm_close(db);
 	return rc == 0 ? v : NULL;
 }
 
@@ -142,7 +121,7 @@ static void put_super(const char *dir, const struct lsmfs_super *sb)
 	uint8_t v[SB_LEN];
 
 	super_encode(v, sb);
-	raw_put(dir, "S", 1, v, sizeof(v));
+	tf_raw_put(dir, "S", 1, v, sizeof(v));
 }
 
 static struct lsmfs_attr get_inode(const char *dir, uint64_t ino)
@@ -167,7 +146,7 @@ static void put_inode(const char *dir, uint64_t ino, const struct lsmfs_attr *a)
 
 	key_ino(&k, KEY_INODE, ino);
 	inode_encode(v, a);
-	raw_put(dir, k.b, k.len, v, sizeof(v));
+	tf_raw_put(dir, k.b, k.len, v, sizeof(v));
 }
 
 static void dent_key(const char *dir, struct fkey *k, uint64_t parent, const char *name)
@@ -186,7 +165,7 @@ static void put_dent(const char *dir, uint64_t parent, const char *name, uint64_
 	dent_key(dir, &k, parent, name);
 	put_be64(v, child);
 	v[8] = dtype;
-	raw_put(dir, k.b, k.len, v, sizeof(v));
+	tf_raw_put(dir, k.b, k.len, v, sizeof(v));
 }
 
 static void del_dent(const char *dir, uint64_t parent, const char *name)
@@ -226,7 +205,7 @@ static void put_fref(const char *dir, uint64_t ino, uint64_t idx, const struct f
 
 	key_fchunk(&k, ino, idx);
 	fref_encode(v, r);
-	raw_put(dir, k.b, k.len, v, sizeof(v));
+	tf_raw_put(dir, k.b, k.len, v, sizeof(v));
 }
 
 static void put_refcount(const char *dir, const uint8_t *sha, uint64_t n)
@@ -236,7 +215,7 @@ static void put_refcount(const char *dir, const uint8_t *sha, uint64_t n)
 
 	key_sha(&k, KEY_REF, sha);
 	put_be64(v, n);
-	raw_put(dir, k.b, k.len, v, sizeof(v));
+	tf_raw_put(dir, k.b, k.len, v, sizeof(v));
 }
 
 static uint64_t get_refcount(const char *dir, const uint8_t *sha)
@@ -582,7 +561,7 @@ START_TEST(test_entry_type_hash_parent_and_second_links)
 	ck_assert_ptr_nonnull(v);
 	raw_del(t.dir, k.b, k.len);
 	put_be64(k.b + 9, get_be64(k.b + 9) ^ 1);
-	raw_put(t.dir, k.b, k.len, v, vlen);
+	tf_raw_put(t.dir, k.b, k.len, v, vlen);
 	free(v);
 	/* a second name for a, and an entry naming the root */
 	put_dent(t.dir, ROOT, "a2", t.a, DT_DIR);
@@ -633,7 +612,7 @@ START_TEST(test_inode_fields_chunks_size_and_xattr_flag)
 	a.size = 99;
 	put_inode(t.dir, t.sym, &a);
 	key_xattr(&k, t.a, "user.x", 6);
-	raw_put(t.dir, k.b, k.len, "1", 1);
+	tf_raw_put(t.dir, k.b, k.len, "1", 1);
 	find_fix_clean(t.dir, 0,
 		       WANT(LSMFS_CK_CHUNK_COUNT, 1, LSMFS_CK_SYMLINK, 1, LSMFS_CK_XATTR_FLAG, 1));
 	ck_assert_uint_eq(get_inode(t.dir, t.file1).chunks, 4);
@@ -652,7 +631,7 @@ START_TEST(test_damaged_inode_is_cleared_with_its_keys)
 
 	make_tree(&t);
 	key_ino(&k, KEY_INODE, t.hello);
-	raw_put(t.dir, k.b, k.len, "0123456789", 10);
+	tf_raw_put(t.dir, k.b, k.len, "0123456789", 10);
 	find_fix_clean(t.dir, 0, WANT(LSMFS_CK_INODE, 1));
 	fs = tf_mount(t.dir);
 	ck_assert_uint_eq(tf_ino(fs, ROOT, "hello"), 0);
@@ -693,9 +672,9 @@ START_TEST(test_orphan_keys_of_linked_and_missing_inodes_go)
 
 	make_tree(&t);
 	key_ino(&k, KEY_ORPHAN, t.hello);
-	raw_put(t.dir, k.b, k.len, "", 0);
+	tf_raw_put(t.dir, k.b, k.len, "", 0);
 	key_ino(&k, KEY_ORPHAN, 777);
-	raw_put(t.dir, k.b, k.len, "", 0);
+	tf_raw_put(t.dir, k.b, k.len, "", 0);
 	find_fix_clean(t.dir, 0, WANT(LSMFS_CK_ORPHAN, 2));
 	ck_assert_uint_eq(tf_count_keys(t.dir, 'O'), 0);
 	expect_tree(&t, 0);
@@ -793,7 +772,7 @@ START_TEST(test_leaked_chunks_are_freed)
 	memset(junk, 'j', sizeof(junk));
 	sha_of(junk, sizeof(junk), sha);
 	key_sha(&k, KEY_CHUNK, sha);
-	raw_put(t.dir, k.b, k.len, junk, sizeof(junk));
+	tf_raw_put(t.dir, k.b, k.len, junk, sizeof(junk));
 	put_refcount(t.dir, sha, 1);
 	sha_of("other", 5, other);
 	put_refcount(t.dir, other, 3);
@@ -818,7 +797,7 @@ START_TEST(test_flipped_chunk_bytes_become_a_hole)
 	memcpy(bad, t.data1 + CS, CS);
 	bad[77] ^= 0x40;
 	key_sha(&k, KEY_CHUNK, r.sha);
-	raw_put(t.dir, k.b, k.len, bad, sizeof(bad));
+	tf_raw_put(t.dir, k.b, k.len, bad, sizeof(bad));
 	ck_assert_int_eq(run_check(t.dir, 0, 0, &res), 0);
 	ck_assert_uint_eq(res.lost, 1);
 	find_fix_clean(t.dir, 0, WANT(LSMFS_CK_CHUNK_DIGEST, 1));
@@ -904,12 +883,12 @@ START_TEST(test_malformed_keys_and_strays_are_removed)
 	struct fkey k;
 
 	make_tree(&t);
-	raw_put(t.dir, "Zjunk", 5, "v", 1);
-	raw_put(t.dir, "I\0\0\0\1", 5, "v", 1);
+	tf_raw_put(t.dir, "Zjunk", 5, "v", 1);
+	tf_raw_put(t.dir, "I\0\0\0\1", 5, "v", 1);
 	key_xattr(&k, 555, "user.gone", 9);
-	raw_put(t.dir, k.b, k.len, "v", 1);
+	tf_raw_put(t.dir, k.b, k.len, "v", 1);
 	key_ino(&k, KEY_LINK, 555);
-	raw_put(t.dir, k.b, k.len, "target", 6);
+	tf_raw_put(t.dir, k.b, k.len, "target", 6);
 	put_dent(t.dir, ROOT, "sla/sh", t.dup2, DT_REG);
 	find_fix_clean(t.dir, 0, WANT(LSMFS_CK_KEY, 2, LSMFS_CK_STRAY, 1, LSMFS_CK_DENT, 1));
 	ck_assert_uint_eq(tf_count_keys(t.dir, 'Z'), 0);
@@ -935,13 +914,13 @@ static void damage_many(const struct tree *t)
 	memset(junk, 'j', sizeof(junk));
 	sha_of(junk, sizeof(junk), sha);
 	key_sha(&k, KEY_CHUNK, sha);
-	raw_put(t->dir, k.b, k.len, junk, sizeof(junk));
+	tf_raw_put(t->dir, k.b, k.len, junk, sizeof(junk));
 	put_refcount(t->dir, sha, 1);
 	del_dent(t->dir, ROOT, "a");
 	key_ino(&k, KEY_INODE, t->dup2);
 	raw_del(t->dir, k.b, k.len);
 	key_ino(&k, KEY_ORPHAN, t->sparse);
-	raw_put(t->dir, k.b, k.len, "", 0);
+	tf_raw_put(t->dir, k.b, k.len, "", 0);
 }
 
 static const int many[] = {LSMFS_CK_DANGLING,
@@ -1081,40 +1060,6 @@ START_TEST(test_refuses_in_use_foreign_and_missing_directories)
 }
 END_TEST
 
-/* Flips bytes at 10%, 20% and 30% of the largest table. */
-static void damage_largest_table(const char *dir)
-{
-	char path[4096], best[4096] = "";
-	long bestsize = 0;
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	FILE *f;
-
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (!strstr(de->d_name, ".sst"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) == 0 && st.st_size > bestsize) {
-			bestsize = st.st_size;
-			snprintf(best, sizeof(best), "%s", path);
-		}
-	}
-	closedir(d);
-	ck_assert_int_gt(bestsize, 100000);
-	f = fopen(best, "r+b");
-	for (int i = 1; i <= 3; i++) {
-		int c;
-
-		fseek(f, bestsize * i / 10, SEEK_SET);
-		c = fgetc(f);
-		fseek(f, bestsize * i / 10, SEEK_SET);
-		fputc(c ^ 0x5a, f);
-	}
-	fclose(f);
-}
-
 START_TEST(test_engine_damage_is_reported_not_repaired)
 {
 	char *dir;
@@ -1129,11 +1074,11 @@ START_TEST(test_engine_damage_is_reported_not_repaired)
 	tu_fill(&r, data, n);
 	tf_file(fs, ROOT, "f", data, n);
 	lsmfs_unmount(fs);
-	db = db_open(dir);
+	db = tf_open_db(dir);
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
 	ck_assert_int_eq(lsm_close(db), 0);
-	lsm_close(db_open(dir)); /* removes the compacted-away tables */
-	damage_largest_table(dir);
+	lsm_close(tf_open_db(dir)); /* removes the compacted-away tables */
+	tf_damage_largest_table(dir);
 	ck_assert_int_eq(run_check(dir, 0, 0, &res), 0);
 	ck_assert_uint_gt(res.count[LSMFS_CK_ENGINE], 0);
 	ck_assert_uint_eq(res.unfixable, res.count[LSMFS_CK_ENGINE]);

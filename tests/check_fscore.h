@@ -6,6 +6,7 @@
 #ifndef LSMFS_CHECK_FSCORE_H
 #define LSMFS_CHECK_FSCORE_H
 
+#include "lsm.h"
 #include "lsmfs.h"
 #include "testutil.h"
 
@@ -35,7 +36,21 @@ typedef struct tf_dirent {
 	mode_t mode;
 } tf_dirent;
 int tf_list(lsmfs *fs, uint64_t dir, int batch, tf_dirent **out);
+/* The same, but a failing readdir is returned (-errno, and *out is left alone), not asserted. */
+int tf_list_try(lsmfs *fs, uint64_t dir, int batch, tf_dirent **out);
 
+/* Data to write: random, zeros (holes), or a repeating pattern (deduplication). */
+void tf_data(tu_rng *r, uint8_t *p, size_t n);
+
+/* The engine of an unmounted data dir, opened as it is (never created). */
+lsm_db *tf_open_db(const char *dir);
+/* Flips bytes at 10%, 20% and 30% of the largest table of an unmounted data dir (its data
+ * blocks, where the chunk keys sort first). */
+void tf_damage_largest_table(const char *dir);
+/* Puts one key into the engine of dir (created if missing), bypassing the fs. */
+void tf_raw_put(const char *dir, const void *k, size_t klen, const void *v, size_t vlen);
+/* lsm_get of one key of an unmounted data dir: 0 (*v malloc'd), LSM_NOTFOUND or -error. */
+int tf_raw_get(const char *dir, const void *k, size_t klen, void **v, size_t *vlen);
 /* Keys of one tag in an unmounted data dir. */
 size_t tf_count_keys(const char *dir, char tag);
 /*

@@ -30,12 +30,7 @@ struct run {
 /* A random live node of the given type (0: any); -1 if none. */
 static int pick(struct run *t, int type)
 {
-	int live[4096], n = 0;
-
-	for (int i = 0; i < t->m.n && n < 4096; i++)
-		if (t->m.nodes[i].type && (!type || t->m.nodes[i].type == type))
-			live[n++] = i;
-	return n ? live[tu_below(&t->r, (uint64_t)n)] : -1;
+	return fm_pick(&t->m, &t->r, type);
 }
 
 static const char *pick_name(struct run *t)
@@ -52,23 +47,6 @@ static const char *pick_name(struct run *t)
 static uint64_t ino_of(struct run *t, int node)
 {
 	return t->m.nodes[node].ino;
-}
-
-/* Data to write: random, zeros (holes), or a repeating pattern (deduplication). */
-static void make_data(struct run *t, uint8_t *p, size_t n)
-{
-	switch (tu_below(&t->r, 3)) {
-	case 0:
-		tu_fill(&t->r, p, n);
-		break;
-	case 1:
-		memset(p, 0, n);
-		break;
-	default:
-		for (size_t i = 0; i < n; i++)
-			p[i] = (uint8_t)('A' + (i / 64) % 4);
-		break;
-	}
 }
 
 static uint64_t rand_off(struct run *t, uint64_t max)
@@ -214,7 +192,7 @@ static void op_write(struct run *t)
 
 	if (f < 0)
 		return;
-	make_data(t, t->buf, n);
+	tf_data(&t->r, t->buf, n);
 	fm_write(&t->m, f, off, t->buf, n);
 	ck_assert_int_eq(lsmfs_open(t->fs, &tf_root, ino_of(t, f), O_RDWR), 0);
 	ck_assert_int_eq(lsmfs_write(t->fs, &tf_root, ino_of(t, f), t->buf, n, (off_t)off),

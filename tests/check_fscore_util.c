@@ -4,10 +4,12 @@
 #include "fscheck.h"
 #include "lsm.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const lsmfs_ctx tf_root = {.uid = 0, .gid = 0, .umask = 022};
 const lsmfs_ctx tf_user = {.uid = 1000, .gid = 1000, .umask = 022};
@@ -105,6 +107,7 @@ static int list_fn(void *arg, const char *name, const struct stat *st, uint64_t 
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 64;
 		s->v = realloc(s->v, (size_t)s->cap * sizeof(*s->v));
+		ck_assert_ptr_nonnull(s->v);
 	}
 	snprintf(s->v[s->n].name, sizeof(s->v[s->n].name), "%s", name);
 	s->v[s->n].ino = st->st_ino;
@@ -115,7 +118,7 @@ static int list_fn(void *arg, const char *name, const struct stat *st, uint64_t 
 	return 0;
 }
 
-int tf_list(lsmfs *fs, uint64_t dir, int batch, tf_dirent **out)
+int tf_list_try(lsmfs *fs, uint64_t dir, int batch, tf_dirent **out)
 {
 	struct list_state s = {.batch = batch};
 	uint64_t cookie = 0;
@@ -125,7 +128,10 @@ int tf_list(lsmfs *fs, uint64_t dir, int batch, tf_dirent **out)
 
 		s.taken = 0;
 		rc = lsmfs_readdir(fs, dir, cookie, 0, list_fn, &s);
-		ck_assert_int_eq(rc, 0);
+		if (rc) {
+			free(s.v);
+			return rc;
+		}
 		if (s.n == before)
 			break;
 		cookie = s.v[s.n - 1].cookie;
@@ -134,7 +140,31 @@ int tf_list(lsmfs *fs, uint64_t dir, int batch, tf_dirent **out)
 	return s.n;
 }
 
-static lsm_db *open_db(const char *dir)
+int tf_list(lsmfs *fs, uint64_t dir, int batch, tf_dirent **out)
+{
+	int n = tf_list_try(fs, dir, batch, out);
+
+	ck_assert_int_ge(n, 0);
+	return n;
+}
+
+void tf_data(tu_rng *r, uint8_t *p, size_t n)
+{
+	switch (tu_below(r, 3)) {
+	case 0:
+		tu_fill(r, p, n);
+		break;
+	case 1:
+		memset(p, 0, n);
+		break;
+	default:
+		for (size_t i = 0; i < n; i++)
+			p[i] = (uint8_t)('A' + (i / 64) % 4);
+		break;
+	}
+}
+
+lsm_db *tf_open_db(const char *dir)
 {
 	lsm_db *db = NULL;
 	lsm_options o;
@@ -145,9 +175,35 @@ static lsm_db *open_db(const char *dir)
 	return db;
 }
 
+void tf_raw_put(const char *dir, const void *k, size_t klen, const void *v, size_t vlen)
+{
+	lsm_db *db = NULL;
+	lsm_options o;
+
+	lsm_options_init(&o);
+	o.create_if_missing = 1;
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	ck_assert_int_eq(lsm_put(db, NULL, k, klen, v, vlen), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+
+int tf_raw_get(const char *dir, const void *k, size_t klen, void **v, size_t *vlen)
+{
+	lsm_db *db = NULL;
+	lsm_options o;
+	int rc;
+
+	lsm_options_init(&o);
+	o.create_if_missing = 0;
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	rc = lsm_get(db, NULL, k, klen, v, vlen);
+	lsm_close(db);
+	return rc;
+}
+
 size_t tf_count_keys(const char *dir, char tag)
 {
-	lsm_db *db = open_db(dir);
+	lsm_db *db = tf_open_db(dir);
 	lsm_iter *it = lsm_iter_new(db, NULL);
 	uint8_t t = (uint8_t)tag;
 	size_t n = 0, klen;
@@ -163,6 +219,38 @@ size_t tf_count_keys(const char *dir, char tag)
 	lsm_iter_free(it);
 	lsm_close(db);
 	return n;
+}
+
+void tf_damage_largest_table(const char *dir)
+{
+	char path[4096], best[4096] = "";
+	long bestsize = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (!strstr(de->d_name, ".sst"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) == 0 && st.st_size > bestsize) {
+			bestsize = st.st_size;
+			snprintf(best, sizeof(best), "%s", path);
+		}
+	}
+	closedir(d);
+	ck_assert_int_gt(bestsize, 100000);
+	FILE *f = fopen(best, "r+b");
+	for (int i = 1; i <= 3; i++) {
+		int c;
+
+		fseek(f, bestsize * i / 10, SEEK_SET);
+		c = fgetc(f);
+		fseek(f, bestsize * i / 10, SEEK_SET);
+		fputc(c ^ 0x5a, f);
+	}
+	fclose(f);
 }
 
 /* ---- offline consistency check: fs/fscheck.c's, reporting each problem ---- */

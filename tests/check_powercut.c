@@ -26,6 +26,7 @@
  */
 #include "check_fscore.h"
 #include "checksum.h"
+#include "cutenv.h"
 #include "env.h"
 #include "fsmodel.h"
 #include "lsm.h"
@@ -41,367 +42,6 @@
 #include <string.h>
 
 #define CS 4096u /* the smallest chunk: small files span many chunks */
-
-/* ---- an env whose power goes off at the Nth call that changes the disk ---- */
-
-/*
- * Wraps the fault env. The call that brings the countdown to zero does not
- * happen: the fault env drops everything unsynced, and from then on every
- * call fails with -EIO (the machine is off) until pc_revive. A read-write
- * lock keeps a call from straddling the cut. Handles are the fault env's;
- * a table of the open ones gives each its file's kind, so that the log can
- * say where the cuts fell (WAL, table, MANIFEST: the flush and compaction
- * paths are covered only if some land there).
- */
-#define MAX_OPEN 256
-
-struct pc_env {
-	lsm_env iface; /* first: a struct pc_env * is an lsm_env * */
-	lsm_env *fault;
-	pthread_rwlock_t lk;
-	atomic_long countdown; /* calls that change the disk until the cut */
-	atomic_long calls;     /* calls that changed the disk, for sizing the next countdown */
-	atomic_int dead;
-	int cut_rc;	/* what lsm_fault_power_cut said */
-	char where[48]; /* what the cut interrupted ("" between two calls) */
-	int pending;	/* a call reached zero and the cut is on its way (under lk) */
-	char pending_where[48];
-	pthread_mutex_t mu; /* protects open[] */
-	struct {
-		lsm_file *f;
-		char kind[16];
-	} open[MAX_OPEN];
-};
-
-#define NOT_ARMED (1L << 60)
-
-static struct pc_env *PE(lsm_env *env)
-{
-	return (struct pc_env *)env;
-}
-
-/* A file's kind: its base name without digits ("000012.sst" -> ".sst"). */
-static void kind_of(char *out, size_t cap, const char *path)
-{
-	const char *base = strrchr(path, '/');
-	size_t o = 0;
-
-	for (base = base ? base + 1 : path; *base && o + 1 < cap; base++)
-		if (*base < '0' || *base > '9')
-			out[o++] = *base;
-	out[o] = 0;
-}
-
-static void track(struct pc_env *pe, lsm_file *f, const char *path)
-{
-	pthread_mutex_lock(&pe->mu);
-	for (int i = 0; i < MAX_OPEN; i++) {
-		if (!pe->open[i].f) {
-			pe->open[i].f = f;
-			kind_of(pe->open[i].kind, sizeof(pe->open[i].kind), path);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&pe->mu);
-}
-
-static void untrack(struct pc_env *pe, lsm_file *f)
-{
-	pthread_mutex_lock(&pe->mu);
-	for (int i = 0; i < MAX_OPEN; i++)
-		if (pe->open[i].f == f)
-			pe->open[i].f = NULL;
-	pthread_mutex_unlock(&pe->mu);
-}
-
-/* "append .log": the call and the kind of file it was on. */
-static void describe_call(struct pc_env *pe, const char *op, lsm_file *f, const char *path,
-			  char *out, size_t cap)
-{
-	char kind[16] = "?";
-
-	if (path) {
-		kind_of(kind, sizeof(kind), path);
-	} else if (f) {
-		pthread_mutex_lock(&pe->mu);
-		for (int i = 0; i < MAX_OPEN; i++)
-			if (pe->open[i].f == f)
-				memcpy(kind, pe->open[i].kind, sizeof(kind));
-		pthread_mutex_unlock(&pe->mu);
-	}
-	snprintf(out, cap, "%s %s", op, kind);
-}
-
-/* REQUIRES: lk held for writing. */
-static void pc_cut_locked(struct pc_env *pe, const char *where)
-{
-	pe->pending = 0;
-	if (atomic_load(&pe->dead))
-		return;
-	pe->cut_rc = lsm_fault_power_cut(pe->fault);
-	snprintf(pe->where, sizeof(pe->where), "%s", where);
-	atomic_store(&pe->dead, 1);
-}
-
-/* The power goes off now (between two operations: nothing in flight but the engine's threads). */
-static void pc_cut(struct pc_env *pe)
-{
-	pthread_rwlock_wrlock(&pe->lk);
-	pc_cut_locked(pe, pe->pending ? pe->pending_where : "");
-	pthread_rwlock_unlock(&pe->lk);
-}
-
-/*
- * Enters a call: 0 to go on (then leave()), else -EIO. op (NULL for calls
- * that change nothing on disk), f and path say what it is. The call that
- * takes the countdown to zero marks the cut pending before it lets go of
- * the read lock: whoever takes the write lock next (it, or pc_disarm)
- * cuts, so that no cut can land after the test has looked.
- */
-static int enter(struct pc_env *pe, const char *op, lsm_file *f, const char *path)
-{
-	pthread_rwlock_rdlock(&pe->lk);
-	if (atomic_load(&pe->dead)) {
-		pthread_rwlock_unlock(&pe->lk);
-		return -EIO;
-	}
-	if (op) {
-		atomic_fetch_add(&pe->calls, 1);
-		if (atomic_fetch_sub(&pe->countdown, 1) == 1) {
-			describe_call(pe, op, f, path, pe->pending_where,
-				      sizeof(pe->pending_where));
-			pe->pending = 1;
-			pthread_rwlock_unlock(&pe->lk);
-			pthread_rwlock_wrlock(&pe->lk);
-			if (pe->pending)
-				pc_cut_locked(pe, pe->pending_where);
-			pthread_rwlock_unlock(&pe->lk);
-			return -EIO;
-		}
-	}
-	return 0;
-}
-
-static void leave(struct pc_env *pe)
-{
-	pthread_rwlock_unlock(&pe->lk);
-}
-
-/* Forwards a call; op (NULL for calls that change nothing on disk) names it for the log. */
-#define FWD(op, f, path, call)                          \
-	do {                                            \
-		struct pc_env *pe = PE(env);            \
-		int rc_ = enter(pe, (op), (f), (path)); \
-		if (rc_)                                \
-			return rc_;                     \
-		rc_ = pe->fault->call;                  \
-		leave(pe);                              \
-		return rc_;                             \
-	} while (0)
-
-static int pc_open(lsm_env *env, const char *path, int flags, lsm_file **out)
-{
-	struct pc_env *pe = PE(env);
-	int rc = enter(pe, (flags & (LSM_O_CREATE | LSM_O_TRUNC)) ? "create" : NULL, NULL, path);
-
-	if (rc)
-		return rc;
-	rc = pe->fault->open_file(pe->fault, path, flags, out);
-	if (!rc)
-		track(pe, *out, path);
-	leave(pe);
-	return rc;
-}
-
-/* A handle is freed whatever the state of the machine. */
-static int pc_close(lsm_env *env, lsm_file *f)
-{
-	struct pc_env *pe = PE(env);
-	int rc;
-
-	untrack(pe, f);
-	pthread_rwlock_rdlock(&pe->lk);
-	rc = pe->fault->close(pe->fault, f);
-	if (atomic_load(&pe->dead))
-		rc = -EIO;
-	pthread_rwlock_unlock(&pe->lk);
-	return rc;
-}
-
-static int pc_pread(lsm_env *env, lsm_file *f, void *buf, size_t n, uint64_t off, size_t *nread)
-{
-	FWD(NULL, f, NULL, pread(pe->fault, f, buf, n, off, nread));
-}
-
-static int pc_pwrite(lsm_env *env, lsm_file *f, const void *buf, size_t n, uint64_t off)
-{
-	FWD("pwrite", f, NULL, pwrite(pe->fault, f, buf, n, off));
-}
-
-static int pc_append(lsm_env *env, lsm_file *f, const void *buf, size_t n)
-{
-	FWD("append", f, NULL, append(pe->fault, f, buf, n));
-}
-
-static int pc_sync(lsm_env *env, lsm_file *f)
-{
-	FWD("sync", f, NULL, sync(pe->fault, f));
-}
-
-static int pc_datasync(lsm_env *env, lsm_file *f)
-{
-	FWD("datasync", f, NULL, datasync(pe->fault, f));
-}
-
-static int pc_file_size(lsm_env *env, lsm_file *f, uint64_t *size)
-{
-	FWD(NULL, f, NULL, file_size(pe->fault, f, size));
-}
-
-static int pc_truncate(lsm_env *env, lsm_file *f, uint64_t size)
-{
-	FWD("truncate", f, NULL, truncate(pe->fault, f, size));
-}
-
-static int pc_readahead(lsm_env *env, lsm_file *f, uint64_t off, uint64_t len)
-{
-	FWD(NULL, f, NULL, readahead(pe->fault, f, off, len));
-}
-
-static int pc_path_size(lsm_env *env, const char *path, uint64_t *size)
-{
-	FWD(NULL, NULL, path, path_size(pe->fault, path, size));
-}
-
-static int pc_exists(lsm_env *env, const char *path)
-{
-	FWD(NULL, NULL, path, exists(pe->fault, path));
-}
-
-static int pc_rename(lsm_env *env, const char *from, const char *to)
-{
-	FWD("rename", NULL, to, rename(pe->fault, from, to));
-}
-
-static int pc_unlink(lsm_env *env, const char *path)
-{
-	FWD("unlink", NULL, path, unlink(pe->fault, path));
-}
-
-static int pc_mkdir(lsm_env *env, const char *path, mode_t mode)
-{
-	FWD("mkdir", NULL, path, mkdir(pe->fault, path, mode));
-}
-
-static int pc_rmdir(lsm_env *env, const char *path)
-{
-	FWD("rmdir", NULL, path, rmdir(pe->fault, path));
-}
-
-static int pc_list_dir(lsm_env *env, const char *dir, char ***names, size_t *count)
-{
-	FWD(NULL, NULL, dir, list_dir(pe->fault, dir, names, count));
-}
-
-static int pc_sync_dir(lsm_env *env, const char *dir)
-{
-	FWD("sync_dir", NULL, "dir", sync_dir(pe->fault, dir));
-}
-
-static int pc_lock_file(lsm_env *env, const char *path, lsm_file **lock, pid_t *holder)
-{
-	FWD(NULL, NULL, path, lock_file(pe->fault, path, lock, holder));
-}
-
-/* The lock goes whatever the state of the machine, or the next mount could not take it. */
-static int pc_unlock_file(lsm_env *env, lsm_file *lock)
-{
-	struct pc_env *pe = PE(env);
-	int rc;
-
-	pthread_rwlock_rdlock(&pe->lk);
-	rc = pe->fault->unlock_file(pe->fault, lock);
-	pthread_rwlock_unlock(&pe->lk);
-	return rc;
-}
-
-static int pc_free_space(lsm_env *env, const char *path, uint64_t *bytes)
-{
-	FWD(NULL, NULL, path, free_space(pe->fault, path, bytes));
-}
-
-static void pc_destroy(lsm_env *env)
-{
-	struct pc_env *pe = PE(env);
-
-	pe->fault->destroy(pe->fault);
-	pthread_rwlock_destroy(&pe->lk);
-	pthread_mutex_destroy(&pe->mu);
-	free(pe);
-}
-
-static struct pc_env *pc_new(void)
-{
-	struct pc_env *pe = calloc(1, sizeof(*pe));
-
-	ck_assert_ptr_nonnull(pe);
-	pe->iface = (lsm_env){
-		.open_file = pc_open,
-		.close = pc_close,
-		.pread = pc_pread,
-		.pwrite = pc_pwrite,
-		.append = pc_append,
-		.sync = pc_sync,
-		.datasync = pc_datasync,
-		.file_size = pc_file_size,
-		.truncate = pc_truncate,
-		.readahead = pc_readahead,
-		.path_size = pc_path_size,
-		.exists = pc_exists,
-		.rename = pc_rename,
-		.unlink = pc_unlink,
-		.mkdir = pc_mkdir,
-		.rmdir = pc_rmdir,
-		.list_dir = pc_list_dir,
-		.sync_dir = pc_sync_dir,
-		.lock_file = pc_lock_file,
-		.unlock_file = pc_unlock_file,
-		.free_space = pc_free_space,
-		.destroy = pc_destroy,
-	};
-	pe->fault = lsm_env_fault_new(lsm_env_posix());
-	ck_assert_ptr_nonnull(pe->fault);
-	pthread_rwlock_init(&pe->lk, NULL);
-	pthread_mutex_init(&pe->mu, NULL);
-	atomic_store(&pe->countdown, NOT_ARMED);
-	return pe;
-}
-
-/* The power goes off after n more calls that change the disk. */
-static void pc_arm(struct pc_env *pe, long n)
-{
-	atomic_store(&pe->countdown, n);
-}
-
-/* No cut from now on but pc_cut's; one already on its way lands first. */
-static void pc_disarm(struct pc_env *pe)
-{
-	pthread_rwlock_wrlock(&pe->lk);
-	atomic_store(&pe->countdown, NOT_ARMED);
-	if (pe->pending)
-		pc_cut_locked(pe, pe->pending_where);
-	pthread_rwlock_unlock(&pe->lk);
-}
-
-/* The machine is back: the env works again on what survived. Nothing of the engine runs. */
-static void pc_revive(struct pc_env *pe)
-{
-	pthread_rwlock_wrlock(&pe->lk);
-	atomic_store(&pe->countdown, NOT_ARMED);
-	pe->pending = 0;
-	atomic_store(&pe->dead, 0);
-	pthread_rwlock_unlock(&pe->lk);
-}
 
 /* ---- a growing string ---- */
 
@@ -574,53 +214,6 @@ static void scan_error(struct scan *s, const char *what, uint64_t ino, long rc)
 		  msg && *msg ? msg : "");
 }
 
-struct listing {
-	tf_dirent *v;
-	int n, cap, batch, taken;
-};
-
-static int listing_fn(void *arg, const char *name, const struct stat *st, uint64_t next)
-{
-	struct listing *l = arg;
-
-	if (l->taken == l->batch)
-		return 1;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 32;
-		l->v = realloc(l->v, (size_t)l->cap * sizeof(*l->v));
-		ck_assert_ptr_nonnull(l->v);
-	}
-	snprintf(l->v[l->n].name, sizeof(l->v[l->n].name), "%s", name);
-	l->v[l->n].ino = st->st_ino;
-	l->v[l->n].cookie = next;
-	l->n++;
-	l->taken++;
-	return 0;
-}
-
-/* Every entry of a directory, batch at a time (resuming at cookies); -errno on failure. */
-static int list_dir(lsmfs *fs, uint64_t dino, int batch, tf_dirent **out)
-{
-	struct listing l = {.batch = batch};
-	uint64_t cookie = 0;
-
-	for (;;) {
-		int before = l.n, rc;
-
-		l.taken = 0;
-		rc = lsmfs_readdir(fs, dino, cookie, 0, listing_fn, &l);
-		if (rc) {
-			free(l.v);
-			return rc;
-		}
-		if (l.n == before)
-			break;
-		cookie = l.v[l.n - 1].cookie;
-	}
-	*out = l.v;
-	return l.n;
-}
-
 /* A whole file; NULL (and the error said) on failure. */
 static uint8_t *read_file(struct scan *s, uint64_t ino, size_t size)
 {
@@ -645,8 +238,8 @@ static uint8_t *read_file(struct scan *s, uint64_t ino, size_t size)
 
 static void scan_dir(struct scan *s, int dir, uint64_t dino, int depth)
 {
-	tf_dirent *ents = NULL; /* set by list_dir unless it fails */
-	int n = list_dir(s->fs, dino, 1 + depth % 7, &ents);
+	tf_dirent *ents = NULL; /* set by tf_list_try unless it fails */
+	int n = tf_list_try(s->fs, dino, 1 + depth % 7, &ents);
 
 	if (n < 0) {
 		scan_error(s, "readdir", dino, n);
@@ -741,7 +334,7 @@ static void scan_tree(lsmfs *fs, struct tree *t, struct sbuf *err)
 
 struct run {
 	char *dir;
-	struct pc_env *pe;
+	cut_env *ce;
 	lsmfs *fs;
 	struct tree t;
 	tu_rng r;
@@ -755,26 +348,8 @@ struct run {
 	int heavy;	  /* this cycle writes more than it does anything else */
 	long mount_calls; /* disk-changing calls a mount makes, roughly */
 	double calls_per_op;
-	struct {
-		char what[48];
-		int n;
-	} where[32]; /* where the cuts at a disk call fell */
+	cut_tally where; /* where the cuts at a disk call fell */
 };
-
-static void count_where(struct run *t, const char *what)
-{
-	for (int i = 0; i < 32; i++) {
-		if (!t->where[i].n) {
-			snprintf(t->where[i].what, sizeof(t->where[i].what), "%s", what);
-			t->where[i].n = 1;
-			return;
-		}
-		if (!strcmp(t->where[i].what, what)) {
-			t->where[i].n++;
-			return;
-		}
-	}
-}
 
 static const char *const names[] = {"a", "b", "c", "d", "e", "f"};
 
@@ -802,12 +377,7 @@ static void drop_states(struct run *t)
 
 static int pick(struct run *t, int type)
 {
-	int live[1024], n = 0;
-
-	for (int i = 0; i < t->t.m.n && n < 1024; i++)
-		if (t->t.m.nodes[i].type && (!type || t->t.m.nodes[i].type == type))
-			live[n++] = i;
-	return n ? live[tu_below(&t->r, (uint64_t)n)] : -1;
+	return fm_pick(&t->t.m, &t->r, type);
 }
 
 static const char *pick_name(struct run *t)
@@ -822,23 +392,7 @@ static uint64_t ino_of(struct run *t, int node)
 
 static int dead(struct run *t)
 {
-	return atomic_load(&t->pe->dead);
-}
-
-static void make_data(struct run *t, uint8_t *p, size_t n)
-{
-	switch (tu_below(&t->r, 3)) {
-	case 0:
-		tu_fill(&t->r, p, n);
-		break;
-	case 1:
-		memset(p, 0, n);
-		break;
-	default:
-		for (size_t i = 0; i < n; i++)
-			p[i] = (uint8_t)('A' + (i / 64) % 4);
-		break;
-	}
+	return cut_env_dead(t->ce);
 }
 
 /*
@@ -939,7 +493,7 @@ static int op_write(struct run *t)
 		return 0;
 	if (tu_below(&t->r, 2))
 		off = off / CS * CS;
-	make_data(t, t->buf, n);
+	tf_data(&t->r, t->buf, n);
 	fm_write(&t->t.m, f, off, t->buf, n);
 	if (lsmfs_open(t->fs, &tf_root, ino_of(t, f), O_RDWR)) {
 		ck_assert(dead(t));
@@ -1088,7 +642,7 @@ static lsmfs *pc_mount(struct run *t, int *rc_out)
 
 	lsmfs_opts_init(&o);
 	o.cache_bytes = 1 << 20;
-	o.engine_env = &t->pe->iface;
+	o.engine_env = &t->ce->iface;
 	rc = lsmfs_mount(&fs, t->dir, &o, &msg);
 	if (rc_out)
 		*rc_out = rc;
@@ -1175,16 +729,16 @@ static void cycle(struct run *t, uint64_t seed)
 	drop_states(t);
 	push_state(t);
 	t->durable = 0;
-	calls0 = atomic_load(&t->pe->calls);
+	calls0 = atomic_load(&t->ce->calls);
 	if (how < 2) {
 		budget = (long)(t->calls_per_op * nops) + 1;
-		pc_arm(t->pe, 1 + (long)tu_below(&t->r, (uint64_t)budget));
+		cut_env_arm(t->ce, 1 + (long)tu_below(&t->r, (uint64_t)budget));
 	} else {
 		cut_at = (int)tu_below(&t->r, (uint64_t)nops + 1);
 	}
 	for (i = 0; i < nops; i++) {
 		if (i == cut_at)
-			pc_cut(t->pe);
+			cut_env_cut(t->ce, "");
 		if (dead(t))
 			break;
 		rc = one_op(t);
@@ -1193,10 +747,10 @@ static void cycle(struct run *t, uint64_t seed)
 		if (rc)
 			break;
 	}
-	pc_disarm(t->pe);
+	cut_env_disarm(t->ce);
 	if (!dead(t)) {
 		/* the countdown outlived the workload: the power goes at its end */
-		pc_cut(t->pe);
+		cut_env_cut(t->ce, "");
 		t->cuts_between++;
 		snprintf(what, sizeof(what), "cut after the workload");
 	} else if (cut_at >= 0) {
@@ -1204,39 +758,39 @@ static void cycle(struct run *t, uint64_t seed)
 		snprintf(what, sizeof(what), "cut between two operations");
 	} else {
 		t->cuts_inside++;
-		count_where(t, t->pe->where);
-		snprintf(what, sizeof(what), "cut at %s", t->pe->where);
+		cut_tally_add(&t->where, t->ce->where);
+		snprintf(what, sizeof(what), "cut at %s", t->ce->where);
 	}
-	ck_assert_int_eq(t->pe->cut_rc, 0);
+	ck_assert_int_eq(t->ce->cut_rc, 0);
 	if (i > 0)
 		t->calls_per_op = 0.8 * t->calls_per_op +
-				  0.2 * (double)(atomic_load(&t->pe->calls) - calls0) / i;
+				  0.2 * (double)(atomic_load(&t->ce->calls) - calls0) / i;
 	lsmfs_unmount(t->fs); /* over a dead disk: errors, but no crash */
 	t->fs = NULL;
-	pc_revive(t->pe);
+	cut_env_revive(t->ce);
 
 	if (tu_below(&t->r, 5) == 0) {
 		/* and once more while the mount recovers */
-		calls0 = atomic_load(&t->pe->calls);
-		pc_arm(t->pe, 1 + (long)tu_below(&t->r, (uint64_t)t->mount_calls + 1));
+		calls0 = atomic_load(&t->ce->calls);
+		cut_env_arm(t->ce, 1 + (long)tu_below(&t->r, (uint64_t)t->mount_calls + 1));
 		t->fs = pc_mount(t, &rc);
-		pc_disarm(t->pe);
+		cut_env_disarm(t->ce);
 		ck_assert_msg(rc == 0 || dead(t), "cycle %d: mount failed with %d, power on",
 			      t->cycles, rc);
 		if (dead(t)) {
 			lsmfs_unmount(t->fs);
 			t->fs = NULL;
 			t->cuts_in_recovery++;
-			count_where(t, t->pe->where);
+			cut_tally_add(&t->where, t->ce->where);
 			snprintf(what + strlen(what), sizeof(what) - strlen(what),
-				 ", then at %s in the recovery", t->pe->where);
+				 ", then at %s in the recovery", t->ce->where);
 		}
-		pc_revive(t->pe);
+		cut_env_revive(t->ce);
 	}
 	if (!t->fs) {
-		calls0 = atomic_load(&t->pe->calls);
+		calls0 = atomic_load(&t->ce->calls);
 		t->fs = pc_mount(t, NULL);
-		t->mount_calls = (t->mount_calls + atomic_load(&t->pe->calls) - calls0 + 1) / 2 + 1;
+		t->mount_calls = (t->mount_calls + atomic_load(&t->ce->calls) - calls0 + 1) / 2 + 1;
 	}
 	verify(t, seed, what);
 	lsmfs_unmount(t->fs);
@@ -1255,9 +809,9 @@ static void fresh_fs(struct run *t)
 	if (t->dir)
 		tu_rmtree(t->dir);
 	/* A new machine too: the fault env remembers every file it saw. */
-	if (t->pe)
-		t->pe->iface.destroy(&t->pe->iface);
-	t->pe = pc_new();
+	if (t->ce)
+		t->ce->iface.destroy(&t->ce->iface);
+	t->ce = cut_env_new();
 	t->dir = tu_mkdtemp("powercut");
 	rc = lsmfs_mkfs(t->dir, &mo, &msg);
 	ck_assert_msg(rc == 0, "mkfs: %d %s", rc, msg ? msg : "");
@@ -1298,14 +852,14 @@ START_TEST(test_power_cuts_keep_fsynced_states_and_a_consistent_tree)
 	       t.cycles, t.ops, t.fsyncs, t.cuts_inside, t.cuts_between, t.cuts_in_recovery,
 	       t.fresh, t.calls_per_op, t.mount_calls);
 	printf("cuts at a disk call fell at:");
-	for (int i = 0; i < 32 && t.where[i].n; i++)
-		printf("%s %s %d", i ? "," : "", t.where[i].what, t.where[i].n);
+	for (int i = 0; i < 64 && t.where.v[i].n; i++)
+		printf("%s %s %d", i ? "," : "", t.where.v[i].what, t.where.v[i].n);
 	printf("\n");
 	drop_states(&t);
 	free(t.states);
 	tree_free(&t.t);
 	free(t.buf);
-	t.pe->iface.destroy(&t.pe->iface);
+	t.ce->iface.destroy(&t.ce->iface);
 	tu_rmtree(t.dir);
 }
 END_TEST

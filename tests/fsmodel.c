@@ -314,3 +314,19 @@ int fm_truncate(fsmodel *m, int node, uint64_t size)
 	nd->size = size;
 	return 0;
 }
+
+int fm_pick(const fsmodel *m, tu_rng *r, int type)
+{
+	uint64_t n = 0, k;
+
+	for (int i = 0; i < m->n; i++)
+		if (m->nodes[i].type && (!type || m->nodes[i].type == type))
+			n++;
+	if (!n)
+		return -1;
+	k = tu_below(r, n);
+	for (int i = 0; i < m->n; i++)
+		if (m->nodes[i].type && (!type || m->nodes[i].type == type) && k-- == 0)
+			return i;
+	return -1;
+}

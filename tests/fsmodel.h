@@ -7,6 +7,8 @@
 #ifndef LSMFS_FSMODEL_H
 #define LSMFS_FSMODEL_H
 
+#include "testutil.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +48,8 @@ int fm_link(fsmodel *m, int node, int dir, const char *name);
 int fm_rename(fsmodel *m, int dir, const char *name, int ndir, const char *nname, unsigned flags);
 int fm_write(fsmodel *m, int node, uint64_t off, const void *buf, size_t n);
 int fm_truncate(fsmodel *m, int node, uint64_t size);
+/* A live node of the given type (0: any) drawn from r; -1 if none (then r is not used). */
+int fm_pick(const fsmodel *m, tu_rng *r, int type);
 /* Number of subdirectories + 2 for a directory, link count otherwise. */
 int fm_nlink(const fsmodel *m, int node);
 

@@ -1,0 +1,570 @@
+/*
+ * check_fscore_data.c — the fs core's file data without a mount:
+ * deduplicated chunks and their reference counts, holes, sparse files past
+ * 4 GiB, fallocate, punch and seek, copy_file_range sharing chunks, damaged
+ * chunks and tables failing reads but not the mount, read-only mounts, and
+ * the space reserve that refuses new data but never freeing.
+ */
+#include "check_fscore.h"
+
+#include "env.h"
+#include "keys.h"
+#include "lsm.h"
+#include "space.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define ROOT LSMFS_ROOT_INO
+
+/* ---- data ---- */
+
+START_TEST(test_dedup_shares_chunks_and_counts_references)
+{
+	char *dir;
+	const uint32_t cs = 4096;
+	lsmfs *fs = tf_new(&dir, cs);
+	uint8_t x[4096], y[4096], a[3 * 4096], b[2 * 4096];
+	uint8_t sha[SHA_LEN], rk[1 + SHA_LEN];
+	unsigned int mdlen = SHA_LEN;
+	void *v;
+	size_t vlen;
+
+	memset(x, 'x', sizeof(x));
+	memset(y, 'y', sizeof(y));
+	memcpy(a, x, cs);
+	memcpy(a + cs, y, cs);
+	memcpy(a + 2 * cs, x, cs);
+	memcpy(b, x, cs);
+	memcpy(b + cs, y, cs);
+	tf_file(fs, ROOT, "a", a, sizeof(a));
+	tf_file(fs, ROOT, "b", b, sizeof(b));
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 2);
+	ck_assert_uint_eq(tf_count_keys(dir, 'F'), 5);
+	ck_assert_int_eq(tf_check(dir), 0);
+	EVP_Digest(x, cs, sha, &mdlen, EVP_sha256(), NULL);
+	rk[0] = 'R';
+	memcpy(rk + 1, sha, SHA_LEN);
+	ck_assert_int_eq(tf_raw_get(dir, rk, sizeof(rk), &v, &vlen), 0);
+	ck_assert_uint_eq(get_be64(v), 3);
+	free(v);
+
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "a"), 0);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_raw_get(dir, rk, sizeof(rk), &v, &vlen), 0);
+	ck_assert_uint_eq(get_be64(v), 1);
+	free(v);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 2);
+	ck_assert_int_eq(tf_check(dir), 0);
+
+	/* overwriting b's x with y leaves x unreferenced: its bytes go */
+	fs = tf_mount(dir);
+	uint64_t bi = tf_ino(fs, ROOT, "b");
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, bi, y, cs, 0), cs);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_raw_get(dir, rk, sizeof(rk), &v, &vlen), LSM_NOTFOUND);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 1);
+	ck_assert_int_eq(tf_check(dir), 0);
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "b"), 0);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'R'), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_holes_read_as_zeros_and_take_no_blocks)
+{
+	char *dir;
+	const uint32_t cs = 4096;
+	lsmfs *fs = tf_new(&dir, cs);
+	uint8_t buf[5 * 4096], zero[4096];
+	struct stat st, in;
+	uint64_t f = tf_file(fs, ROOT, "f", NULL, 0);
+
+	memset(zero, 0, sizeof(zero));
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, "end", 3, 4 * cs + 10), 3);
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+	ck_assert_int_eq(st.st_size, 4 * cs + 13);
+	ck_assert_int_eq(st.st_blocks, cs / 512);
+	ck_assert_int_eq(lsmfs_read(fs, f, buf, sizeof(buf), 0), 4 * cs + 13);
+	for (size_t i = 0; i < 4 * cs + 10; i++)
+		ck_assert_uint_eq(buf[i], 0);
+	ck_assert_int_eq(memcmp(buf + 4 * cs + 10, "end", 3), 0);
+	/* writing zeros makes no chunk */
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, zero, cs, 0), cs);
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+	ck_assert_int_eq(st.st_blocks, cs / 512);
+	/* truncate down into the chunk zeroes its tail: growing again reads zeros */
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, "abcdef", 6, cs), 6);
+	memset(&in, 0, sizeof(in));
+	in.st_size = cs + 2;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, f, &in, LSMFS_SET_SIZE, &st), 0);
+	ck_assert_int_eq(st.st_size, cs + 2);
+	ck_assert_int_eq(st.st_blocks, cs / 512);
+	in.st_size = 3 * cs;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, f, &in, LSMFS_SET_SIZE, &st), 0);
+	ck_assert_int_eq(lsmfs_read(fs, f, buf, 8, cs), 8);
+	ck_assert_int_eq(memcmp(buf, "ab\0\0\0\0\0\0", 8), 0);
+	in.st_size = 0;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, f, &in, LSMFS_SET_SIZE, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 0);
+	ck_assert_int_eq(lsmfs_read(fs, f, buf, 10, 0), 0);
+	ck_assert_int_eq(lsmfs_read(fs, f, buf, 10, -1), -EINVAL);
+	ck_assert_int_eq(lsmfs_read(fs, ROOT, buf, 10, 0), -EISDIR);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, ROOT, buf, 10, 0), -EISDIR);
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, ROOT, &in, LSMFS_SET_SIZE, &st), -EISDIR);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_sparse_file_past_4gib)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, 0);
+	const off_t big = 5ll << 30;
+	uint8_t data[100000], got[100000];
+	struct stat st, in;
+	uint64_t f = tf_file(fs, ROOT, "big", NULL, 0);
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i % 251 + 1);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, data, sizeof(data), big), sizeof(data));
+	fs = tf_remount(fs, dir);
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+	ck_assert_int_eq(st.st_size, big + (off_t)sizeof(data));
+	ck_assert_int_eq(st.st_blocks, 2 * LSMFS_DEFAULT_CHUNK / 512);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), big), sizeof(got));
+	ck_assert_int_eq(memcmp(got, data, sizeof(data)), 0);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, 4096, 1ll << 32), 4096);
+	for (size_t i = 0; i < 4096; i++)
+		ck_assert_uint_eq(got[i], 0);
+	ck_assert_int_eq(lsmfs_lseek(fs, f, 0, SEEK_DATA), big);
+	ck_assert_int_eq(lsmfs_lseek(fs, f, 0, SEEK_HOLE), 0);
+	ck_assert_int_eq(lsmfs_lseek(fs, f, big + 10, SEEK_HOLE), st.st_size);
+	/* truncate to just above 4 GiB drops both chunks */
+	memset(&in, 0, sizeof(in));
+	in.st_size = (1ll << 32) + 1;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, f, &in, LSMFS_SET_SIZE, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 0);
+	ck_assert_int_eq(lsmfs_lseek(fs, f, 0, SEEK_DATA), -ENXIO);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_fallocate_punch_and_seek)
+{
+	char *dir;
+	const uint32_t cs = 4096;
+	lsmfs *fs = tf_new(&dir, cs);
+	uint8_t data[6 * 4096], got[6 * 4096];
+	struct stat st;
+	uint64_t f = tf_file(fs, ROOT, "f", NULL, 0);
+
+	memset(data, 'd', sizeof(data));
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, data, sizeof(data), 0), sizeof(data));
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE, 0, 10), -EOPNOTSUPP);
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE, 0, 10), -EOPNOTSUPP);
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, 0, 0, 0), -EINVAL);
+	ck_assert_int_eq(lsmfs_fallocate(fs, ROOT, 0, 0, 10), -EISDIR);
+	/* punch [cs + 100, 4 cs): chunk 1 keeps 100 bytes, chunks 2 and 3 go */
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					 cs + 100, 3 * cs - 100),
+			 0);
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+	ck_assert_int_eq(st.st_size, 6 * cs);
+	ck_assert_int_eq(st.st_blocks, 4 * cs / 512);
+	memset(data + cs + 100, 0, 3 * cs - 100);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 0), sizeof(got));
+	ck_assert_int_eq(memcmp(got, data, sizeof(data)), 0);
+	ck_assert_int_eq(lsmfs_lseek(fs, f, 0, SEEK_HOLE), 2 * cs);
+	ck_assert_int_eq(lsmfs_lseek(fs, f, 2 * cs + 5, SEEK_DATA), 4 * cs);
+	ck_assert_int_eq(lsmfs_lseek(fs, f, 5, SEEK_DATA), 5);
+	ck_assert_int_eq(lsmfs_lseek(fs, f, 4 * cs, SEEK_HOLE), 6 * cs);
+	ck_assert_int_eq(lsmfs_lseek(fs, f, 6 * cs, SEEK_DATA), -ENXIO);
+	/* a punch inside one chunk zeroes just that range */
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 10, 20),
+			 0);
+	memset(data + 10, 0, 20);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 0), sizeof(got));
+	ck_assert_int_eq(memcmp(got, data, sizeof(data)), 0);
+	/* mode 0 extends the size and allocates nothing; KEEP_SIZE alone changes nothing */
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, 0, 8 * cs, cs), 0);
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+	ck_assert_int_eq(st.st_size, 9 * cs);
+	ck_assert_int_eq(st.st_blocks, 4 * cs / 512);
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_KEEP_SIZE, 20 * cs, cs), 0);
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+	ck_assert_int_eq(st.st_size, 9 * cs);
+	/* punching to the end of file drops the partial last chunk too */
+	ck_assert_int_eq(
+		lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 100 * cs), 0);
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 0);
+	ck_assert_int_eq(st.st_size, 9 * cs);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_copy_file_range_shares_aligned_chunks)
+{
+	char *dir;
+	const uint32_t cs = 4096;
+	lsmfs *fs = tf_new(&dir, cs);
+	tu_rng r;
+	uint8_t src[8 * 4096], got[8 * 4096 + 100];
+	size_t n;
+	uint8_t *buf;
+
+	tu_rng_init(&r, tu_seed());
+	tu_fill(&r, src, sizeof(src));
+	uint64_t a = tf_file(fs, ROOT, "a", src, sizeof(src));
+	uint64_t b = tf_file(fs, ROOT, "b", NULL, 0);
+	/* aligned: 8 chunks by reference, no new chunk */
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, a, 0, b, 0, sizeof(src) + 999),
+			 sizeof(src));
+	buf = tf_slurp(fs, b, &n);
+	ck_assert_int_eq(n, sizeof(src));
+	ck_assert_int_eq(memcmp(buf, src, n), 0);
+	free(buf);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 8);
+	ck_assert_int_eq(tf_check(dir), 0);
+	fs = tf_mount(dir);
+	/* unaligned: bytes copied */
+	uint64_t c = tf_file(fs, ROOT, "c", NULL, 0);
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, a, 100, c, 7, 3 * cs), 3 * cs);
+	ck_assert_int_eq(lsmfs_read(fs, c, got, sizeof(got), 0), 3 * cs + 7);
+	ck_assert_int_eq(memcmp(got + 7, src + 100, 3 * cs), 0);
+	/* same file, overlapping: refused; past the end: nothing */
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, a, 0, a, 10, 100), -EINVAL);
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, a, sizeof(src), b, 0, 100), 0);
+	/* same file, disjoint ranges in one chunk */
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, a, 0, a, 1000, 500), 500);
+	memmove(src + 1000, src, 500);
+	buf = tf_slurp(fs, a, &n);
+	ck_assert_int_eq(memcmp(buf, src, sizeof(src)), 0);
+	free(buf);
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "a"), 0);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_corrupt_chunk_reads_eio_other_files_fine)
+{
+	char *dir;
+	const uint32_t cs = 4096;
+	lsmfs *fs = tf_new(&dir, cs);
+	uint8_t a[4096], b[4096], got[4096], ck[1 + SHA_LEN];
+	unsigned int mdlen = SHA_LEN;
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	uint64_t fa = tf_file(fs, ROOT, "a", a, sizeof(a));
+	uint64_t fb = tf_file(fs, ROOT, "b", b, sizeof(b));
+	lsmfs_unmount(fs);
+	ck[0] = 'C';
+	EVP_Digest(a, cs, ck + 1, &mdlen, EVP_sha256(), NULL);
+	a[100] ^= 1;
+	tf_raw_put(dir, ck, sizeof(ck), a, sizeof(a));
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_read(fs, fa, got, sizeof(got), 0), -EIO);
+	ck_assert_int_eq(lsmfs_read(fs, fb, got, sizeof(got), 0), sizeof(got));
+	ck_assert_int_eq(memcmp(got, b, sizeof(b)), 0);
+	lsmfs_unmount(fs);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_engine_corruption_fails_the_read_not_the_mount)
+{
+	char *dir;
+	const uint32_t cs = 4096;
+	lsmfs *fs = tf_new(&dir, cs);
+	size_t n = 300 * cs;
+	uint8_t *data = malloc(n), *got = malloc(cs);
+	lsm_db *db = NULL;
+	lsm_options o;
+	struct stat st;
+	int eio = 0;
+	tu_rng r;
+
+	tu_rng_init(&r, tu_seed());
+	tu_fill(&r, data, n);
+	uint64_t f = tf_file(fs, ROOT, "f", data, n);
+	lsmfs_unmount(fs);
+	lsm_options_init(&o);
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	/* (the engine removes the compacted-away tables at its next open) */
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	tf_damage_largest_table(dir);
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_getattr(fs, ROOT, &st), 0);
+	for (size_t off = 0; off < n; off += cs) {
+		ssize_t rc = lsmfs_read(fs, f, got, cs, (off_t)off);
+
+		if (rc == -EIO)
+			eio++;
+		else
+			ck_assert_int_eq(rc, cs);
+	}
+	ck_assert_int_gt(eio, 0);
+	/* the filesystem goes on working */
+	tf_file(fs, ROOT, "after", "ok", 2);
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+	lsmfs_unmount(fs);
+	free(data);
+	free(got);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_read_only_mount_reads_and_refuses_changes)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, 0);
+	lsmfs_opts o;
+	const char *msg;
+	struct stat st, in;
+	char buf[8];
+	uint64_t f = tf_file(fs, ROOT, "f", "data", 4);
+
+	lsmfs_unmount(fs);
+	lsmfs_opts_init(&o);
+	o.read_only = 1;
+	ck_assert_int_eq(lsmfs_mount(&fs, dir, &o, &msg), 0);
+	ck_assert_int_eq(lsmfs_read(fs, f, buf, sizeof(buf), 0), 4);
+	ck_assert_int_eq(lsmfs_create(fs, &tf_root, ROOT, "g", 0644, 0, &st), -EROFS);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, "x", 1, 0), -EROFS);
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "f"), -EROFS);
+	memset(&in, 0, sizeof(in));
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, f, &in, LSMFS_SET_MODE, &st), -EROFS);
+	ck_assert_int_eq(lsmfs_fsync(fs, f, 0), 0);
+	struct statvfs sv;
+	ck_assert_int_eq(lsmfs_statfs(fs, &sv), 0);
+	ck_assert_uint_eq(sv.f_flag & ST_RDONLY, ST_RDONLY);
+	lsmfs_unmount(fs);
+	/* synchronous writes work too */
+	o.read_only = 0;
+	o.sync_writes = 1;
+	ck_assert_int_eq(lsmfs_mount(&fs, dir, &o, &msg), 0);
+	tf_file(fs, ROOT, "g", "x", 1);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/* ---- the space reserve ---- */
+
+START_TEST(test_default_reserve_follows_engine_options_and_host_size)
+{
+	lsm_options lo;
+	uint64_t r;
+
+	lsm_options_init(&lo);
+	lo.memtable_bytes = 4u << 20;
+	lo.max_immutable_memtables = 2;
+	lo.l0_stop_trigger = 12;
+	lo.level_base_bytes = 64u << 20;
+	lo.target_file_bytes = 8u << 20;
+	lo.level_multiplier = 10;
+	/* flushes 3 * 4 MiB * 5/4 + L0 -> L1 (12 * 4 + 64 MiB) + MANIFEST */
+	r = space_default_reserve(&lo, 0);
+	ck_assert_uint_eq(r, 15u * (1u << 20) + (112u << 20) + SPACE_MANIFEST_BYTES);
+	ck_assert_uint_eq(space_default_reserve(&lo, 1ull << 40), r);
+	/* a small host filesystem keeps at least half of itself usable */
+	ck_assert_uint_eq(space_default_reserve(&lo, 128u << 20), 64u << 20);
+	/* when one file into the level below is the larger compaction, it counts */
+	lo.target_file_bytes = 32u << 20;
+	ck_assert_uint_eq(space_default_reserve(&lo, 0),
+			  15u * (1u << 20) + 32u * 11 * (1u << 20) + SPACE_MANIFEST_BYTES);
+}
+END_TEST
+
+/* Mounts dir with a fault env (whose ENOSPC limit is the free space the guard sees). */
+static lsmfs *mount_reserve(const char *dir, int64_t reserve, lsm_env *fe)
+{
+	lsmfs_opts o;
+	lsmfs *fs = NULL;
+	const char *msg = NULL;
+
+	lsmfs_opts_init(&o);
+	o.cache_bytes = 1 << 20;
+	o.reserve_bytes = reserve;
+	o.engine_env = fe;
+	ck_assert_msg(lsmfs_mount(&fs, dir, &o, &msg) == 0, "mount: %s", msg ? msg : "");
+	return fs;
+}
+
+static uint64_t fault_written(lsm_env *fe)
+{
+	lsm_fault_counters c;
+
+	lsm_fault_counters_get(fe, &c);
+	return c.bytes_written;
+}
+
+START_TEST(test_reserve_refuses_adding_data_never_freeing)
+{
+	const uint64_t reserve = 1u << 20;
+	char *dir = tu_mkdtemp("fscore-reserve");
+	lsmfs_mkfs_opts mo = {.chunk_size = 0};
+	lsm_env *fe = lsm_env_fault_new(lsm_env_posix());
+	static uint8_t buf[256 << 10];
+	const char *msg = NULL;
+	struct stat st, in;
+	uint64_t a, b, d, before;
+	lsmfs *fs;
+
+	ck_assert_int_eq(lsmfs_mkfs(dir, &mo, &msg), 0);
+	fs = mount_reserve(dir, (int64_t)reserve, fe);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7919u >> 5);
+	/* Room for 200 KiB above the reserve: 64 KiB goes in, 256 KiB more does not. */
+	lsm_fault_enospc_after(fe, reserve + (200u << 10));
+	a = tf_file(fs, ROOT, "a", buf, 64u << 10);
+	ck_assert_int_eq(lsmfs_setxattr(fs, a, "user.x", "v", 1, 0), 0);
+	b = tf_file(fs, ROOT, "b", NULL, 0);
+	d = tf_mkdir(fs, ROOT, "d");
+	before = fault_written(fe);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, b, buf, sizeof(buf), 0), -ENOSPC);
+	/* refused before the engine saw anything */
+	ck_assert_uint_eq(fault_written(fe), before);
+
+	/*
+	 * Less than a new inode's worth above the reserve: nothing that adds
+	 * gets in, once the guard's last look is stale.
+	 */
+	lsm_fault_enospc_after(fe, reserve + 1000);
+	usleep(SPACE_LOOK_NS / 1000 + 10000);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, b, buf, 4096, 0), -ENOSPC);
+	ck_assert_int_eq(lsmfs_create(fs, &tf_root, ROOT, "c", 0644, O_RDWR, &st), -ENOSPC);
+	ck_assert_int_eq(lsmfs_mkdir(fs, &tf_root, ROOT, "e", 0755, &st), -ENOSPC);
+	ck_assert_int_eq(lsmfs_mknod(fs, &tf_root, ROOT, "p", S_IFIFO | 0644, 0, &st), -ENOSPC);
+	ck_assert_int_eq(lsmfs_symlink(fs, &tf_root, ROOT, "s", "a", &st), -ENOSPC);
+	ck_assert_int_eq(lsmfs_link(fs, a, ROOT, "a2", &st), -ENOSPC);
+	ck_assert_int_eq(lsmfs_setxattr(fs, a, "user.y", "v", 1, 0), -ENOSPC);
+	ck_assert_int_eq(lsmfs_fallocate(fs, b, 0, 0, 1 << 20), -ENOSPC);
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, a, 0, b, 0, 4096), -ENOSPC);
+	/* the checks an operation makes first still come first */
+	ck_assert_int_eq(lsmfs_mkdir(fs, &tf_root, ROOT, "d", 0755, &st), -EEXIST);
+	ck_assert_uint_eq(fault_written(fe), before);
+
+	/* What frees or only shrinks always goes through, into the reserve. */
+	memset(&in, 0, sizeof(in));
+	in.st_size = 10;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, a, &in, LSMFS_SET_SIZE, &st), 0);
+	in.st_size = 1 << 30; /* growing takes no space: a hole */
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, b, &in, LSMFS_SET_SIZE, &st), 0);
+	in.st_mode = 0600;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, a, &in, LSMFS_SET_MODE, &st), 0);
+	ck_assert_int_eq(lsmfs_fallocate(fs, a, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 5),
+			 0);
+	ck_assert_int_eq(lsmfs_removexattr(fs, a, "user.x"), 0);
+	ck_assert_int_eq(lsmfs_rename(fs, ROOT, "a", d, "a", 0), 0);
+	ck_assert_int_eq(lsmfs_fsync(fs, a, 0), 0);
+	ck_assert_int_eq(lsmfs_unlink(fs, d, "a"), 0);
+	ck_assert_int_eq(lsmfs_rmdir(fs, ROOT, "d"), 0);
+	ck_assert_uint_gt(fault_written(fe), before);
+
+	/* Space back: writes go in again at once (a refusal looked, so will the next call). */
+	lsm_fault_clear(fe);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, b, buf, sizeof(buf), 0), (ssize_t)sizeof(buf));
+	ck_assert_int_eq(lsmfs_mkdir(fs, &tf_root, ROOT, "e", 0755, &st), 0);
+	lsmfs_forget(fs, st.st_ino, 1);
+	lsmfs_unmount(fs);
+	fe->destroy(fe);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_statfs_keeps_the_reserve_from_available)
+{
+	char *dir = tu_mkdtemp("fscore-reserve");
+	lsmfs_mkfs_opts mo = {.chunk_size = 0};
+	const char *msg = NULL;
+	struct statvfs host, sv;
+	lsmfs *fs;
+	uint64_t avail, r;
+
+	ck_assert_int_eq(lsmfs_mkfs(dir, &mo, &msg), 0);
+	/* half of the free space: far more than what others write meanwhile */
+	ck_assert_int_eq(statvfs(dir, &host), 0);
+	r = (uint64_t)host.f_bavail * host.f_frsize / 2;
+	ck_assert_uint_gt(r, 256u << 20);
+	fs = mount_reserve(dir, (int64_t)r, NULL);
+	ck_assert_int_eq(statvfs(dir, &host), 0);
+	ck_assert_int_eq(lsmfs_statfs(fs, &sv), 0);
+	avail = (uint64_t)host.f_bavail * host.f_frsize;
+	/* other programs may write to the host between the two looks */
+	ck_assert_uint_le(sv.f_bavail * sv.f_frsize, avail - r + (64u << 20));
+	ck_assert_uint_ge(sv.f_bavail * sv.f_frsize + (64u << 20), avail - r);
+	ck_assert_uint_ge(sv.f_bfree * sv.f_frsize + (64u << 20), avail);
+	lsmfs_unmount(fs);
+
+	/* a reserve beyond the free space: nothing available, writes refused, free still shown */
+	fs = mount_reserve(dir, (int64_t)(avail + (1ull << 40)), NULL);
+	ck_assert_int_eq(lsmfs_statfs(fs, &sv), 0);
+	ck_assert_uint_eq(sv.f_bavail, 0);
+	ck_assert_uint_gt(sv.f_bfree, 0);
+	ck_assert_int_eq(lsmfs_mkdir(fs, &tf_root, ROOT, "d", 0755, NULL), -ENOSPC);
+	lsmfs_unmount(fs);
+
+	/* reserve 0: no guard, all of the free space available */
+	fs = mount_reserve(dir, 0, NULL);
+	ck_assert_int_eq(statvfs(dir, &host), 0);
+	ck_assert_int_eq(lsmfs_statfs(fs, &sv), 0);
+	avail = (uint64_t)host.f_bavail * host.f_frsize;
+	ck_assert_uint_ge(sv.f_bavail * sv.f_frsize + (64u << 20), avail);
+	lsmfs_unmount(fs);
+	tu_rmtree(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("fscore_data");
+	TCase *tc = tcase_create("fscore_data");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_dedup_shares_chunks_and_counts_references);
+	tcase_add_test(tc, test_holes_read_as_zeros_and_take_no_blocks);
+	tcase_add_test(tc, test_sparse_file_past_4gib);
+	tcase_add_test(tc, test_fallocate_punch_and_seek);
+	tcase_add_test(tc, test_copy_file_range_shares_aligned_chunks);
+	tcase_add_test(tc, test_corrupt_chunk_reads_eio_other_files_fine);
+	tcase_add_test(tc, test_engine_corruption_fails_the_read_not_the_mount);
+	tcase_add_test(tc, test_read_only_mount_reads_and_refuses_changes);
+	tcase_add_test(tc, test_default_reserve_follows_engine_options_and_host_size);
+	tcase_add_test(tc, test_reserve_refuses_adding_data_never_freeing);
+	tcase_add_test(tc, test_statfs_keeps_the_reserve_from_available);
+	suite_add_tcase(s, tc);
+	return tu_run_suite(s);
+}
