@@ -56,8 +56,6 @@ const char *lsm_strerror(int code)
 		return "database already exists";
 	case LSM_EVERSION:
 		return "unsupported format version";
-	case LSM_ECLOSED:
-		return "database handle is closed";
 	}
 	if (code < LSM_ECORRUPT)
 		return strerror(code); /* glibc's table is static and thread-safe */

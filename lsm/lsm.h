@@ -33,8 +33,12 @@ enum {
 	LSM_ENOTDB,	      /* the directory holds no database */
 	LSM_EEXIST,	      /* the database exists and error_if_exists was set */
 	LSM_EVERSION,	      /* a file uses a format version this build does not know */
-	LSM_ECLOSED,	      /* the handle was used after lsm_close() */
-	LSM_ECODE_END
+	/*
+	 * 10006 is never returned: it once named "used after lsm_close()",
+	 * which no code can detect (lsm_close frees the handle). It stays
+	 * unused so that no value here ever changes meaning (ABI).
+	 */
+	LSM_ECODE_END = LSM_EVERSION + 2
 };
 
 /* lsm_get() and lsm_batch_get-style lookups return this when a key is absent. */
@@ -101,6 +105,11 @@ int lsm_open(lsm_db **dbp, const char *dir, const lsm_options *opts);
  * in the WAL, releases the LOCK and frees db. Every write acknowledged before
  * the call stays durable in the WAL. Returns the first background error, if
  * any was pending. db is freed in every case.
+ *
+ * Every iterator of db must be freed first (lsm_iter_free reaches into db);
+ * snapshots not yet released are released here. No other thread may be in
+ * a call on db, or make one after: db is freed memory then, which no error
+ * code can report.
  */
 int lsm_close(lsm_db *db);
 
