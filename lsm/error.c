@@ -30,6 +30,11 @@ int lsm_corrupt_at(const char *file, uint64_t offset, const char *fmt, ...)
 	return -LSM_ECORRUPT;
 }
 
+void lsm_clearerr(void)
+{
+	errmsg_buf[0] = '\0';
+}
+
 const char *lsm_errmsg(void)
 {
 	return errmsg_buf;

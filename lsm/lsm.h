@@ -104,7 +104,8 @@ int lsm_open(lsm_db **dbp, const char *dir, const lsm_options *opts);
  * Waits for background work, writes nothing new to disk that is not already
  * in the WAL, releases the LOCK and frees db. Every write acknowledged before
  * the call stays durable in the WAL. Returns the first background error, if
- * any was pending. db is freed in every case.
+ * any was pending, and lsm_errmsg() then gives its message as recorded when
+ * it happened (see lsm_background_error). db is freed in every case.
  *
  * Every iterator of db must be freed first (lsm_iter_free reaches into db);
  * snapshots not yet released are released here. No other thread may be in
@@ -223,7 +224,8 @@ typedef struct lsm_stats {
 	uint64_t live_bytes; /* sum of live table sizes */
 	int level_files[LSM_MAX_LEVELS];
 	uint64_t level_bytes[LSM_MAX_LEVELS];
-	int background_error; /* 0, or the error that made the db read-only */
+	int background_error; /* 0, or the error that made the db read-only (its
+				 message: lsm_background_error) */
 } lsm_stats;
 
 /* Fills *st with the current numbers. */
@@ -240,6 +242,15 @@ const char *lsm_strerror(int code);
  * offset, expected vs found). Valid until the thread's next failing call.
  */
 const char *lsm_errmsg(void);
+/*
+ * The background error that made db read-only (a failed flush or
+ * compaction, say): 0 if there is none, else its negative code. Its
+ * message (which file, what failed), recorded when it happened in the
+ * thread where it happened, is copied into buf (NUL-terminated, never
+ * empty after an error) unless buf is NULL or buflen 0. Callable from any
+ * thread at any time before lsm_close; lsm_errmsg() plays no part.
+ */
+int lsm_background_error(lsm_db *db, char *buf, size_t buflen);
 
 #ifdef __cplusplus
 }
