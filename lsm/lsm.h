@@ -206,6 +206,40 @@ int lsm_compact_range(lsm_db *db, const void *begin, size_t blen, const void *en
 typedef void (*lsm_verify_report_fn)(void *arg, const char *file, uint64_t offset, const char *msg);
 int lsm_verify(lsm_db *db, lsm_verify_report_fn report, void *arg);
 
+/* What kind of problem lsm_verify_problems found. */
+enum lsm_verify_kind {
+	/* Stored data is damaged: a checksum or format check failed, or a
+	 * record does not parse. */
+	LSM_VERIFY_CORRUPT = 1,
+	/*
+	 * A WAL ends in a record a crash cut short, with nothing valid after
+	 * it. Not damage: the next read-write open drops it, as recovery
+	 * always does (only a read-only open, which rewrites nothing, leaves
+	 * one for verify to find).
+	 */
+	LSM_VERIFY_TORN_TAIL = 2,
+	/* A file could not be checked: an I/O error, a missing file, no
+	 * memory; code says which. */
+	LSM_VERIFY_ERROR = 3,
+};
+
+/* One problem; the pointers are valid only during the callback. */
+typedef struct lsm_verify_problem {
+	int kind;	  /* enum lsm_verify_kind */
+	int code;	  /* the negative error behind it (-LSM_ECORRUPT, -EIO, -ENOENT, ...) */
+	const char *file; /* the file's path */
+	uint64_t offset;  /* where in it (0 when the whole file is concerned) */
+	const char *msg;  /* what is wrong, for people: never parse it */
+} lsm_verify_problem;
+typedef void (*lsm_verify_problem_fn)(void *arg, const lsm_verify_problem *p);
+
+/*
+ * lsm_verify, with each problem passed to fn (if non-NULL) with its kind, so
+ * that a caller can tell a crash's torn WAL tail from damage without reading
+ * the message. Same checks and return value as lsm_verify.
+ */
+int lsm_verify_problems(lsm_db *db, lsm_verify_problem_fn fn, void *arg);
+
 #define LSM_MAX_LEVELS 7
 
 typedef struct lsm_stats {

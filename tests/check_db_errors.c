@@ -1,7 +1,7 @@
 /*
  * check_db_errors.c — what the engine says about failures: a background
  * error's message, kept with its code and readable from any thread and
- * after lsm_close.
+ * after lsm_close; the kind lsm_verify_problems gives each problem.
  */
 #include "env.h"
 #include "lsm.h"
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *dir;
 
@@ -138,6 +139,98 @@ START_TEST(test_background_error_message_names_the_file_in_any_thread_and_after_
 }
 END_TEST
 
+/* ---- verify's kinds ---- */
+
+typedef struct problems {
+	int n, torn, corrupt, other;
+	char file[512], msg[1024];
+	uint64_t offset;
+	int code;
+} problems;
+
+static void collect(void *arg, const lsm_verify_problem *p)
+{
+	problems *ps = arg;
+	ps->n++;
+	ps->torn += p->kind == LSM_VERIFY_TORN_TAIL;
+	ps->corrupt += p->kind == LSM_VERIFY_CORRUPT;
+	ps->other += p->kind != LSM_VERIFY_TORN_TAIL && p->kind != LSM_VERIFY_CORRUPT;
+	snprintf(ps->file, sizeof(ps->file), "%s", p->file);
+	snprintf(ps->msg, sizeof(ps->msg), "%s", p->msg);
+	ps->offset = p->offset;
+	ps->code = p->code;
+}
+
+static void count_report(void *arg, const char *file, uint64_t off, const char *msg)
+{
+	(void)file;
+	(void)off;
+	(void)msg;
+	(*(int *)arg)++;
+}
+
+/* Runs a shell command, with $D the db's directory, and asserts it succeeded. */
+static void sh(const char *cmd)
+{
+	ck_assert_int_eq(setenv("D", dir, 1), 0);
+	ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
+}
+
+START_TEST(test_verify_calls_a_cut_short_wal_record_a_torn_tail)
+{
+	lsm_options o;
+	small_options(&o);
+	lsm_db *db = open_db(&o);
+	fill(db, 50); /* stays in the WAL: lsm_close writes no table */
+	ck_assert_int_eq(lsm_close(db), 0);
+	/* Cut the newest WAL's last record short, as a crash in its write would. */
+	sh("f=$(ls \"$D\"/*.log | sort | tail -n 1) && truncate -s -5 \"$f\"");
+
+	/* A read-only open drops the tail from its view but leaves the file. */
+	o.read_only = 1;
+	db = open_db(&o);
+	problems ps = {0};
+	ck_assert_int_eq(lsm_verify_problems(db, collect, &ps), -LSM_ECORRUPT);
+	ck_assert_int_eq(ps.n, 1);
+	ck_assert_msg(ps.torn == 1, "kind is not a torn tail: %s at %llu: %s", ps.file,
+		      (unsigned long long)ps.offset, ps.msg);
+	ck_assert_int_eq(ps.code, -LSM_ECORRUPT);
+	ck_assert_msg(strstr(ps.file, ".log"), "the report names %s", ps.file);
+	ck_assert_int_gt(ps.offset, 0);
+	/* lsm_verify's callback without kinds still hears of it. */
+	int n = 0;
+	ck_assert_int_eq(lsm_verify(db, count_report, &n), -LSM_ECORRUPT);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
+START_TEST(test_verify_calls_a_damaged_table_corrupt_not_a_torn_tail)
+{
+	lsm_options o;
+	small_options(&o);
+	o.block_cache_bytes = 0;
+	lsm_db *db = open_db(&o);
+	fill(db, 500);
+	ck_assert_int_eq(lsm_flush(db), 0);
+	problems ps = {0};
+	ck_assert_int_eq(lsm_verify_problems(db, collect, &ps), 0);
+	ck_assert_int_eq(ps.n, 0);
+	ck_assert_int_eq(lsm_close(db), 0);
+	sh("f=$(ls -S \"$D\"/*.sst | head -n 1) && printf '\\377\\377\\377\\377' | "
+	   "dd of=\"$f\" bs=1 seek=100 conv=notrunc status=none");
+
+	db = open_db(&o);
+	ck_assert_int_eq(lsm_verify_problems(db, collect, &ps), -LSM_ECORRUPT);
+	ck_assert_int_gt(ps.n, 0);
+	ck_assert_int_eq(ps.corrupt, ps.n);
+	ck_assert_int_eq(ps.torn + ps.other, 0);
+	ck_assert_int_eq(ps.code, -LSM_ECORRUPT);
+	ck_assert_msg(strstr(ps.file, ".sst"), "the report names %s", ps.file);
+	lsm_close(db);
+}
+END_TEST
+
 static Suite *db_errors_suite(void)
 {
 	Suite *s = suite_create("db_errors");
@@ -146,6 +239,13 @@ static Suite *db_errors_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc,
 		       test_background_error_message_names_the_file_in_any_thread_and_after_close);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("verify");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_verify_calls_a_cut_short_wal_record_a_torn_tail);
+	tcase_add_test(tc, test_verify_calls_a_damaged_table_corrupt_not_a_torn_tail);
 	suite_add_tcase(s, tc);
 	return s;
 }
