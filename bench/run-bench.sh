@@ -14,41 +14,23 @@
 #
 # Environment: BENCH_NUM (default 1000000), BENCH_REPS (3), BENCH_ARGS
 # (extra lsm-bench options for every run), MAKE (default make).
+# The build is bench/build-optimised.sh's, shared with make fsbench.
 set -eu
 srcdir=$1
 builddir=$2
 num=${BENCH_NUM:-1000000}
 reps=${BENCH_REPS:-3}
 args=${BENCH_ARGS:-}
-make=${MAKE:-make}
-opt="$builddir/bench-opt"
 out="$builddir/bench-results"
 
 say() { printf '== %s\n' "$*" >&2; }
 started=$(date +%s)
 
 # ---- 1. the optimised tree ----
-if [ -f "$srcdir/config.status" ]; then
-	# The source tree is configured in place: a second, out-of-tree
-	# configure of it is refused, so build from a clean copy of the
-	# distribution instead.
-	say "source tree is configured in place: copying it with make distdir"
-	rm -rf "$opt/src"
-	mkdir -p "$opt"
-	(cd "$builddir" && $make distdir distdir="$opt/src" >/dev/null)
-	src="$opt/src"
-	obj="$opt/src"
-else
-	src="$srcdir"
-	obj="$opt"
-fi
-mkdir -p "$obj"
-if [ ! -f "$obj/config.status" ] || [ "$src/configure" -nt "$obj/config.status" ]; then
-	say "configuring the optimised tree in $obj (CFLAGS=-O2 -g, no sanitizers)"
-	(cd "$obj" && "$src/configure" -q CFLAGS='-O2 -g' CXXFLAGS='-O2 -g')
-fi
-say "building lsm-bench in $obj"
-(cd "$obj" && $make -j2 bench/lsm-bench >/dev/null)
+# shellcheck source=bench/build-optimised.sh
+. "$srcdir/bench/build-optimised.sh"
+build_optimised "$srcdir" "$builddir" bench-opt bench/lsm-bench || exit 1
+obj=$opt_tree
 bench="$obj/bench/lsm-bench"
 
 # ---- peers ----

@@ -30,19 +30,19 @@
 
 /* ---- the check ---- */
 
-static void engine_report(void *arg, const char *file, uint64_t off, const char *msg)
+static void engine_report(void *arg, const lsm_verify_problem *p)
 {
 	struct ck *st = arg;
 
 	/* A read-only open leaves a crash's torn WAL tail in place; recovery drops it. */
-	if (!st->repair && strstr(msg, "torn tail"))
+	if (!st->repair && p->kind == LSM_VERIFY_TORN_TAIL)
 		ck_report(st, LSMFS_CK_TORN_WAL, LSMFS_CK_NOTE, 0, NULL,
 			  "%s ends in a write a crash cut short (offset %" PRIu64
 			  "); the next mount drops it",
-			  file, off);
+			  p->file, p->offset);
 	else
 		ck_report(st, LSMFS_CK_ENGINE, LSMFS_CK_PROBLEM, 0, NULL,
-			  "%s, offset %" PRIu64 ": %s", file, off, msg);
+			  "%s, offset %" PRIu64 ": %s", p->file, p->offset, p->msg);
 }
 
 /* Opens the engine as lsmfs_mount does, mapping refusals to its errno values. */
@@ -175,7 +175,7 @@ int lsmfs_check(const char *dir, const lsmfs_check_opts *opts, lsmfs_check_resul
 		return rc;
 	if (!st.o->skip_engine) {
 		ck_progress(&st, 1, "verifying the engine's tables and WAL", 0, 0);
-		lsm_verify(st.db, engine_report, &st);
+		lsm_verify_problems(st.db, engine_report, &st);
 	}
 	rc = fsck_scan(&st);
 	if (rc == -ENOMEM)

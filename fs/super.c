@@ -499,6 +499,7 @@ void lsmfs_unmount(lsmfs *fs)
 	if (!fs)
 		return;
 	rc = lsm_close(fs->db);
+	/* lsm_close leaves the background error's message as recorded when it happened. */
 	if (rc)
 		fs_log("unmount of %s: %s: %s", fs->dir, lsm_strerror(rc), lsm_errmsg());
 	icache_destroy(fs);

@@ -1003,6 +1003,9 @@ static void job_failed(lsm_db *db, const compaction *c, int rc, uint64_t *retry_
 		if (*wait < ENOSPC_RETRY_MAX_MICROS)
 			*wait *= 2;
 		db->compact_nospace = 1;
+		/* The writes it stops say why; this thread's message will not last. */
+		snprintf(db->nospace_errmsg, sizeof(db->nospace_errmsg), "%s",
+			 *lsm_errmsg() ? lsm_errmsg() : lsm_strerror(rc));
 	} else
 		lsm_db_set_bg_error(db, rc);
 }
@@ -1027,6 +1030,7 @@ static void *bg_main(void *arg)
 			pthread_cond_wait(&db->bg_cv, &db->mu);
 			continue;
 		}
+		lsm_clearerr(); /* what this job fails with is its own message */
 		if (db->nimm > 0) {
 			rc = flush_oldest(db, 0);
 		} else if (m) {

@@ -190,9 +190,28 @@ void lsm_db_set_bg_error(lsm_db *db, int rc)
 	if (db->bg_error)
 		return;
 	db->bg_error = rc;
-	/* The failing call left its detail in this thread's message. */
-	snprintf(db->bg_errmsg, sizeof(db->bg_errmsg), "%s", lsm_errmsg());
+	/*
+	 * The failing call left its detail in this thread's message, which is
+	 * gone once the thread fails again: keep a copy with the code. A call
+	 * that recorded none still gets a message that is not empty.
+	 */
+	const char *msg = lsm_errmsg();
+	if (*msg)
+		snprintf(db->bg_errmsg, sizeof(db->bg_errmsg), "%s", msg);
+	else
+		snprintf(db->bg_errmsg, sizeof(db->bg_errmsg), "%s (no detail recorded)",
+			 lsm_strerror(rc));
 	pthread_cond_broadcast(&db->done_cv);
+}
+
+int lsm_background_error(lsm_db *db, char *buf, size_t buflen)
+{
+	pthread_mutex_lock(&db->mu);
+	int rc = db->bg_error;
+	if (buf && buflen)
+		snprintf(buf, buflen, "%s", rc ? db->bg_errmsg : "");
+	pthread_mutex_unlock(&db->mu);
+	return rc;
 }
 
 /* REQUIRES: db->mu held. */
@@ -470,8 +489,8 @@ static int make_room(lsm_db *db, int force)
 		if (l0 >= db->opts.l0_stop_trigger && db->compact_nospace)
 			return lsm_seterr(-ENOSPC,
 					  "%s: writes stopped at %d L0 tables, and compacting "
-					  "them needs more space than is free",
-					  db->dir, l0);
+					  "them needs more space than is free: %s",
+					  db->dir, l0, db->nospace_errmsg);
 		if (db->nimm >= db->opts.max_immutable_memtables ||
 		    l0 >= db->opts.l0_stop_trigger) {
 			uint64_t t0 = now_micros();
@@ -1023,13 +1042,18 @@ fail:
 
 int lsm_close(lsm_db *db)
 {
+	char msg[1024];
 	if (!db)
 		return 0;
 	lsm_db_bg_stop(db);
+	/* The background thread is gone: nothing changes bg_error any more. */
 	int rc = db->bg_error;
 	if (rc)
-		lsm_seterr(rc, "%s: background error: %s", db->dir, db->bg_errmsg);
+		snprintf(msg, sizeof(msg), "%s: background error: %s", db->dir, db->bg_errmsg);
 	db_free(db);
+	/* Set last: what db_free closes may record messages of its own. */
+	if (rc)
+		lsm_seterr(rc, "%s", msg);
 	return rc;
 }
 
@@ -1192,8 +1216,9 @@ size_t lsm_stats_text(lsm_db *db, char *buf, size_t buflen)
 		 "block cache: %" PRIu64 " hits, %" PRIu64 " misses; bloom filter useful: %" PRIu64
 		 "\n",
 		 st.block_cache_hits, st.block_cache_misses, st.bloom_useful);
-	if (st.background_error)
-		put_text(buf, buflen, &pos, "background error: %s\n",
-			 lsm_strerror(st.background_error));
+	char why[sizeof(db->bg_errmsg)];
+	int bg = lsm_background_error(db, why, sizeof(why));
+	if (bg)
+		put_text(buf, buflen, &pos, "background error: %s: %s\n", lsm_strerror(bg), why);
 	return pos;
 }

@@ -153,12 +153,18 @@ struct lsm_db {
 	int bg_started;
 	int shutting_down; /* atomic; set by lsm_close */
 	int bg_error;	   /* first background error, 0 if none; db->mu */
+	/*
+	 * Its message, copied when it happened from the failing thread's
+	 * lsm_errmsg(): other threads, and lsm_close, read it from here. db->mu.
+	 */
 	char bg_errmsg[512];
 	/*
 	 * The last compaction met a full disk and waits to be retried: a write
-	 * stopped behind it gets -ENOSPC rather than wait for space. db->mu.
+	 * stopped behind it gets -ENOSPC rather than wait for space, and the
+	 * compaction's message, kept in nospace_errmsg. Both db->mu.
 	 */
 	int compact_nospace;
+	char nospace_errmsg[512];
 
 	lsm_counters c;
 };

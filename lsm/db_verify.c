@@ -17,22 +17,26 @@
 #include <string.h>
 
 typedef struct verify_ctx {
-	lsm_verify_report_fn report;
+	lsm_verify_problem_fn report;
 	void *arg;
 	int problems;
 } verify_ctx;
 
-static void problem(verify_ctx *vc, const char *file, uint64_t off, const char *msg)
+/* Counts p and passes it on. Also the callback of a table's own reports. */
+static void count_and_pass(void *arg, const lsm_verify_problem *p)
 {
+	verify_ctx *vc = arg;
 	vc->problems++;
 	if (vc->report)
-		vc->report(vc->arg, file, off, msg);
+		vc->report(vc->arg, p);
 }
 
-/* Passes a table's own reports through, counting them. */
-static void table_report(void *arg, const char *file, uint64_t off, const char *msg)
+/* Reports what failed with rc: corruption, or a file that could not be checked. */
+static void problem(verify_ctx *vc, int rc, const char *file, uint64_t off, const char *msg)
 {
-	problem(arg, file, off, msg);
+	lsm_verify_problem p = {rc == -LSM_ECORRUPT ? LSM_VERIFY_CORRUPT : LSM_VERIFY_ERROR, rc,
+				file, off, msg};
+	count_and_pass(vc, &p);
 }
 
 static void verify_table(lsm_db *db, const lsm_file_meta *f, verify_ctx *vc)
@@ -42,14 +46,14 @@ static void verify_table(lsm_db *db, const lsm_file_meta *f, verify_ctx *vc)
 	int before = vc->problems;
 	int rc = lsm_tcache_get(db->tcache, f->number, f->size, &t);
 	if (rc) {
-		problem(vc, path ? path : "table", 0, lsm_errmsg());
+		problem(vc, rc, path ? path : "table", 0, lsm_errmsg());
 		goto out;
 	}
-	rc = lsm_table_verify(t, table_report, vc);
+	rc = lsm_table_verify_problems(t, count_and_pass, vc);
 	lsm_table_unref(t);
 	/* A failure the table did not report itself (an I/O error) still counts. */
 	if (rc && vc->problems == before)
-		problem(vc, path ? path : "table", 0, lsm_errmsg());
+		problem(vc, rc, path ? path : "table", 0, lsm_errmsg());
 out:
 	free(path);
 }
@@ -71,25 +75,29 @@ static void verify_wal(lsm_db *db, uint64_t number, verify_ctx *vc)
 	uint64_t off = 0;
 	char *path = lsm_log_filename(db->dir, number);
 	if (!path) {
-		problem(vc, "WAL", 0, "out of memory");
+		problem(vc, -ENOMEM, "WAL", 0, "out of memory");
 		return;
 	}
 	int rc = lsm_wal_reader_open(db->env, path, 1, &r);
 	if (rc == -ENOENT)
 		goto out; /* flushed and deleted since we listed it: nothing to check */
 	if (rc) {
-		problem(vc, path, 0, lsm_errmsg());
+		problem(vc, rc, path, 0, lsm_errmsg());
 		goto out;
 	}
 	while ((rc = lsm_wal_read(r, &rec, &off)) == 1) {
 		rc = lsm_batch_iterate_at(rec, path, off, ignore_entry, NULL);
 		if (rc) {
-			problem(vc, path, off, lsm_errmsg());
+			problem(vc, rc, path, off, lsm_errmsg());
 			goto out;
 		}
 	}
-	if (rc < 0)
-		problem(vc, path, off, lsm_errmsg());
+	if (rc < 0 && lsm_wal_reader_refused_torn_tail(r, &off)) {
+		/* The strict reader refuses a torn tail; it is a crash's mark, not damage. */
+		lsm_verify_problem p = {LSM_VERIFY_TORN_TAIL, rc, path, off, lsm_errmsg()};
+		count_and_pass(vc, &p);
+	} else if (rc < 0)
+		problem(vc, rc, path, off, lsm_errmsg());
 out:
 	if (r)
 		lsm_wal_reader_close(r);
@@ -130,6 +138,12 @@ static int live_wals(lsm_db *db, uint64_t **out, int *n)
 
 int lsm_verify(lsm_db *db, lsm_verify_report_fn report, void *arg)
 {
+	lsm_verify_report_only r = {report, arg};
+	return lsm_verify_problems(db, report ? lsm_verify_drop_kind : NULL, &r);
+}
+
+int lsm_verify_problems(lsm_db *db, lsm_verify_problem_fn report, void *arg)
+{
 	verify_ctx vc = {report, arg, 0};
 	uint64_t *wals = NULL;
 	int nwals = 0;
@@ -146,7 +160,7 @@ int lsm_verify(lsm_db *db, lsm_verify_report_fn report, void *arg)
 	lsm_db_writer_enter(db, &w);
 	int rc = live_wals(db, &wals, &nwals);
 	if (rc) {
-		problem(&vc, db->dir, 0, lsm_errmsg());
+		problem(&vc, rc, db->dir, 0, lsm_errmsg());
 	} else {
 		/* Leading the queue: no writer appends while we read. */
 		pthread_mutex_unlock(&db->mu);

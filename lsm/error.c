@@ -30,6 +30,11 @@ int lsm_corrupt_at(const char *file, uint64_t offset, const char *fmt, ...)
 	return -LSM_ECORRUPT;
 }
 
+void lsm_clearerr(void)
+{
+	errmsg_buf[0] = '\0';
+}
+
 const char *lsm_errmsg(void)
 {
 	return errmsg_buf;
@@ -56,8 +61,6 @@ const char *lsm_strerror(int code)
 		return "database already exists";
 	case LSM_EVERSION:
 		return "unsupported format version";
-	case LSM_ECLOSED:
-		return "database handle is closed";
 	}
 	if (code < LSM_ECORRUPT)
 		return strerror(code); /* glibc's table is static and thread-safe */

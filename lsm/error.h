@@ -21,6 +21,13 @@ int lsm_seterr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 
 int lsm_corrupt_at(const char *file, uint64_t offset, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * Empties this thread's message. The background thread does so before each
+ * job, so a failure that records no message of its own is not described
+ * with an older failure's.
+ */
+void lsm_clearerr(void);
+
 #define LSM_CORRUPT(file, offset, ...) lsm_corrupt_at((file), (offset), __VA_ARGS__)
 
 #endif

@@ -33,8 +33,12 @@ enum {
 	LSM_ENOTDB,	      /* the directory holds no database */
 	LSM_EEXIST,	      /* the database exists and error_if_exists was set */
 	LSM_EVERSION,	      /* a file uses a format version this build does not know */
-	LSM_ECLOSED,	      /* the handle was used after lsm_close() */
-	LSM_ECODE_END
+	/*
+	 * 10006 is never returned: it once named "used after lsm_close()",
+	 * which no code can detect (lsm_close frees the handle). It stays
+	 * unused so that no value here ever changes meaning (ABI).
+	 */
+	LSM_ECODE_END = LSM_EVERSION + 2
 };
 
 /* lsm_get() and lsm_batch_get-style lookups return this when a key is absent. */
@@ -100,7 +104,13 @@ int lsm_open(lsm_db **dbp, const char *dir, const lsm_options *opts);
  * Waits for background work, writes nothing new to disk that is not already
  * in the WAL, releases the LOCK and frees db. Every write acknowledged before
  * the call stays durable in the WAL. Returns the first background error, if
- * any was pending. db is freed in every case.
+ * any was pending, and lsm_errmsg() then gives its message as recorded when
+ * it happened (see lsm_background_error). db is freed in every case.
+ *
+ * Every iterator of db must be freed first (lsm_iter_free reaches into db);
+ * snapshots not yet released are released here. No other thread may be in
+ * a call on db, or make one after: db is freed memory then, which no error
+ * code can report.
  */
 int lsm_close(lsm_db *db);
 
@@ -196,6 +206,40 @@ int lsm_compact_range(lsm_db *db, const void *begin, size_t blen, const void *en
 typedef void (*lsm_verify_report_fn)(void *arg, const char *file, uint64_t offset, const char *msg);
 int lsm_verify(lsm_db *db, lsm_verify_report_fn report, void *arg);
 
+/* What kind of problem lsm_verify_problems found. */
+enum lsm_verify_kind {
+	/* Stored data is damaged: a checksum or format check failed, or a
+	 * record does not parse. */
+	LSM_VERIFY_CORRUPT = 1,
+	/*
+	 * A WAL ends in a record a crash cut short, with nothing valid after
+	 * it. Not damage: the next read-write open drops it, as recovery
+	 * always does (only a read-only open, which rewrites nothing, leaves
+	 * one for verify to find).
+	 */
+	LSM_VERIFY_TORN_TAIL = 2,
+	/* A file could not be checked: an I/O error, a missing file, no
+	 * memory; code says which. */
+	LSM_VERIFY_ERROR = 3,
+};
+
+/* One problem; the pointers are valid only during the callback. */
+typedef struct lsm_verify_problem {
+	int kind;	  /* enum lsm_verify_kind */
+	int code;	  /* the negative error behind it (-LSM_ECORRUPT, -EIO, -ENOENT, ...) */
+	const char *file; /* the file's path */
+	uint64_t offset;  /* where in it (0 when the whole file is concerned) */
+	const char *msg;  /* what is wrong, for people: never parse it */
+} lsm_verify_problem;
+typedef void (*lsm_verify_problem_fn)(void *arg, const lsm_verify_problem *p);
+
+/*
+ * lsm_verify, with each problem passed to fn (if non-NULL) with its kind, so
+ * that a caller can tell a crash's torn WAL tail from damage without reading
+ * the message. Same checks and return value as lsm_verify.
+ */
+int lsm_verify_problems(lsm_db *db, lsm_verify_problem_fn fn, void *arg);
+
 #define LSM_MAX_LEVELS 7
 
 typedef struct lsm_stats {
@@ -214,7 +258,8 @@ typedef struct lsm_stats {
 	uint64_t live_bytes; /* sum of live table sizes */
 	int level_files[LSM_MAX_LEVELS];
 	uint64_t level_bytes[LSM_MAX_LEVELS];
-	int background_error; /* 0, or the error that made the db read-only */
+	int background_error; /* 0, or the error that made the db read-only (its
+				 message: lsm_background_error) */
 } lsm_stats;
 
 /* Fills *st with the current numbers. */
@@ -231,6 +276,15 @@ const char *lsm_strerror(int code);
  * offset, expected vs found). Valid until the thread's next failing call.
  */
 const char *lsm_errmsg(void);
+/*
+ * The background error that made db read-only (a failed flush or
+ * compaction, say): 0 if there is none, else its negative code. Its
+ * message (which file, what failed), recorded when it happened in the
+ * thread where it happened, is copied into buf (NUL-terminated, never
+ * empty after an error) unless buf is NULL or buflen 0. Callable from any
+ * thread at any time before lsm_close; lsm_errmsg() plays no part.
+ */
+int lsm_background_error(lsm_db *db, char *buf, size_t buflen);
 
 #ifdef __cplusplus
 }

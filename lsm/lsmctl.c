@@ -212,17 +212,20 @@ out:
 	return rc;
 }
 
-static void verify_report(void *arg, const char *file, uint64_t offset, const char *msg)
+static void verify_report(void *arg, const lsm_verify_problem *p)
 {
 	int *problems = arg;
+	const char *kind = p->kind == LSM_VERIFY_TORN_TAIL ? "torn tail"
+			   : p->kind == LSM_VERIFY_CORRUPT ? "damaged"
+							   : lsm_strerror(p->code);
 	(*problems)++;
-	printf("%s: offset %llu: %s\n", file, (unsigned long long)offset, msg);
+	printf("%s: offset %llu: %s: %s\n", p->file, (unsigned long long)p->offset, kind, p->msg);
 }
 
 static int cmd_verify(lsm_db *db)
 {
 	int problems = 0;
-	int rc = lsm_verify(db, verify_report, &problems);
+	int rc = lsm_verify_problems(db, verify_report, &problems);
 	if (rc && !problems)
 		return fail("verify", rc);
 	if (problems) {

@@ -86,6 +86,16 @@ const lsm_table_props *lsm_table_get_props(const lsm_table *t);
  * report (may be NULL). Returns 0 or -LSM_ECORRUPT.
  */
 int lsm_table_verify(lsm_table *t, lsm_verify_report_fn report, void *arg);
+/* The same, with each problem's kind (corruption, or an error such as -EIO). */
+int lsm_table_verify_problems(lsm_table *t, lsm_verify_problem_fn fn, void *arg);
+
+/* An lsm_verify_report_fn and its argument, to pass where kinds are reported. */
+typedef struct lsm_verify_report_only {
+	lsm_verify_report_fn fn;
+	void *arg;
+} lsm_verify_report_only;
+/* An lsm_verify_problem_fn whose arg is an lsm_verify_report_only: drops the kind. */
+void lsm_verify_drop_kind(void *arg, const lsm_verify_problem *p);
 
 /*
  * Cache counters since open: hits and misses of this table's block reads

@@ -963,7 +963,7 @@ lsm_it *lsm_table_iter(lsm_table *t, int fill_cache)
 
 struct verify {
 	lsm_table *t;
-	lsm_verify_report_fn report;
+	lsm_verify_problem_fn report;
 	void *arg;
 	int corrupt; /* problems found */
 	int error;   /* first error that is not corruption (I/O, memory) */
@@ -994,7 +994,9 @@ static void vreport(struct verify *v, uint64_t off, int rc)
 			msg = end + 2;
 		}
 	}
-	v->report(v->arg, v->t->path, off, msg);
+	lsm_verify_problem p = {rc == -LSM_ECORRUPT ? LSM_VERIFY_CORRUPT : LSM_VERIFY_ERROR, rc,
+				v->t->path, off, msg};
+	v->report(v->arg, &p);
 }
 
 static void verify_meta(struct verify *v, const lsm_block_handle *h)
@@ -1061,9 +1063,9 @@ static void verify_block(struct verify *v, const lsm_block_handle *h, lsm_slice 
 	free(data);
 }
 
-int lsm_table_verify(lsm_table *t, lsm_verify_report_fn report, void *arg)
+int lsm_table_verify_problems(lsm_table *t, lsm_verify_problem_fn fn, void *arg)
 {
-	struct verify v = {t, report, arg, 0, 0};
+	struct verify v = {t, fn, arg, 0, 0};
 	lsm_block_iter ii;
 	lsm_buf prev, lo;
 	uint64_t entries = 0, deletions = 0, blocks = 0;
@@ -1121,4 +1123,16 @@ int lsm_table_verify(lsm_table *t, lsm_verify_report_fn report, void *arg)
 	lsm_buf_free(&prev);
 	lsm_buf_free(&lo);
 	return v.corrupt ? -LSM_ECORRUPT : v.error;
+}
+
+void lsm_verify_drop_kind(void *arg, const lsm_verify_problem *p)
+{
+	const lsm_verify_report_only *r = arg;
+	r->fn(r->arg, p->file, p->offset, p->msg);
+}
+
+int lsm_table_verify(lsm_table *t, lsm_verify_report_fn report, void *arg)
+{
+	lsm_verify_report_only r = {report, arg};
+	return lsm_table_verify_problems(t, report ? lsm_verify_drop_kind : NULL, &r);
 }

@@ -203,8 +203,9 @@ struct lsm_wal_reader {
 	int in_record;
 	int done;
 	int err;
-	int torn;
-	uint64_t torn_off;
+	int torn;	   /* a torn tail was dropped (not strict) */
+	int torn_refused;  /* a torn tail was refused as corruption (strict) */
+	uint64_t torn_off; /* where the torn tail begins, either way */
 	char why[128];
 };
 
@@ -420,13 +421,14 @@ static int damaged(lsm_wal_reader *r, uint64_t off, uint64_t next)
 				     r->why, (unsigned long long)found);
 		return r->err;
 	}
+	r->torn_off = r->in_record ? r->rec_off : off;
 	if (r->strict) {
+		r->torn_refused = 1;
 		r->err = LSM_CORRUPT(r->path, off, "%s: torn tail (strict checking)", r->why);
 		return r->err;
 	}
 	r->done = 1;
 	r->torn = 1;
-	r->torn_off = r->in_record ? r->rec_off : off;
 	r->in_record = 0;
 	return 0;
 }
@@ -541,6 +543,15 @@ int lsm_wal_reader_torn_tail(const lsm_wal_reader *r, uint64_t *offset, uint64_t
 		*offset = r->torn_off;
 	if (bytes)
 		*bytes = r->file_size > r->torn_off ? r->file_size - r->torn_off : 0;
+	return 1;
+}
+
+int lsm_wal_reader_refused_torn_tail(const lsm_wal_reader *r, uint64_t *offset)
+{
+	if (!r->torn_refused)
+		return 0;
+	if (offset)
+		*offset = r->torn_off;
 	return 1;
 }
 

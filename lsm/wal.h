@@ -79,6 +79,13 @@ int lsm_wal_read(lsm_wal_reader *r, lsm_slice *rec, uint64_t *offset);
  * not NULL) how many bytes of the file it covered; 0 if the log ended cleanly.
  */
 int lsm_wal_reader_torn_tail(const lsm_wal_reader *r, uint64_t *offset, uint64_t *bytes);
+/*
+ * After a strict reader's lsm_wal_read() returned -LSM_ECORRUPT: 1 if what
+ * it refused is a torn tail (one a reader that is not strict would have
+ * dropped), *offset (if not NULL) getting where it began; 0 for other
+ * damage. This tells a crash's mark from damage without reading messages.
+ */
+int lsm_wal_reader_refused_torn_tail(const lsm_wal_reader *r, uint64_t *offset);
 void lsm_wal_reader_close(lsm_wal_reader *r);
 
 #endif

@@ -13,7 +13,8 @@
 #
 # 1. Builds an optimised tree (-O2 -g, no sanitizers) of lsmfs, mkfs.lsmfs
 #    and metabench in BUILDDIR/fsbench-opt (the tree `make fsbench` runs in
-#    may be a sanitizer build), and passthrough_ll there. FSBENCH_NO_OPT=1
+#    may be a sanitizer build; bench/build-optimised.sh, as make bench
+#    does), and passthrough_ll there. FSBENCH_NO_OPT=1
 #    uses BUILDDIR's own binaries instead (the smoke test does).
 # 2. Runs the workloads (see docs/BENCHMARKS.md, "lsmfs-bench"): metadata
 #    (metabench: flat dir and 3-level tree), trees (cp -a, tar x, find, du,
@@ -38,7 +39,6 @@
 set -u
 srcdir=$(cd "$1" && pwd) || exit 2
 builddir=$(cd "$2" && pwd) || exit 2
-make=${MAKE:-make}
 
 size=${FSBENCH_SIZE:-full}
 case $size in
@@ -114,32 +114,15 @@ rev=$(git -C "$srcdir" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git -C "$srcdir" status --porcelain -uno 2>/dev/null)" ]; then
 	rev="$rev (working tree with uncommitted changes)"
 fi
-opt="$builddir/fsbench-opt"
 if [ "${FSBENCH_NO_OPT:-0}" = 1 ]; then
 	bin=$builddir
 	say "using the binaries of $builddir as they are (FSBENCH_NO_OPT=1)"
 else
-	if [ -f "$srcdir/config.status" ]; then
-		# Configured in place: a second configure of the same source is
-		# refused, so build from a copy of the distribution.
-		say "source tree is configured in place: copying it with make distdir"
-		rm -rf "$opt/src"
-		mkdir -p "$opt"
-		(cd "$builddir" && $make distdir distdir="$opt/src" >/dev/null) || die "make distdir failed"
-		src="$opt/src"
-		bin="$opt/src"
-	else
-		src="$srcdir"
-		bin="$opt"
-	fi
-	mkdir -p "$bin"
-	if [ ! -f "$bin/config.status" ] || [ "$src/configure" -nt "$bin/config.status" ]; then
-		say "configuring the optimised tree in $bin (CFLAGS=-O2 -g, no sanitizers)"
-		(cd "$bin" && "$src/configure" -q CFLAGS='-O2 -g') || die "configure failed"
-	fi
-	say "building lsmfs, mkfs.lsmfs and metabench in $bin"
-	(cd "$bin" && $make -j2 fs/lsmfs mkfs/mkfs.lsmfs bench/fs/metabench >/dev/null) ||
-		die "build failed"
+	# shellcheck source=bench/build-optimised.sh
+	. "$srcdir/bench/build-optimised.sh"
+	build_optimised "$srcdir" "$builddir" fsbench-opt fs/lsmfs mkfs/mkfs.lsmfs \
+		bench/fs/metabench || die "cannot build the optimised tree"
+	bin=$opt_tree
 fi
 LSMFS=$bin/fs/lsmfs
 MKFS=$bin/mkfs/mkfs.lsmfs
