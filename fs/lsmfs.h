@@ -1,6 +1,6 @@
 /*
  * lsmfs.h — the filesystem core: POSIX files and directories kept as keys
- * in liblsm. No FUSE header here: the daemon (fs/fuse_*.c) decodes kernel
+ * in liblsm. No FUSE header here: the daemon (fs/fuse/) decodes kernel
  * requests, calls these functions and replies; tests call them directly.
  *
  * Conventions: every function returns 0 (or a byte count where said) or a
