@@ -122,7 +122,7 @@ int data_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t
 			return rc;
 	}
 	if (size != a->size)
-		a->mtime = a->ctime = fs_now();
+		a->mtime = a->ctime = lsmfs_now();
 	a->size = size;
 	return 0;
 }
@@ -268,7 +268,7 @@ ssize_t lsmfs_write(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const void *b
 		rc = write_locked(&op, ino, &na, buf, size, (uint64_t)off);
 	if (rc)
 		goto out;
-	na.mtime = na.ctime = fs_now();
+	na.mtime = na.ctime = lsmfs_now();
 	kill_suid(ctx, &na);
 	rc = op_put_inode(&op, ino, &na);
 	if (!rc)
@@ -354,7 +354,7 @@ int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		rc = punch_locked(&op, ino, &na, (uint64_t)off, end < na.size ? end : na.size);
 	if (rc)
 		goto out;
-	na.mtime = na.ctime = fs_now();
+	na.mtime = na.ctime = lsmfs_now();
 	rc = op_put_inode(&op, ino, &na);
 	if (!rc)
 		rc = op_commit(&op);
@@ -570,7 +570,7 @@ ssize_t lsmfs_copy_file_range(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino_in, 
 		goto out;
 	if ((uint64_t)off_out + n > oe->na.size)
 		oe->na.size = (uint64_t)off_out + n;
-	oe->na.mtime = oe->na.ctime = fs_now();
+	oe->na.mtime = oe->na.ctime = lsmfs_now();
 	kill_suid(ctx, &oe->na);
 	oe->dirty = 1;
 	rc = lockset_stage(&ls, &op);

@@ -17,7 +17,8 @@
 
 #include "fscheck.h"
 
-#include "fs_impl.h"
+#include "lsm.h"
+#include "lsmfs.h"
 
 #include <dirent.h>
 #include <errno.h>
