@@ -22,8 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fscheck.h"
-#include "lsmfs.h"
+#include "fs/fsck/fscheck.h"
+#include "fs/lsmfs.h"
 
 enum { EXIT_CLEAN = 0, EXIT_FIXED = 1, EXIT_UNCORRECTED = 4, EXIT_OPERATIONAL = 8 };
 

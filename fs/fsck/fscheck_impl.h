@@ -17,8 +17,8 @@
 
 #include "fscheck.h"
 
+#include "fs/lsmfs.h"
 #include "lsm.h"
-#include "lsmfs.h"
 
 #include <dirent.h>
 #include <errno.h>
