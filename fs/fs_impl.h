@@ -218,11 +218,6 @@ int dent_del(struct fs_op *op, uint64_t parent, const char *name, size_t nlen);
 /* 1 if directory ino has no entries, 0 if it has, negative on error. */
 int dir_is_empty(lsmfs *fs, uint64_t ino);
 
-/* ---- data.c ---- */
-
-/* Cuts the file to size in op: drops chunks, trims the last one. REQUIRES: ip->mu. */
-int data_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t size);
-
 /* ---- chunk.c (and chunk_sha, which keys.h declares) ---- */
 
 /* Reads chunk idx of ino into buf (fs->cs bytes, zero-filled past its bytes).
@@ -240,5 +235,24 @@ int chunk_store(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref 
 /* Makes chunk idx of ino refer to the existing chunk ref (a shared copy). */
 int chunk_share(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
 		const struct fref *ref, int *dchunks);
+
+/*
+ * Ranges of one file's chunks, below both the file data operations
+ * (data.c) and setattr and open (inode.c), which truncate. Those that change
+ * chunks take the working attributes a and keep a->chunks counted. REQUIRES:
+ * the inode's mu held.
+ */
+/* Called for each F key found by chunk_scan; non-zero stops the scan and is returned. */
+typedef int (*fref_fn)(void *arg, uint64_t idx, const struct fref *ref);
+/* Visits the F keys of ino with index >= from in index order. */
+int chunk_scan(lsmfs *fs, uint64_t ino, uint64_t from, fref_fn fn, void *arg);
+/* Drops every chunk with index in [from, limit). */
+int chunk_drop_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t from,
+		     uint64_t limit);
+/* Zeroes bytes [s, e) of chunk idx (if it holds data) in op. */
+int chunk_zero_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx, uint32_t s,
+		     uint32_t e);
+/* Cuts the file to size in op (-EFBIG past the largest): drops chunks, trims the last one. */
+int chunk_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t size);
 
 #endif

@@ -565,7 +565,7 @@ int lsmfs_setattr(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const struct st
 			rc = -EINVAL;
 			goto out;
 		}
-		rc = data_truncate(&op, ino, &na, (uint64_t)in->st_size);
+		rc = chunk_truncate(&op, ino, &na, (uint64_t)in->st_size);
 		if (rc)
 			goto out;
 	}
@@ -651,7 +651,7 @@ int lsmfs_open(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, int flags)
 
 		rc = op_begin(fs, &op);
 		if (!rc)
-			rc = data_truncate(&op, ino, &na, 0);
+			rc = chunk_truncate(&op, ino, &na, 0);
 		if (rc)
 			goto out;
 		/* O_TRUNC marks the times even when the file was already empty (POSIX). */
