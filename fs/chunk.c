@@ -3,6 +3,11 @@
  * SHA-256, C keys hold each distinct chunk once, R keys count the F keys
  * naming it. Reference changes are only gathered here (op_ref); op_commit
  * applies them under the chunk stripes.
+ *
+ * On top of single chunks, the ranges of one file's chunks: scanning its F
+ * keys, dropping a range, zeroing part of a chunk, truncating. They live
+ * here, below data.c and inode.c, because both the data operations
+ * (punch hole, SEEK_DATA) and setattr and open(O_TRUNC) need them.
  */
 #include "fs_impl.h"
 
@@ -155,4 +160,112 @@ int chunk_share(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref 
 		const struct fref *ref, int *dchunks)
 {
 	return fref_replace(op, ino, idx, old, ref, NULL, dchunks);
+}
+
+/* ---- ranges of a file's chunks ---- */
+
+int chunk_scan(lsmfs *fs, uint64_t ino, uint64_t from, fref_fn fn, void *arg)
+{
+	struct fkey pfx, start;
+	lsm_iter *it = lsm_iter_new(fs->db, NULL);
+	int rc = 0;
+
+	if (!it)
+		return -ENOMEM;
+	key_ino(&pfx, KEY_FCHUNK, ino);
+	key_fchunk(&start, ino, from);
+	for (lsm_iter_seek(it, start.b, start.len); lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *key = lsm_iter_key(it, &klen);
+		const void *val = lsm_iter_value(it, &vlen);
+		struct fref ref;
+
+		if (klen < pfx.len || memcmp(key, pfx.b, pfx.len) != 0)
+			break;
+		if (klen != 17 || fref_decode(&ref, val, vlen) || ref.len > fs->cs) {
+			fs_log("inode %" PRIu64 ": malformed chunk reference", ino);
+			rc = -EIO;
+			break;
+		}
+		rc = fn(arg, get_be64(key + 9), &ref);
+		if (rc)
+			break;
+	}
+	if (!rc)
+		rc = fs_err(fs, lsm_iter_status(it), "scan", ino);
+	lsm_iter_free(it);
+	return rc;
+}
+
+struct drop_ctx {
+	struct fs_op *op;
+	uint64_t ino, limit; /* drop indexes < limit (UINT64_MAX: all) */
+	struct lsmfs_attr *a;
+};
+
+static int drop_one(void *arg, uint64_t idx, const struct fref *ref)
+{
+	struct drop_ctx *d = arg;
+	int dchunks = 0, rc;
+
+	if (idx >= d->limit)
+		return 1;
+	rc = chunk_store(d->op, d->ino, idx, ref, NULL, 0, &dchunks);
+	d->a->chunks += (uint64_t)(int64_t)dchunks;
+	return rc;
+}
+
+int chunk_drop_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t from,
+		     uint64_t limit)
+{
+	struct drop_ctx d = {.op = op, .ino = ino, .limit = limit, .a = a};
+	int rc;
+
+	if (a->chunks == 0 || from >= limit)
+		return 0;
+	rc = chunk_scan(op->fs, ino, from, drop_one, &d);
+	return rc == 1 ? 0 : rc;
+}
+
+int chunk_zero_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx, uint32_t s,
+		     uint32_t e)
+{
+	lsmfs *fs = op->fs;
+	struct fref old;
+	uint8_t *buf = malloc(fs->cs);
+	int dchunks = 0, rc;
+
+	if (!buf)
+		return -ENOMEM;
+	rc = chunk_read(fs, ino, idx, buf, &old);
+	if (rc || old.len <= s)
+		goto out; /* a hole, or nothing stored at or past s: already zeros */
+	memset(buf + s, 0, e - s);
+	rc = chunk_store(op, ino, idx, &old, buf, fs->cs, &dchunks);
+	a->chunks += (uint64_t)(int64_t)dchunks;
+out:
+	free(buf);
+	return rc;
+}
+
+int chunk_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t size)
+{
+	uint64_t cs = op->fs->cs;
+	int rc = 0;
+
+	if (size > (uint64_t)LSMFS_MAX_FILESIZE)
+		return -EFBIG;
+	if (size < a->size) {
+		/* Chunks wholly past the end go; the last partial one loses its tail. */
+		rc = chunk_drop_range(op, ino, a, (size + cs - 1) / cs, UINT64_MAX);
+		if (!rc && size % cs)
+			rc = chunk_zero_range(op, ino, a, size / cs, (uint32_t)(size % cs),
+					      (uint32_t)cs);
+		if (rc)
+			return rc;
+	}
+	if (size != a->size)
+		a->mtime = a->ctime = lsmfs_now();
+	a->size = size;
+	return 0;
 }

@@ -1,8 +1,9 @@
 /*
- * data.c — file contents: read, write, truncate, fallocate, SEEK_DATA /
- * SEEK_HOLE, copy_file_range. A write rewrites each chunk it touches (read-
- * modify-write when partial) and swaps the F key to the new digest; the
- * chunk store (chunk.c) and op_commit keep the shared chunks counted.
+ * data.c — file contents: read, write, fallocate, SEEK_DATA / SEEK_HOLE,
+ * copy_file_range. A write rewrites each chunk it touches (read-modify-write
+ * when partial) and swaps the F key to the new digest; the chunk store
+ * (chunk.c) and op_commit keep the shared chunks counted. Truncation is
+ * chunk_truncate (chunk.c), which setattr and open (inode.c) call.
  */
 #include "fs_impl.h"
 
@@ -15,117 +16,6 @@
 
 /* copy_file_range moves at most this much per call (the caller loops, as for write). */
 #define COPY_MAX (16u << 20)
-
-/* Called for each F key found by scan_frefs; non-zero stops the scan and is returned. */
-typedef int (*fref_fn)(void *arg, uint64_t idx, const struct fref *ref);
-
-/* Visits the F keys of ino with index >= from in index order. */
-static int scan_frefs(lsmfs *fs, uint64_t ino, uint64_t from, fref_fn fn, void *arg)
-{
-	struct fkey pfx, start;
-	lsm_iter *it = lsm_iter_new(fs->db, NULL);
-	int rc = 0;
-
-	if (!it)
-		return -ENOMEM;
-	key_ino(&pfx, KEY_FCHUNK, ino);
-	key_fchunk(&start, ino, from);
-	for (lsm_iter_seek(it, start.b, start.len); lsm_iter_valid(it); lsm_iter_next(it)) {
-		size_t klen, vlen;
-		const uint8_t *key = lsm_iter_key(it, &klen);
-		const void *val = lsm_iter_value(it, &vlen);
-		struct fref ref;
-
-		if (klen < pfx.len || memcmp(key, pfx.b, pfx.len) != 0)
-			break;
-		if (klen != 17 || fref_decode(&ref, val, vlen) || ref.len > fs->cs) {
-			fs_log("inode %" PRIu64 ": malformed chunk reference", ino);
-			rc = -EIO;
-			break;
-		}
-		rc = fn(arg, get_be64(key + 9), &ref);
-		if (rc)
-			break;
-	}
-	if (!rc)
-		rc = fs_err(fs, lsm_iter_status(it), "scan", ino);
-	lsm_iter_free(it);
-	return rc;
-}
-
-struct drop_ctx {
-	struct fs_op *op;
-	uint64_t ino, limit; /* drop indexes < limit (UINT64_MAX: all) */
-	struct lsmfs_attr *a;
-};
-
-static int drop_one(void *arg, uint64_t idx, const struct fref *ref)
-{
-	struct drop_ctx *d = arg;
-	int dchunks = 0, rc;
-
-	if (idx >= d->limit)
-		return 1;
-	rc = chunk_store(d->op, d->ino, idx, ref, NULL, 0, &dchunks);
-	d->a->chunks += (uint64_t)(int64_t)dchunks;
-	return rc;
-}
-
-/* Drops every chunk with index in [from, limit). */
-static int drop_chunks(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t from,
-		       uint64_t limit)
-{
-	struct drop_ctx d = {.op = op, .ino = ino, .limit = limit, .a = a};
-	int rc;
-
-	if (a->chunks == 0 || from >= limit)
-		return 0;
-	rc = scan_frefs(op->fs, ino, from, drop_one, &d);
-	return rc == 1 ? 0 : rc;
-}
-
-/* Zeroes bytes [s, e) of chunk idx (if it holds data) in op. */
-static int zero_part(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx, uint32_t s,
-		     uint32_t e)
-{
-	lsmfs *fs = op->fs;
-	struct fref old;
-	uint8_t *buf = malloc(fs->cs);
-	int dchunks = 0, rc;
-
-	if (!buf)
-		return -ENOMEM;
-	rc = chunk_read(fs, ino, idx, buf, &old);
-	if (rc || old.len <= s)
-		goto out; /* a hole, or nothing stored at or past s: already zeros */
-	memset(buf + s, 0, e - s);
-	rc = chunk_store(op, ino, idx, &old, buf, fs->cs, &dchunks);
-	a->chunks += (uint64_t)(int64_t)dchunks;
-out:
-	free(buf);
-	return rc;
-}
-
-int data_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t size)
-{
-	uint64_t cs = op->fs->cs;
-	int rc = 0;
-
-	if (size > (uint64_t)LSMFS_MAX_FILESIZE)
-		return -EFBIG;
-	if (size < a->size) {
-		/* Chunks wholly past the end go; the last partial one loses its tail. */
-		rc = drop_chunks(op, ino, a, (size + cs - 1) / cs, UINT64_MAX);
-		if (!rc && size % cs)
-			rc = zero_part(op, ino, a, size / cs, (uint32_t)(size % cs), (uint32_t)cs);
-		if (rc)
-			return rc;
-	}
-	if (size != a->size)
-		a->mtime = a->ctime = fs_now();
-	a->size = size;
-	return 0;
-}
 
 /* Reads [off, off + n) of a locked inode; n must not pass the end of file. */
 static int read_locked(lsmfs *fs, uint64_t ino, uint8_t *out, uint64_t n, uint64_t off)
@@ -268,7 +158,7 @@ ssize_t lsmfs_write(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const void *b
 		rc = write_locked(&op, ino, &na, buf, size, (uint64_t)off);
 	if (rc)
 		goto out;
-	na.mtime = na.ctime = fs_now();
+	na.mtime = na.ctime = lsmfs_now();
 	kill_suid(ctx, &na);
 	rc = op_put_inode(&op, ino, &na);
 	if (!rc)
@@ -293,14 +183,14 @@ static int punch_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, ui
 	int rc = 0;
 
 	if (first == last && whole_from > first)
-		return zero_part(op, ino, a, first, (uint32_t)(off % cs),
-				 (uint32_t)(end - first * cs < cs ? end - first * cs : cs));
+		return chunk_zero_range(op, ino, a, first, (uint32_t)(off % cs),
+					(uint32_t)(end - first * cs < cs ? end - first * cs : cs));
 	if (whole_from > first)
-		rc = zero_part(op, ino, a, first, (uint32_t)(off % cs), (uint32_t)cs);
+		rc = chunk_zero_range(op, ino, a, first, (uint32_t)(off % cs), (uint32_t)cs);
 	if (!rc)
-		rc = drop_chunks(op, ino, a, whole_from, whole_to);
+		rc = chunk_drop_range(op, ino, a, whole_from, whole_to);
 	if (!rc && whole_to <= last)
-		rc = zero_part(op, ino, a, last, 0, (uint32_t)(end % cs));
+		rc = chunk_zero_range(op, ino, a, last, 0, (uint32_t)(end % cs));
 	return rc;
 }
 
@@ -354,7 +244,7 @@ int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		rc = punch_locked(&op, ino, &na, (uint64_t)off, end < na.size ? end : na.size);
 	if (rc)
 		goto out;
-	na.mtime = na.ctime = fs_now();
+	na.mtime = na.ctime = lsmfs_now();
 	rc = op_put_inode(&op, ino, &na);
 	if (!rc)
 		rc = op_commit(&op);
@@ -411,7 +301,7 @@ off_t lsmfs_lseek(lsmfs *fs, uint64_t ino, off_t off, int whence)
 	}
 	s.hole = whence == SEEK_HOLE;
 	s.expect = (uint64_t)off / cs;
-	rc = scan_frefs(fs, ino, (uint64_t)off / cs, seek_one, &s);
+	rc = chunk_scan(fs, ino, (uint64_t)off / cs, seek_one, &s);
 	if (rc < 0)
 		goto out;
 	rc = 0;
@@ -570,7 +460,7 @@ ssize_t lsmfs_copy_file_range(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino_in, 
 		goto out;
 	if ((uint64_t)off_out + n > oe->na.size)
 		oe->na.size = (uint64_t)off_out + n;
-	oe->na.mtime = oe->na.ctime = fs_now();
+	oe->na.mtime = oe->na.ctime = lsmfs_now();
 	kill_suid(ctx, &oe->na);
 	oe->dirty = 1;
 	rc = lockset_stage(&ls, &op);

@@ -350,7 +350,7 @@ static int create_node(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t parent, const c
 	if (rc)
 		goto out;
 
-	now = fs_now();
+	now = lsmfs_now();
 	memset(&a, 0, sizeof(a));
 	a.mode = spec->mode;
 	a.uid = ctx->uid;
@@ -601,7 +601,7 @@ static int remove_entry(lsmfs *fs, uint64_t parent, const char *name, size_t nle
 		rc = dent_del(&op, parent, name, nlen);
 	if (rc)
 		goto out;
-	now = fs_now();
+	now = lsmfs_now();
 	pe->na.mtime = pe->na.ctime = now;
 	pe->dirty = 1;
 	ce->na.ctime = now;
@@ -710,7 +710,7 @@ int lsmfs_link(lsmfs *fs, uint64_t ino, uint64_t newparent, const char *newname,
 		rc = dent_put(&op, newparent, newname, nlen, ino, ie->na.mode);
 	if (rc)
 		goto out;
-	now = fs_now();
+	now = lsmfs_now();
 	ie->na.nlink++;
 	ie->na.ctime = now;
 	ie->dirty = 1;

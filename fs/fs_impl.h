@@ -1,5 +1,7 @@
 /*
  * fs_impl.h — the fs core's internal structures, shared by the core's .c files.
+ * Only they include it: the daemon (fs/fuse/), the checker (fs/fsck/) and
+ * the mkfs/ tools see the core through lsmfs.h alone.
  *
  * LOCK ORDER (the only place it is written down). A thread takes locks in
  * this order and releases them in any order:
@@ -130,22 +132,12 @@ int op_del(struct fs_op *op, const struct fkey *k);
 int op_put_inode(struct fs_op *op, uint64_t ino, const struct lsmfs_attr *a);
 /* Records one more (+1, with data if it may be new) or one less (-1) reference. */
 int op_ref(struct fs_op *op, const uint8_t *sha, int64_t delta, const void *data, uint32_t len);
-/*
- * super.c: the name of an engine table, WAL or MANIFEST in dir, copied to
- * buf, or NULL: the files that tell a data dir whose CURRENT was lost from
- * one never made.
- */
-const char *fs_engine_file_in(const char *dir, char *buf, size_t len);
-
 /* Hands out a fresh inode number; may add the superblock to the batch. */
 int op_alloc_ino(struct fs_op *op, uint64_t *ino);
 
-/* Engine code -> errno, silently (-EIO for the engine's own codes, -EBUSY for a lock). */
-int errno_of(int rc);
 /* Engine code -> errno for an operation; logs corruption. what names the action. */
 int fs_err(lsmfs *fs, int rc, const char *what, uint64_t ino);
 void fs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int64_t fs_now(void);
 /* lsm_get of a key; LSM_NOTFOUND (1) when absent, errno-mapped errors. */
 int fs_get(lsmfs *fs, const struct fkey *k, void **val, size_t *vlen, uint64_t ino);
 
@@ -226,14 +218,8 @@ int dent_del(struct fs_op *op, uint64_t parent, const char *name, size_t nlen);
 /* 1 if directory ino has no entries, 0 if it has, negative on error. */
 int dir_is_empty(lsmfs *fs, uint64_t ino);
 
-/* ---- data.c ---- */
+/* ---- chunk.c (and chunk_sha, which keys.h declares) ---- */
 
-/* Cuts the file to size in op: drops chunks, trims the last one. REQUIRES: ip->mu. */
-int data_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t size);
-
-/* ---- chunk.c ---- */
-
-void chunk_sha(const void *data, size_t len, uint8_t sha[SHA_LEN]);
 /* Reads chunk idx of ino into buf (fs->cs bytes, zero-filled past its bytes).
  * *ref gets the reference (ref->len == 0: a hole). */
 int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref *ref);
@@ -249,5 +235,24 @@ int chunk_store(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref 
 /* Makes chunk idx of ino refer to the existing chunk ref (a shared copy). */
 int chunk_share(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
 		const struct fref *ref, int *dchunks);
+
+/*
+ * Ranges of one file's chunks, below both the file data operations
+ * (data.c) and setattr and open (inode.c), which truncate. Those that change
+ * chunks take the working attributes a and keep a->chunks counted. REQUIRES:
+ * the inode's mu held.
+ */
+/* Called for each F key found by chunk_scan; non-zero stops the scan and is returned. */
+typedef int (*fref_fn)(void *arg, uint64_t idx, const struct fref *ref);
+/* Visits the F keys of ino with index >= from in index order. */
+int chunk_scan(lsmfs *fs, uint64_t ino, uint64_t from, fref_fn fn, void *arg);
+/* Drops every chunk with index in [from, limit). */
+int chunk_drop_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t from,
+		     uint64_t limit);
+/* Zeroes bytes [s, e) of chunk idx (if it holds data) in op. */
+int chunk_zero_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx, uint32_t s,
+		     uint32_t e);
+/* Cuts the file to size in op (-EFBIG past the largest): drops chunks, trims the last one. */
+int chunk_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t size);
 
 #endif

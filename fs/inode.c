@@ -420,7 +420,7 @@ void inode_touch_atime(lsmfs *fs, struct lsmfs_inode *ip)
 {
 	struct lsmfs_attr na;
 	struct fs_op op;
-	int64_t now = fs_now();
+	int64_t now = lsmfs_now();
 
 	if (fs->read_only || !atime_needs_update(&ip->a, now) || op_begin(fs, &op))
 		return;
@@ -545,7 +545,7 @@ int lsmfs_setattr(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const struct st
 	struct lsmfs_inode *ip;
 	struct lsmfs_attr na;
 	struct fs_op op;
-	int64_t now = fs_now();
+	int64_t now = lsmfs_now();
 	int rc;
 
 	(void)ctx;
@@ -565,7 +565,7 @@ int lsmfs_setattr(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const struct st
 			rc = -EINVAL;
 			goto out;
 		}
-		rc = data_truncate(&op, ino, &na, (uint64_t)in->st_size);
+		rc = chunk_truncate(&op, ino, &na, (uint64_t)in->st_size);
 		if (rc)
 			goto out;
 	}
@@ -651,11 +651,11 @@ int lsmfs_open(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, int flags)
 
 		rc = op_begin(fs, &op);
 		if (!rc)
-			rc = data_truncate(&op, ino, &na, 0);
+			rc = chunk_truncate(&op, ino, &na, 0);
 		if (rc)
 			goto out;
 		/* O_TRUNC marks the times even when the file was already empty (POSIX). */
-		na.mtime = na.ctime = fs_now();
+		na.mtime = na.ctime = lsmfs_now();
 		rc = op_put_inode(&op, ino, &na);
 		if (!rc)
 			rc = op_commit(&op);

@@ -5,6 +5,10 @@
  * that memcmp order is numeric order and one inode's keys form a prefix
  * range. docs/FORMAT.md ("lsmfs key schema") repeats this for users.
  *
+ * This header is part of the fs core's API: lsmfs.h includes it, so that a
+ * tool reading an unmounted data directory (the checker, fs/fsck/) decodes
+ * the keys with the code that encodes them.
+ *
  *   key                                   value
  *   'S'                                   superblock                     (SB_*)
  *   'I' ino:8                             inode                          (INODE_*)
@@ -52,6 +56,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define KEY_SUPER  'S'
 #define KEY_INODE  'I'
@@ -194,4 +202,10 @@ int fref_decode(struct fref *r, const void *val, size_t len);
 /* SipHash-2-4 of name with the 16-byte key, reduced to NHASH_BITS bits. */
 uint64_t name_hash(const uint8_t key[16], const char *name, size_t len);
 
+/* The SHA-256 of a chunk's bytes: the digest its F, C and R keys name it by (chunk.c). */
+void chunk_sha(const void *data, size_t len, uint8_t sha[SHA_LEN]);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,6 +1,6 @@
 /*
  * lsmfs.h — the filesystem core: POSIX files and directories kept as keys
- * in liblsm. No FUSE header here: the daemon (fs/fuse_*.c) decodes kernel
+ * in liblsm. No FUSE header here: the daemon (fs/fuse/) decodes kernel
  * requests, calls these functions and replies; tests call them directly.
  *
  * Conventions: every function returns 0 (or a byte count where said) or a
@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+
+#include "keys.h" /* the on-disk format, public: see the end of this file */
 
 #ifdef __cplusplus
 extern "C" {
@@ -181,6 +183,33 @@ ssize_t lsmfs_copy_file_range(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino_in, 
 			      uint64_t ino_out, off_t off_out, size_t len);
 /* access(2) check for ctx (used when default_permissions is off). */
 int lsmfs_access(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, int mask);
+
+/*
+ * Reading a data directory without mounting it (the checker, fs/fsck/).
+ * The on-disk format is public: keys.h, included above, draws every key and
+ * value and holds their encoders and decoders. With the engine's own API
+ * (lsm.h) that is what a tool needs to read the keys of an unmounted data
+ * directory; the functions below give it the core's answers where it must
+ * agree with the core.
+ */
+
+/*
+ * The errno the core returns for an engine return code rc (lsm.h): rc
+ * itself when it is no engine error (0, positive, or already a negative
+ * errno), -EROFS for -LSM_EREADONLY, -EBUSY for -LSM_EBUSY, else -EIO.
+ */
+int lsmfs_errno(int rc);
+
+/* The time now as inodes keep it: nanoseconds since the epoch (CLOCK_REALTIME). */
+int64_t lsmfs_now(void);
+
+/*
+ * The name of an engine table, WAL or MANIFEST file in dir, copied to buf
+ * (len bytes), or NULL when there is none or dir cannot be read. For a data
+ * directory without its CURRENT file it tells one whose CURRENT was lost
+ * (damaged) from one where no database was ever made.
+ */
+const char *lsmfs_engine_file_in(const char *dir, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

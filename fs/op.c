@@ -24,7 +24,7 @@ void fs_log(const char *fmt, ...)
 	fprintf(stderr, "lsmfs: %s\n", line);
 }
 
-int64_t fs_now(void)
+int64_t lsmfs_now(void)
 {
 	struct timespec ts;
 
@@ -32,7 +32,7 @@ int64_t fs_now(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int errno_of(int rc)
+int lsmfs_errno(int rc)
 {
 	if (rc >= 0 || -rc < LSM_ECORRUPT)
 		return rc;

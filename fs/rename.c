@@ -134,7 +134,7 @@ static int rename_locked(struct rn *r, struct lockset *ls)
 	rc = op_begin(fs, &op);
 	if (rc)
 		goto out;
-	now = fs_now();
+	now = lsmfs_now();
 	if (exchange) {
 		rc = dent_put(&op, r->parent, r->name, r->nlen, r->dst, de->na.mode);
 		if (!rc)

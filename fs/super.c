@@ -53,7 +53,7 @@ static int has_file(const char *dir, const char *name)
 	return access(path, F_OK) == 0;
 }
 
-const char *fs_engine_file_in(const char *dir, char *buf, size_t len)
+const char *lsmfs_engine_file_in(const char *dir, char *buf, size_t len)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -113,7 +113,7 @@ static int write_fresh(const char *dir, const lsmfs_mkfs_opts *opts, uint32_t cs
 	}
 	sb.uuid[6] = (uint8_t)((sb.uuid[6] & 0x0f) | 0x40); /* RFC 4122 version 4 */
 	sb.uuid[8] = (uint8_t)((sb.uuid[8] & 0x3f) | 0x80);
-	sb.ctime_ns = fs_now();
+	sb.ctime_ns = lsmfs_now();
 	sb.ino_end = LSMFS_ROOT_INO + 1; /* nothing reserved yet: the first create reserves */
 
 	memset(&root, 0, sizeof(root));
@@ -129,7 +129,7 @@ static int write_fresh(const char *dir, const lsmfs_mkfs_opts *opts, uint32_t cs
 	lo.create_if_missing = 1;
 	rc = lsm_open(&db, dir, &lo);
 	if (rc) {
-		rc = say(msg, rc == -LSM_EBUSY ? -EBUSY : errno_of(rc),
+		rc = say(msg, rc == -LSM_EBUSY ? -EBUSY : lsmfs_errno(rc),
 			 "cannot create the database in %s: %s", dir, lsm_errmsg());
 		goto out;
 	}
@@ -149,7 +149,7 @@ static int write_fresh(const char *dir, const lsmfs_mkfs_opts *opts, uint32_t cs
 	if (!rc)
 		rc = lsm_write(db, &wo, b);
 	if (rc) {
-		rc = say(msg, errno_of(rc), "cannot write the superblock in %s: %s", dir,
+		rc = say(msg, lsmfs_errno(rc), "cannot write the superblock in %s: %s", dir,
 			 lsm_errmsg());
 		goto out;
 	}
@@ -160,7 +160,7 @@ out:
 		int crc = lsm_close(db);
 
 		if (!rc && crc)
-			rc = say(msg, errno_of(crc), "closing the database: %s", lsm_errmsg());
+			rc = say(msg, lsmfs_errno(crc), "closing the database: %s", lsm_errmsg());
 	}
 	return rc;
 }
@@ -237,7 +237,7 @@ int lsmfs_mkfs(const char *dir, const lsmfs_mkfs_opts *opts, const char **msg)
 	}
 	rc = lsm_destroy(dir, NULL);
 	if (rc)
-		return say(msg, rc == -LSM_EBUSY ? -EBUSY : errno_of(rc),
+		return say(msg, rc == -LSM_EBUSY ? -EBUSY : lsmfs_errno(rc),
 			   "cannot remove the old database in %s: %s", dir, lsm_errmsg());
 	/* lsm_destroy removes dir when nothing else was in it. */
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
@@ -417,7 +417,7 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 	 */
 	if (!has_file(dir, "CURRENT")) {
 		char name[128];
-		const char *left = fs_engine_file_in(dir, name, sizeof(name));
+		const char *left = lsmfs_engine_file_in(dir, name, sizeof(name));
 
 		if (left)
 			return say(

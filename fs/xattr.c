@@ -46,7 +46,7 @@ static int xattr_change(lsmfs *fs, struct lsmfs_inode *ip, const char *name, siz
 		goto out;
 	if (value)
 		na.flags |= LSMFS_IFLAG_XATTR; /* so that freeing the inode looks for X keys */
-	na.ctime = fs_now();
+	na.ctime = lsmfs_now();
 	rc = op_put_inode(&op, ip->ino, &na);
 	if (!rc)
 		rc = op_commit(&op);

@@ -4,7 +4,7 @@
  *
  *	fsck.lsmfs [-n | -y] [--progress | --no-progress] DATA_DIR
  *
- * The work is lsmfs_check's (fs/fscheck.c); this program chooses the mode,
+ * The work is lsmfs_check's (fs/fsck/); this program chooses the mode,
  * prints each problem with its repair as a question answered "yes" (-y) or
  * "no" (-n, or neither flag: report only), shows progress on a terminal,
  * and exits with e2fsck's codes, OR'ed together:
@@ -22,8 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fscheck.h"
-#include "lsmfs.h"
+#include "fs/fsck/fscheck.h"
+#include "fs/lsmfs.h"
 
 enum { EXIT_CLEAN = 0, EXIT_FIXED = 1, EXIT_UNCORRECTED = 4, EXIT_OPERATIONAL = 8 };
 

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lsmfs.h"
+#include "fs/lsmfs.h"
 
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2 };
 

@@ -1,5 +1,5 @@
 /*
- * check_fsck.c — the offline check and repair (fs/fscheck.c, fsck.lsmfs).
+ * check_fsck.c — the offline check and repair (fs/fsck/, fsck.lsmfs).
  *
  * Each test makes a filesystem through the fs core, unmounts it, damages it
  * through the engine directly (one kind of damage, or a few), and proves

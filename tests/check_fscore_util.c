@@ -253,7 +253,7 @@ void tf_damage_largest_table(const char *dir)
 	fclose(f);
 }
 
-/* ---- offline consistency check: fs/fscheck.c's, reporting each problem ---- */
+/* ---- offline consistency check: fs/fsck/'s, reporting each problem ---- */
 
 static void tf_check_report(void *arg, const lsmfs_check_report *r)
 {

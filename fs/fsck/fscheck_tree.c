@@ -53,7 +53,7 @@ static void fresh_dir(struct lsmfs_attr *a, uint32_t perm, uint64_t parent)
 	a->nlink = 2;
 	a->generation = 1;
 	a->parent = parent;
-	a->atime = a->mtime = a->ctime = fs_now();
+	a->atime = a->mtime = a->ctime = lsmfs_now();
 }
 
 /* A new inode record (for ino greater than any, or the root); NULL when out of memory. */

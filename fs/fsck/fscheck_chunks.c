@@ -87,7 +87,7 @@ static void trim_chunk(struct ck *st, struct ck_fref *f, uint64_t keep)
 	rc = lsm_get(st->db, NULL, k.b, k.len, &vp, &vlen);
 	v = vp;
 	if (rc) {
-		st->err = rc < 0 ? errno_of(rc) : -EIO;
+		st->err = rc < 0 ? lsmfs_errno(rc) : -EIO;
 		goto out;
 	}
 	if (keep > vlen)

@@ -10,7 +10,7 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
-#include "lsmfs.h"
+#include "fs/lsmfs.h"
 
 struct fsop_state {
 	lsmfs *fs;	/* immutable after mount */

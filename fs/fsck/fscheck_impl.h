@@ -17,7 +17,8 @@
 
 #include "fscheck.h"
 
-#include "fs_impl.h"
+#include "fs/lsmfs.h"
+#include "lsm.h"
 
 #include <dirent.h>
 #include <errno.h>

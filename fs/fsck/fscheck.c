@@ -67,7 +67,7 @@ static int open_engine(struct ck *st, const char *dir, const char **msgp, char *
 	snprintf(path, sizeof(path), "%s/CURRENT", dir);
 	if (access(path, F_OK) != 0) {
 		char name[128];
-		const char *left = fs_engine_file_in(dir, name, sizeof(name));
+		const char *left = lsmfs_engine_file_in(dir, name, sizeof(name));
 
 		rc = left ? -EUCLEAN : -EMEDIUMTYPE;
 		if (left)
