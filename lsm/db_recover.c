@@ -168,6 +168,33 @@ static int check_files(lsm_db *db, const uint64_t *tables, int ntables, const ui
 					file)
 			  : lsm_seterr(-ENOMEM, "recovery: out of memory");
 	}
+	/*
+	 * log_number 0: no edit since the creating open named its first WAL
+	 * survived. A crash there leaves at most that WAL, empty (open returns
+	 * before anything is written to it), and no table: a table, or a WAL
+	 * holding records, proves lost edits (a MANIFEST cut after its first
+	 * records), and opening would show an empty db and delete the tables.
+	 */
+	if (!rc && !db->vs.log_number) {
+		if (ntables) {
+			file = lsm_table_filename(db->dir, tables[0]);
+		} else {
+			for (int i = 0; i < nlogs && !file; i++) {
+				uint64_t size = 0;
+				char *p = lsm_log_filename(db->dir, logs[i]);
+				if (p && db->env->path_size(db->env, p, &size) == 0 && size > 0)
+					file = p;
+				else
+					free(p);
+			}
+		}
+		if (file)
+			rc = LSM_CORRUPT(manifest, 0,
+					 "it names no WAL yet %s holds data: the MANIFEST lost the "
+					 "edits made after the database was created (refusing to "
+					 "open an empty state, or delete it)",
+					 file);
+	}
 	uint64_t last_table = ntables ? tables[ntables - 1] : 0;
 	uint64_t last_log = nlogs ? logs[nlogs - 1] : 0;
 	uint64_t last = last_table > last_log ? last_table : last_log;
