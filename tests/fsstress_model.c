@@ -38,6 +38,8 @@ void gen(uint64_t dseed, uint8_t *p, size_t n)
 	struct rng r;
 	size_t i = 0;
 
+	if (!n)
+		return; /* p may be NULL: a zero-length write to an empty file */
 	if (!dseed) {
 		memset(p, 0, n);
 		return;

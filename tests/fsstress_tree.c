@@ -768,8 +768,17 @@ int shared_tree(const char *dir, int procs, uint64_t nops, uint64_t seed)
 	if (st == MAP_FAILED || !pids)
 		die("out of memory");
 	memset(st, 0, (size_t)procs * sizeof(*st));
-	if (mkdir(dir, 0755) && errno != EEXIST)
-		die("mkdir %s: %s", dir, strerror(errno));
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		int e = errno;
+
+		/* Killed before the tree was made: nothing returned, nothing to check. */
+		if (e == ENOTCONN || e == ECONNABORTED || fs_gone(dir)) {
+			printf("fsstress: the filesystem went away before %s was made (%s)\n", dir,
+			       strerror(e));
+			exit(3);
+		}
+		die("mkdir %s: %s", dir, strerror(e));
+	}
 	printf("fsstress: seed %" PRIu64 ", %d processes x %" PRIu64 " operations in %s\n", seed,
 	       procs, nops, dir);
 	fflush(stdout);
