@@ -154,12 +154,82 @@ static uint64_t build(const char *path, const struct model *m, const lsm_table_o
 	return size;
 }
 
-static lsm_table *open_ok(const char *path, uint64_t size, lsm_cache *cache)
+/*
+ * ---- the fixture: a table file in a fresh directory, the model it was
+ * built from and the table opened on it; tt_free undoes it all ----
+ */
+
+struct tt_table {
+	char *dir, *path;      /* a fresh directory, and t.sst in it */
+	tu_rng r;	       /* the stream the model was drawn from, for the test to go on */
+	struct model m;	       /* what the table holds */
+	uint64_t size;	       /* the file's size, as the builder wrote it */
+	lsm_table_props props; /* as the builder reported them */
+	lsm_cache *cache;      /* the cache tt_open was given: freed with the table */
+	lsm_table *t;	       /* opened by tt_open, or NULL */
+};
+
+/* A fresh directory, an empty model, nothing built. */
+static void tt_init(struct tt_table *x)
 {
-	lsm_table *t = NULL;
-	int rc = lsm_table_open(lsm_env_posix(), path, size, cache, &t);
+	memset(x, 0, sizeof(*x));
+	x->dir = tu_mkdtemp("table");
+	x->path = tu_path(x->dir, "t.sst");
+}
+
+/* tt_init, then about nuser user keys drawn with seed (see model_make). */
+static void tt_new(struct tt_table *x, uint64_t seed, size_t nuser, int big_values,
+		   int compressible)
+{
+	tt_init(x);
+	tu_rng_init(&x->r, seed);
+	model_make(&x->r, nuser, big_values, compressible, &x->m);
+}
+
+/* Builds the model into the file with o, replacing whatever an earlier build left. */
+static void tt_build(struct tt_table *x, lsm_table_options o)
+{
+	unlink(x->path);
+	lsm_table_props_free(&x->props);
+	x->size = build(x->path, &x->m, &o, &x->props);
+}
+
+/* Opens the built file through env (NULL: posix) and cache (NULL: none); failure fails. */
+static lsm_table *tt_open(struct tt_table *x, lsm_env *env, lsm_cache *cache)
+{
+	int rc = lsm_table_open(env ? env : lsm_env_posix(), x->path, x->size, cache, &x->t);
 	ck_assert_msg(rc == 0, "open: %d %s", rc, lsm_errmsg());
-	return t;
+	x->cache = cache;
+	return x->t;
+}
+
+/* Drops the fixture's reference to the table (iterators and threads may hold their own). */
+static void tt_close(struct tt_table *x)
+{
+	if (x->t)
+		lsm_table_unref(x->t);
+	x->t = NULL;
+}
+
+static void tt_free(struct tt_table *x)
+{
+	tt_close(x);
+	lsm_cache_free(x->cache);
+	lsm_table_props_free(&x->props);
+	free(x->path);
+	tu_rmtree(x->dir);
+	model_free(&x->m);
+}
+
+/* Inverts byte 20 of the file, in the first data block, which holds the first key. */
+static void tt_damage_first_block(struct tt_table *x)
+{
+	int fd = open(x->path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	uint8_t b;
+	ck_assert_int_eq(pread(fd, &b, 1, 20), 1);
+	ck_assert_int_eq(pwrite(fd, &(uint8_t){(uint8_t)~b}, 1, 20), 1);
+	close(fd);
 }
 
 static void assert_entry(lsm_slice k, lsm_slice v, const struct kv *e)
@@ -304,28 +374,20 @@ static void check_props(lsm_table *t, const struct model *m, const lsm_table_pro
 START_TEST(test_table_matches_sorted_reference_with_versions_and_deletions)
 {
 	int compression = _i % 3, bloom = _i >= 3 ? 10 : 0;
-	tu_rng r;
-	tu_rng_init(&r, tu_seed() + (uint64_t)_i);
-	struct model m;
-	model_make(&r, 2500, 1, (int)tu_below(&r, 2), &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "000001.sst");
-	lsm_table_options o = opts_of(compression, bloom, 4096);
-	lsm_table_props props;
-	uint64_t size = build(path, &m, &o, &props);
-	lsm_table *t = open_ok(path, size, NULL);
-	check_props(t, &m, &props);
-	check_iter(t, &m, &r, 1);
+	struct tt_table x;
+	tt_init(&x);
+	tu_rng_init(&x.r, tu_seed() + (uint64_t)_i);
+	model_make(&x.r, 2500, 1, (int)tu_below(&x.r, 2), &x.m);
+	tt_build(&x, opts_of(compression, bloom, 4096));
+	lsm_table *t = tt_open(&x, NULL, NULL);
+	check_props(t, &x.m, &x.props);
+	check_iter(t, &x.m, &x.r, 1);
 	int skipped;
-	check_gets(t, &m, &r, 1, &skipped);
+	check_gets(t, &x.m, &x.r, 1, &skipped);
 	if (!bloom)
 		ck_assert_int_eq(skipped, 0);
 	ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), 0);
-	lsm_table_unref(t);
-	lsm_table_props_free(&props);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
@@ -354,26 +416,18 @@ START_TEST(test_table_reads_alike_mapped_or_not_and_mapped_raw_blocks_skip_pread
 	else if (which == 3)
 		env = lsm_env_fault_new(lsm_env_posix());
 	int mapped = which == 0 || which == 3;
-	tu_rng r;
-	tu_rng_init(&r, tu_seed() + (uint64_t)_i);
-	struct model m;
-	model_make(&r, 1500, 0, 1, &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "000001.sst");
-	lsm_table_options o = opts_of(compression, 10, 2048);
-	lsm_table_props props;
-	uint64_t size = build(path, &m, &o, &props);
+	struct tt_table x;
+	tt_new(&x, tu_seed() + (uint64_t)_i, 1500, 0, 1);
+	tt_build(&x, opts_of(compression, 10, 2048));
 	lsm_cache *cache = lsm_cache_new(64 << 20);
-	lsm_table *t = NULL;
-	int rc = lsm_table_open(env, path, size, cache, &t);
-	ck_assert_msg(rc == 0, "open: %d %s", rc, lsm_errmsg());
+	lsm_table *t = tt_open(&x, env, cache);
 	lsm_fault_counters before, after;
 	if (which == 3)
 		lsm_fault_counters_get(env, &before);
 	for (int round = 0; round < 2; round++) {
 		int skipped;
-		check_iter(t, &m, &r, 1);
-		check_gets(t, &m, &r, 1, &skipped);
+		check_iter(t, &x.m, &x.r, 1);
+		check_gets(t, &x.m, &x.r, 1, &skipped);
 	}
 	uint64_t hits, misses;
 	lsm_table_cache_stats(t, &hits, &misses);
@@ -386,11 +440,11 @@ START_TEST(test_table_reads_alike_mapped_or_not_and_mapped_raw_blocks_skip_pread
 		 * read in place) */
 		ck_assert_uint_gt(lsm_cache_usage(cache), 0);
 		if (mapped)
-			ck_assert_uint_le(misses, props.data_blocks);
+			ck_assert_uint_le(misses, x.props.data_blocks);
 		else
-			ck_assert_uint_eq(misses, props.data_blocks);
+			ck_assert_uint_eq(misses, x.props.data_blocks);
 		ck_assert_uint_gt(misses, 0);
-		ck_assert_uint_gt(hits, m.n);
+		ck_assert_uint_gt(hits, x.m.n);
 	}
 	if (which == 3) {
 		/* a mapped table reads its blocks without a single pread ... */
@@ -399,31 +453,21 @@ START_TEST(test_table_reads_alike_mapped_or_not_and_mapped_raw_blocks_skip_pread
 		/* ... but verify reads the whole file again */
 		ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), 0);
 		lsm_fault_counters_get(env, &after);
-		ck_assert_uint_ge(after.bytes_read - before.bytes_read, size - LSM_TABLE_FOOTER);
+		ck_assert_uint_ge(after.bytes_read - before.bytes_read, x.size - LSM_TABLE_FOOTER);
 	}
 	ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), 0);
-	lsm_table_unref(t);
-	lsm_cache_free(cache);
+	tt_free(&x);
 	if (which == 3)
 		env->destroy(env);
-	lsm_table_props_free(&props);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
 }
 END_TEST
 
 START_TEST(test_table_bloom_filter_skips_absent_keys)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	struct model m;
-	model_make(&r, 2000, 0, 0, &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(LSM_COMPRESS_NONE, 10, 4096);
-	uint64_t size = build(path, &m, &o, NULL);
-	lsm_table *t = open_ok(path, size, NULL);
+	struct tt_table x;
+	tt_new(&x, tu_seed(), 2000, 0, 0);
+	tt_build(&x, opts_of(LSM_COMPRESS_NONE, 10, 4096));
+	lsm_table *t = tt_open(&x, NULL, NULL);
 	int type, skipped, nskipped = 0;
 	uint8_t k[32];
 	for (int i = 0; i < 2000; i++) {
@@ -439,41 +483,30 @@ START_TEST(test_table_bloom_filter_skips_absent_keys)
 	/* ~0.8% false positives: at least 95% answered by the filter without a block read */
 	ck_assert_int_ge(nskipped, 1900);
 	ck_assert_uint_le(misses, 2000 - (uint64_t)nskipped);
-	lsm_table_unref(t);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
 START_TEST(test_table_compression_shrinks_compressible_and_keeps_random_raw)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	char *dir = tu_mkdtemp("table");
 	for (int compressible = 0; compressible < 2; compressible++) {
-		tu_rng_init(&r, tu_seed() + 7);
-		struct model m;
-		model_make(&r, 800, 0, compressible, &m);
-		for (size_t i = 0; !compressible && i < m.n; i++) {
+		struct tt_table x;
+		tt_new(&x, tu_seed() + 7, 800, 0, compressible);
+		for (size_t i = 0; !compressible && i < x.m.n; i++) {
 			/* random values large enough that nothing around them is worth compressing
 			 */
-			m.e[i].vlen = 200 + tu_below(&r, 200);
-			m.e[i].val = realloc(m.e[i].val, m.e[i].vlen);
-			tu_fill(&r, m.e[i].val, m.e[i].vlen);
+			struct kv *e = &x.m.e[i];
+			e->vlen = 200 + tu_below(&x.r, 200);
+			e->val = realloc(e->val, e->vlen);
+			tu_fill(&x.r, e->val, e->vlen);
 		}
 		uint64_t sizes[3];
 		for (int c = 0; c < 3; c++) {
-			char name[32];
-			snprintf(name, sizeof(name), "%d-%d.sst", compressible, c);
-			char *path = tu_path(dir, name);
-			lsm_table_options o = opts_of(c, 0, 4096);
-			sizes[c] = build(path, &m, &o, NULL);
-			lsm_table *t = open_ok(path, sizes[c], NULL);
+			tt_build(&x, opts_of(c, 0, 4096));
+			sizes[c] = x.size;
 			int skipped;
-			check_gets(t, &m, &r, 0, &skipped);
-			lsm_table_unref(t);
-			free(path);
+			check_gets(tt_open(&x, NULL, NULL), &x.m, &x.r, 0, &skipped);
+			tt_close(&x);
 		}
 		printf("%s values: raw %llu, lz4 %llu, zstd %llu bytes\n",
 		       compressible ? "compressible" : "random", (unsigned long long)sizes[0],
@@ -486,22 +519,18 @@ START_TEST(test_table_compression_shrinks_compressible_and_keeps_random_raw)
 			ck_assert_uint_eq(sizes[1], sizes[0]);
 			ck_assert_uint_eq(sizes[2], sizes[0]);
 		}
-		model_free(&m);
+		tt_free(&x);
 	}
-	tu_rmtree(dir);
 }
 END_TEST
 
 START_TEST(test_table_empty_table_has_nothing)
 {
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "empty.sst");
-	struct model m = {NULL, 0, 0, 0};
-	lsm_table_options o = opts_of(LSM_COMPRESS_LZ4, 10, 4096);
-	lsm_table_props props;
-	uint64_t size = build(path, &m, &o, &props);
-	ck_assert_uint_eq(props.entries, 0);
-	lsm_table *t = open_ok(path, size, NULL);
+	struct tt_table x;
+	tt_init(&x); /* the model holds nothing */
+	tt_build(&x, opts_of(LSM_COMPRESS_LZ4, 10, 4096));
+	ck_assert_uint_eq(x.props.entries, 0);
+	lsm_table *t = tt_open(&x, NULL, NULL);
 	lsm_it *it = lsm_table_iter(t, 1);
 	lsm_it_seek_first(it);
 	ck_assert(!lsm_it_valid(it));
@@ -516,50 +545,38 @@ START_TEST(test_table_empty_table_has_nothing)
 	int type;
 	ck_assert_int_eq(lsm_table_get(t, lsm_slice_of(k, 9), 1, &type, NULL, NULL), 0);
 	ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), 0);
-	lsm_table_unref(t);
-	lsm_table_props_free(&props);
-	free(path);
-	tu_rmtree(dir);
+	tt_free(&x);
 }
 END_TEST
 
 START_TEST(test_table_builder_refuses_existing_file)
 {
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "x.sst");
-	FILE *f = fopen(path, "w");
+	struct tt_table x;
+	tt_init(&x);
+	FILE *f = fopen(x.path, "w");
 	fclose(f);
 	lsm_table_builder *b;
 	lsm_table_options o = opts_of(0, 0, 4096);
-	ck_assert_int_eq(lsm_table_builder_new(lsm_env_posix(), path, &o, &b), -EEXIST);
+	ck_assert_int_eq(lsm_table_builder_new(lsm_env_posix(), x.path, &o, &b), -EEXIST);
 	o.compression = 9;
-	ck_assert_int_eq(lsm_table_builder_new(lsm_env_posix(), path, &o, &b), -EINVAL);
-	free(path);
-	tu_rmtree(dir);
+	ck_assert_int_eq(lsm_table_builder_new(lsm_env_posix(), x.path, &o, &b), -EINVAL);
+	tt_free(&x);
 }
 END_TEST
 
 START_TEST(test_table_iterator_keeps_table_alive)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	struct model m;
-	model_make(&r, 300, 0, 0, &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(0, 10, 1024);
-	uint64_t size = build(path, &m, &o, NULL);
-	lsm_table *t = open_ok(path, size, NULL);
-	lsm_it *it = lsm_table_iter(t, 1);
-	lsm_table_unref(t); /* the iterator's reference is the last */
+	struct tt_table x;
+	tt_new(&x, tu_seed(), 300, 0, 0);
+	tt_build(&x, opts_of(0, 10, 1024));
+	lsm_it *it = lsm_table_iter(tt_open(&x, NULL, NULL), 1);
+	tt_close(&x); /* the iterator's reference is the last */
 	size_t i = 0;
 	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it))
-		assert_entry(lsm_it_key(it), lsm_it_value(it), &m.e[i++]);
-	ck_assert_uint_eq(i, m.n);
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &x.m.e[i++]);
+	ck_assert_uint_eq(i, x.m.n);
 	lsm_it_destroy(it);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
@@ -589,26 +606,23 @@ static int record_readahead(lsm_env *env, lsm_file *f, uint64_t off, uint64_t le
  */
 START_TEST(test_table_sequential_scans_read_ahead_point_lookups_do_not)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	struct model m;
-	model_make(&r, 8000, 0, 0, &m); /* blocks under 32 KiB: see the test below for big ones */
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(0, 10, 4096);
-	uint64_t size = build(path, &m, &o, NULL);
+	/* blocks under 32 KiB: see the test below for big ones */
+	struct tt_table x;
+	tt_new(&x, tu_seed(), 8000, 0, 0);
+	tt_build(&x, opts_of(0, 10, 4096));
+	const struct model *m = &x.m;
+	uint64_t size = x.size;
 	ck_assert_uint_gt(size, 2 * 512 * 1024); /* several windows */
 	lsm_env env = *lsm_env_posix();
 	env.readahead = record_readahead;
-	lsm_table *t = NULL;
-	ck_assert_int_eq(lsm_table_open(&env, path, size, NULL, &t), 0);
+	lsm_table *t = tt_open(&x, &env, NULL);
 
 	ra.n = 0;
 	lsm_it *it = lsm_table_iter(t, 0);
 	size_t i = 0;
 	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it))
-		assert_entry(lsm_it_key(it), lsm_it_value(it), &m.e[i++]);
-	ck_assert_uint_eq(i, m.n);
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &m->e[i++]);
+	ck_assert_uint_eq(i, m->n);
 	ck_assert_int_ge(ra.n, (int)(size / (512 * 1024)) - 1);
 	ck_assert_uint_lt(ra.off[0], 512 * 1024);
 	for (int k = 1; k < ra.n; k++)
@@ -618,9 +632,9 @@ START_TEST(test_table_sequential_scans_read_ahead_point_lookups_do_not)
 	ck_assert_uint_gt(fwd_end, size - size / 8); /* the data blocks are nearly all of it */
 
 	ra.n = 0;
-	i = m.n;
+	i = m->n;
 	for (lsm_it_seek_last(it); lsm_it_valid(it); lsm_it_prev(it))
-		assert_entry(lsm_it_key(it), lsm_it_value(it), &m.e[--i]);
+		assert_entry(lsm_it_key(it), lsm_it_value(it), &m->e[--i]);
 	ck_assert_uint_eq(i, 0);
 	ck_assert_int_ge(ra.n, (int)(size / (512 * 1024)) - 1);
 	for (int k = 1; k < ra.n; k++)
@@ -631,7 +645,7 @@ START_TEST(test_table_sequential_scans_read_ahead_point_lookups_do_not)
 	lsm_buf val;
 	lsm_buf_init(&val);
 	for (int k = 0; k < 200; k++) {
-		const struct kv *e = &m.e[tu_below(&r, m.n)];
+		const struct kv *e = &m->e[tu_below(&x.r, m->n)];
 		int type, skipped;
 		ck_assert_int_eq(lsm_table_get(t, kv_key(e), 0, &type, &val, &skipped),
 				 1); /* found */
@@ -642,10 +656,7 @@ START_TEST(test_table_sequential_scans_read_ahead_point_lookups_do_not)
 	ck_assert_int_eq(ra.n, 0);
 	lsm_buf_free(&val);
 	lsm_it_destroy(it);
-	lsm_table_unref(t);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
@@ -656,49 +667,39 @@ END_TEST
  */
 START_TEST(test_table_big_blocks_are_read_ahead_whole)
 {
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(0, 10, 4096);
-	lsm_table_builder *b;
 	const size_t vlen = 40 * 1024;
-	char *v = calloc(1, vlen);
-	uint8_t key[32];
-	uint64_t size;
-
-	ck_assert_ptr_nonnull(v);
-	ck_assert_int_eq(lsm_table_builder_new(lsm_env_posix(), path, &o, &b), 0);
-	for (int i = 0; i < 20; i++) {
-		lsm_ikey_make(key, (char[]){'k', (char)('a' + i)}, 2, 1, LSM_TYPE_VALUE);
-		ck_assert_int_eq(lsm_table_builder_add(b, lsm_slice_of(key, 2 + LSM_TRAILER),
-						       lsm_slice_of(v, vlen)),
-				 0);
+	struct tt_table x;
+	tt_init(&x);
+	/* keys "ka".."kt", each with 40 KiB of zeros */
+	x.m.e = calloc(20, sizeof(*x.m.e));
+	ck_assert_ptr_nonnull(x.m.e);
+	for (x.m.n = 0; x.m.n < 20; x.m.n++) {
+		struct kv *e = &x.m.e[x.m.n];
+		e->klen = 2 + LSM_TRAILER;
+		e->key = malloc(e->klen);
+		lsm_ikey_make(e->key, (char[]){'k', (char)('a' + x.m.n)}, 2, 1, LSM_TYPE_VALUE);
+		e->vlen = vlen;
+		e->val = calloc(1, vlen);
+		ck_assert_ptr_nonnull(e->val);
 	}
-	ck_assert_int_eq(lsm_table_builder_finish(b, &size, NULL), 0);
-	lsm_table_builder_free(b);
+	tt_build(&x, opts_of(0, 10, 4096));
 	lsm_env env = *lsm_env_posix();
 	env.readahead = record_readahead;
-	lsm_table *t = NULL;
-	ck_assert_int_eq(lsm_table_open(&env, path, size, NULL, &t), 0);
+	lsm_table *t = tt_open(&x, &env, NULL);
 	lsm_buf val;
 	lsm_buf_init(&val);
 	ra.n = 0;
 	for (int i = 0; i < 20; i++) {
 		int type, skipped;
-		lsm_ikey_make(key, (char[]){'k', (char)('a' + i)}, 2, 1, LSM_TYPE_VALUE);
-		ck_assert_int_eq(lsm_table_get(t, lsm_slice_of(key, 2 + LSM_TRAILER), 0, &type,
-					       &val, &skipped),
-				 1);
+		ck_assert_int_eq(lsm_table_get(t, kv_key(&x.m.e[i]), 0, &type, &val, &skipped), 1);
 		ck_assert_uint_eq(val.len, vlen);
 		ck_assert_int_eq(ra.n, i + 1);
 		ck_assert_uint_ge(ra.len[i], vlen);
 		ck_assert_uint_lt(ra.len[i], vlen + 1024);
-		ck_assert_uint_le(ra.off[i] + ra.len[i], size);
+		ck_assert_uint_le(ra.off[i] + ra.len[i], x.size);
 	}
 	lsm_buf_free(&val);
-	lsm_table_unref(t);
-	free(v);
-	free(path);
-	tu_rmtree(dir);
+	tt_free(&x);
 }
 END_TEST
 
@@ -706,95 +707,76 @@ END_TEST
 
 START_TEST(test_table_block_cache_serves_repeated_reads)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	struct model m;
-	model_make(&r, 1000, 0, 1, &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(LSM_COMPRESS_ZSTD, 10, 2048);
-	lsm_table_props props;
-	uint64_t size = build(path, &m, &o, &props);
+	struct tt_table x;
+	tt_new(&x, tu_seed(), 1000, 0, 1);
+	tt_build(&x, opts_of(LSM_COMPRESS_ZSTD, 10, 2048));
+	const struct model *m = &x.m;
+	tu_rng *r = &x.r;
 	lsm_cache *cache = lsm_cache_new(64 << 20);
 	/* Not mapped, so that every block goes through the cache, even one zstd left raw. */
 	lsm_env nomap = *lsm_env_posix();
 	nomap.map = NULL;
-	lsm_table *t = NULL;
-	ck_assert_int_eq(lsm_table_open(&nomap, path, size, cache, &t), 0);
+	lsm_table *t = tt_open(&x, &nomap, cache);
 	uint64_t hits, misses;
 	int skipped;
 
 	/* fill_cache = 0 reads around the cache */
-	check_gets(t, &m, &r, 0, &skipped);
+	check_gets(t, m, r, 0, &skipped);
 	ck_assert_uint_eq(lsm_cache_usage(cache), 0);
 	lsm_table_cache_stats(t, &hits, &misses);
 	ck_assert_uint_eq(hits, 0);
 
-	check_iter(t, &m, &r, 1);
+	check_iter(t, m, r, 1);
 	ck_assert_uint_gt(lsm_cache_usage(cache), 0);
 	uint64_t before = misses;
 	lsm_table_cache_stats(t, &hits, &misses);
 	/* every block read from disk exactly once, then served from the cache */
-	ck_assert_uint_eq(misses - before, props.data_blocks);
-	check_gets(t, &m, &r, 1, &skipped);
-	check_iter(t, &m, &r, 1);
+	ck_assert_uint_eq(misses - before, x.props.data_blocks);
+	check_gets(t, m, r, 1, &skipped);
+	check_iter(t, m, r, 1);
 	uint64_t misses2;
 	lsm_table_cache_stats(t, &hits, &misses2);
 	ck_assert_uint_eq(misses2, misses);
-	ck_assert_uint_gt(hits, m.n);
+	ck_assert_uint_gt(hits, m->n);
 	ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), 0);
-
-	lsm_table_unref(t);
-	lsm_cache_free(cache);
-	lsm_table_props_free(&props);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
 START_TEST(test_table_iterators_pin_blocks_in_a_cache_that_keeps_nothing)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	struct model m;
-	model_make(&r, 600, 0, 0, &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(LSM_COMPRESS_LZ4, 0, 512);
-	uint64_t size = build(path, &m, &o, NULL);
+	struct tt_table x;
+	tt_new(&x, tu_seed(), 600, 0, 0);
+	tt_build(&x, opts_of(LSM_COMPRESS_LZ4, 0, 512));
+	const struct model *m = &x.m;
 	/* Capacity 0: every block is evicted the moment nobody holds it. */
 	lsm_cache *cache = lsm_cache_new(0);
-	lsm_table *t = open_ok(path, size, cache);
+	lsm_table *t = tt_open(&x, NULL, cache);
 	lsm_it *a = lsm_table_iter(t, 1), *b = lsm_table_iter(t, 1);
 	lsm_buf v;
 	lsm_buf_init(&v);
-	size_t i = 0, j = m.n;
+	size_t i = 0, j = m->n;
 	lsm_it_seek_first(a);
 	lsm_it_seek_last(b);
 	while (lsm_it_valid(a)) {
-		assert_entry(lsm_it_key(a), lsm_it_value(a), &m.e[i]);
+		assert_entry(lsm_it_key(a), lsm_it_value(a), &m->e[i]);
 		ck_assert(lsm_it_valid(b));
-		assert_entry(lsm_it_key(b), lsm_it_value(b), &m.e[--j]);
+		assert_entry(lsm_it_key(b), lsm_it_value(b), &m->e[--j]);
 		/* interleave point reads that load and drop other blocks */
-		const struct kv *x = &m.e[tu_below(&r, m.n)];
+		const struct kv *e = &m->e[tu_below(&x.r, m->n)];
 		int type;
-		ck_assert_int_eq(lsm_table_get(t, kv_key(x), 1, &type, &v, NULL), 1);
+		ck_assert_int_eq(lsm_table_get(t, kv_key(e), 1, &type, &v, NULL), 1);
 		lsm_it_next(a);
 		lsm_it_prev(b);
 		i++;
 	}
-	ck_assert_uint_eq(i, m.n);
+	ck_assert_uint_eq(i, m->n);
 	ck_assert(!lsm_it_valid(b));
 	lsm_it_destroy(a);
 	lsm_it_destroy(b);
 	ck_assert_uint_eq(lsm_cache_usage(cache), 0);
 	lsm_buf_free(&v);
-	lsm_table_unref(t);
-	lsm_cache_free(cache);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
@@ -826,21 +808,16 @@ static void *reader(void *p)
 
 START_TEST(test_table_concurrent_gets_through_a_small_cache)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	struct model m;
-	model_make(&r, 1500, 0, 1, &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
+	struct tt_table x;
+	tt_new(&x, tu_seed(), 1500, 0, 1);
 	/* zstd: each reader thread sets up (and at exit frees) its own decompression context */
-	lsm_table_options o = opts_of(LSM_COMPRESS_ZSTD, 10, 1024);
-	uint64_t size = build(path, &m, &o, NULL);
+	tt_build(&x, opts_of(LSM_COMPRESS_ZSTD, 10, 1024));
 	lsm_cache *cache = lsm_cache_new(16 * 1024); /* a handful of blocks: constant eviction */
-	lsm_table *t = open_ok(path, size, cache);
+	lsm_table *t = tt_open(&x, NULL, cache);
 	pthread_t th[4];
 	struct reader_arg args[4];
 	for (int i = 0; i < 4; i++) {
-		args[i] = (struct reader_arg){t, &m, tu_seed() + (uint64_t)i, 0};
+		args[i] = (struct reader_arg){t, &x.m, tu_seed() + (uint64_t)i, 0};
 		lsm_table_ref(t);
 		ck_assert_int_eq(pthread_create(&th[i], NULL, reader, &args[i]), 0);
 	}
@@ -849,11 +826,7 @@ START_TEST(test_table_concurrent_gets_through_a_small_cache)
 		ck_assert_int_eq(args[i].failures, 0);
 		lsm_table_unref(t);
 	}
-	lsm_table_unref(t);
-	lsm_cache_free(cache);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
@@ -886,14 +859,16 @@ static void put_byte(int fd, size_t off, uint8_t v)
 }
 
 /*
- * Runs every read path on a (possibly damaged) table. Anything returned
+ * Runs every read path on tt's (possibly damaged) file. Anything returned
  * must match the model; errors must be corruption. Returns 1 if the damage
  * was reported by some path.
  */
-static int read_everything(const char *path, uint64_t size, const struct model *m)
+static int read_everything(const struct tt_table *tt)
 {
+	const char *path = tt->path;
+	const struct model *m = &tt->m;
 	lsm_table *t;
-	int rc = lsm_table_open(lsm_env_posix(), path, size, NULL, &t);
+	int rc = lsm_table_open(lsm_env_posix(), path, tt->size, NULL, &t);
 	if (rc) {
 		ck_assert_int_eq(rc, -LSM_ECORRUPT);
 		ck_assert_ptr_nonnull(strstr(lsm_errmsg(), path));
@@ -955,69 +930,47 @@ static int read_everything(const char *path, uint64_t size, const struct model *
 START_TEST(test_table_every_byte_flip_is_detected_never_misread)
 {
 	/* _i: 0 raw blocks, 1 lz4 blocks; both with a filter and several blocks */
-	tu_rng r;
-	tu_rng_init(&r, tu_seed() + (uint64_t)_i);
-	struct model m;
-	model_make(&r, 40, 0, 1, &m);
-	for (size_t i = 0; i < m.n; i++)
-		m.e[i].vlen = m.e[i].vlen < 40 ? m.e[i].vlen : 40; /* a small file: few flips */
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(_i ? LSM_COMPRESS_LZ4 : LSM_COMPRESS_NONE, 10, 400);
-	lsm_table_props props;
-	uint64_t size = build(path, &m, &o, &props);
-	ck_assert_uint_ge(props.data_blocks, 3);
-	ck_assert_int_eq(read_everything(path, size, &m), 0);
+	struct tt_table x;
+	tt_new(&x, tu_seed() + (uint64_t)_i, 40, 0, 1);
+	for (size_t i = 0; i < x.m.n; i++) /* a small file: few flips */
+		x.m.e[i].vlen = x.m.e[i].vlen < 40 ? x.m.e[i].vlen : 40;
+	tt_build(&x, opts_of(_i ? LSM_COMPRESS_LZ4 : LSM_COMPRESS_NONE, 10, 400));
+	ck_assert_uint_ge(x.props.data_blocks, 3);
+	ck_assert_int_eq(read_everything(&x), 0);
 	size_t len;
-	uint8_t *orig = read_file(path, &len);
+	uint8_t *orig = read_file(x.path, &len);
 	printf("flipping each of %zu bytes (%llu data blocks)\n", len,
-	       (unsigned long long)props.data_blocks);
-	int fd = open(path, O_WRONLY);
+	       (unsigned long long)x.props.data_blocks);
+	int fd = open(x.path, O_WRONLY);
 	ck_assert_int_ge(fd, 0);
 	for (size_t off = 0; off < len; off++) {
-		uint8_t x = (uint8_t)(1 + tu_below(&r, 255));
-		put_byte(fd, off, orig[off] ^ x);
-		ck_assert_msg(read_everything(path, size, &m),
-			      "flip of byte %zu (^%02x) went unnoticed", off, x);
+		uint8_t flip = (uint8_t)(1 + tu_below(&x.r, 255));
+		put_byte(fd, off, orig[off] ^ flip);
+		ck_assert_msg(read_everything(&x), "flip of byte %zu (^%02x) went unnoticed", off,
+			      flip);
 		put_byte(fd, off, orig[off]);
 	}
 	close(fd);
-	ck_assert_int_eq(read_everything(path, size, &m), 0);
+	ck_assert_int_eq(read_everything(&x), 0);
 	free(orig);
-	lsm_table_props_free(&props);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
 /* _i: 0 raw blocks (read in place from the mapping), 1 lz4 blocks (through the cache) */
 START_TEST(test_table_damaged_block_fails_every_read_never_remembered_as_good)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed() + (uint64_t)_i);
-	struct model m;
-	model_make(&r, 300, 0, 1, &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(_i ? LSM_COMPRESS_LZ4 : LSM_COMPRESS_NONE, 10, 1024);
-	lsm_table_props props;
-	uint64_t size = build(path, &m, &o, &props);
-	ck_assert_uint_ge(props.data_blocks, 3);
-	/* byte 20 is in the first data block, which holds the first key */
-	int fd = open(path, O_RDWR);
-	ck_assert_int_ge(fd, 0);
-	uint8_t b;
-	ck_assert_int_eq(pread(fd, &b, 1, 20), 1);
-	put_byte(fd, 20, (uint8_t)~b);
-	close(fd);
-	lsm_cache *cache = lsm_cache_new(1 << 20);
-	lsm_table *t = open_ok(path, size, cache);
+	struct tt_table x;
+	tt_new(&x, tu_seed() + (uint64_t)_i, 300, 0, 1);
+	tt_build(&x, opts_of(_i ? LSM_COMPRESS_LZ4 : LSM_COMPRESS_NONE, 10, 1024));
+	ck_assert_uint_ge(x.props.data_blocks, 3);
+	tt_damage_first_block(&x);
+	lsm_table *t = tt_open(&x, NULL, lsm_cache_new(1 << 20));
 	lsm_buf v;
 	lsm_buf_init(&v);
 	int type;
 	for (int i = 0; i < 3; i++) {
-		ck_assert_int_eq(lsm_table_get(t, kv_key(&m.e[0]), 1, &type, &v, NULL),
+		ck_assert_int_eq(lsm_table_get(t, kv_key(&x.m.e[0]), 1, &type, &v, NULL),
 				 -LSM_ECORRUPT);
 		ck_assert_ptr_nonnull(strstr(lsm_errmsg(), "checksum"));
 		lsm_it *it = lsm_table_iter(t, 1);
@@ -1027,30 +980,22 @@ START_TEST(test_table_damaged_block_fails_every_read_never_remembered_as_good)
 		lsm_it_destroy(it);
 	}
 	/* the other blocks are unharmed */
-	const struct kv *last = &m.e[m.n - 1];
+	const struct kv *last = &x.m.e[x.m.n - 1];
 	ck_assert_int_eq(lsm_table_get(t, kv_key(last), 1, &type, &v, NULL), 1);
 	ck_assert_int_eq(type, lsm_ikey_type(kv_key(last)));
 	ck_assert_int_eq(lsm_table_verify(t, NULL, NULL), -LSM_ECORRUPT);
 	lsm_buf_free(&v);
-	lsm_table_unref(t);
-	lsm_cache_free(cache);
-	lsm_table_props_free(&props);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
 START_TEST(test_table_truncated_file_is_rejected_naming_it)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	struct model m;
-	model_make(&r, 200, 0, 0, &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(0, 10, 1024);
-	uint64_t size = build(path, &m, &o, NULL);
+	struct tt_table x;
+	tt_new(&x, tu_seed(), 200, 0, 0);
+	tt_build(&x, opts_of(0, 10, 1024));
+	const char *path = x.path;
+	uint64_t size = x.size;
 	size_t len;
 	uint8_t *orig = read_file(path, &len);
 	size_t cuts[] = {0, 1, 63, 64, 65, len / 2, len - 65, len - 64, len - 9, len - 1};
@@ -1068,24 +1013,19 @@ START_TEST(test_table_truncated_file_is_rejected_naming_it)
 		ck_assert_ptr_nonnull(strstr(lsm_errmsg(), path));
 	}
 	write_file(path, orig, len);
-	lsm_table_unref(open_ok(path, size, NULL));
+	tt_open(&x, NULL, NULL);
 	free(orig);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
 START_TEST(test_table_wrong_magic_is_corruption_newer_version_is_eversion)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	struct model m;
-	model_make(&r, 50, 0, 0, &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(0, 10, 1024);
-	uint64_t size = build(path, &m, &o, NULL);
+	struct tt_table x;
+	tt_new(&x, tu_seed(), 50, 0, 0);
+	tt_build(&x, opts_of(0, 10, 1024));
+	const char *path = x.path;
+	uint64_t size = x.size;
 	size_t len;
 	uint8_t *orig = read_file(path, &len), *bad = malloc(len);
 	uint8_t *footer = bad + len - LSM_TABLE_FOOTER;
@@ -1113,9 +1053,7 @@ START_TEST(test_table_wrong_magic_is_corruption_newer_version_is_eversion)
 
 	free(bad);
 	free(orig);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	tt_free(&x);
 }
 END_TEST
 
@@ -1138,40 +1076,28 @@ static void record_report(void *arg, const char *file, uint64_t offset, const ch
 
 START_TEST(test_table_verify_reports_damaged_block_with_file_and_offset)
 {
-	tu_rng r;
-	tu_rng_init(&r, tu_seed());
-	struct model m;
-	model_make(&r, 300, 0, 0, &m);
-	char *dir = tu_mkdtemp("table");
-	char *path = tu_path(dir, "t.sst");
-	lsm_table_options o = opts_of(0, 10, 1024);
-	uint64_t size = build(path, &m, &o, NULL);
-	lsm_table *t = open_ok(path, size, NULL);
+	struct tt_table x;
+	tt_new(&x, tu_seed(), 300, 0, 0);
+	tt_build(&x, opts_of(0, 10, 1024));
+	lsm_table *t = tt_open(&x, NULL, NULL);
 	struct report_log log = {0};
 	ck_assert_int_eq(lsm_table_verify(t, record_report, &log), 0);
 	ck_assert_int_eq(log.calls, 0);
 
 	/* damage the first data block after open: only verify (or a read) can see it */
-	int fd = open(path, O_RDWR);
-	uint8_t b;
-	ck_assert_int_eq(pread(fd, &b, 1, 20), 1);
-	put_byte(fd, 20, (uint8_t)~b);
-	close(fd);
+	tt_damage_first_block(&x);
 	ck_assert_int_eq(lsm_table_verify(t, record_report, &log), -LSM_ECORRUPT);
 	ck_assert_int_eq(log.calls, 1);
-	ck_assert_str_eq(log.file, path);
+	ck_assert_str_eq(log.file, x.path);
 	ck_assert_uint_eq(log.offset, 0);
 	ck_assert_ptr_nonnull(strstr(log.msg, "checksum"));
 	ck_assert_ptr_null(strstr(log.msg, "corruption in")); /* file and offset not repeated */
-	lsm_table_unref(t);
+	tt_close(&x);
 	/* opened again, the table checks the block at its first read */
-	t = open_ok(path, size, NULL);
+	t = tt_open(&x, NULL, NULL);
 	int type;
-	ck_assert_int_eq(lsm_table_get(t, kv_key(&m.e[0]), 1, &type, NULL, NULL), -LSM_ECORRUPT);
-	lsm_table_unref(t);
-	free(path);
-	tu_rmtree(dir);
-	model_free(&m);
+	ck_assert_int_eq(lsm_table_get(t, kv_key(&x.m.e[0]), 1, &type, NULL, NULL), -LSM_ECORRUPT);
+	tt_free(&x);
 }
 END_TEST
 
