@@ -103,6 +103,7 @@ typedef struct out_table {
 	uint64_t smallest_seq, largest_seq;
 	uint64_t entries, deletions; /* from the finished table's properties */
 	lsm_buf smallest, largest;
+	lsm_blob_uses blobs; /* value files its blob references point into */
 	lsm_table_builder *b;
 	char *path;
 } out_table;
@@ -147,6 +148,14 @@ static int out_add(out_table *o, lsm_slice ikey, lsm_slice value)
 		o->smallest_seq = seq;
 	if (seq > o->largest_seq)
 		o->largest_seq = seq;
+	if (lsm_ikey_type(ikey) == LSM_TYPE_BLOB) {
+		lsm_blob_ref ref;
+		rc = lsm_blob_ref_decode(value, &ref);
+		if (rc)
+			return rc; /* a damaged reference must not reach a new table */
+		if (lsm_blob_uses_add(&o->blobs, ref.file, ref.len))
+			return lsm_seterr(-ENOMEM, "out of memory");
+	}
 	return lsm_table_builder_add(o->b, ikey, value);
 }
 
@@ -181,6 +190,7 @@ static void out_free(lsm_db *db, out_table *o, int discard)
 	o->path = NULL;
 	lsm_buf_free(&o->smallest);
 	lsm_buf_free(&o->largest);
+	lsm_blob_uses_free(&o->blobs);
 }
 
 /* The meta an edit just added: the caller fills in what lsm_edit_add_file does not take. */
@@ -199,6 +209,8 @@ static int out_to_edit(lsm_version_edit *e, int level, const out_table *o)
 		lsm_slice_of(o->largest.data, o->largest.len), o->smallest_seq, o->largest_seq);
 	if (!rc)
 		set_stats(e, 1, o->entries, o->deletions);
+	if (!rc)
+		rc = lsm_edit_set_blobs(e, o->blobs.v, o->blobs.n);
 	return rc;
 }
 
@@ -826,6 +838,8 @@ static int run_compaction(lsm_db *db, compaction *c)
 				       meta_large(only), only->smallest_seq, only->largest_seq);
 		if (!rc)
 			set_stats(&e, only->has_stats, only->entries, only->deletions);
+		if (!rc)
+			rc = lsm_edit_set_blobs(&e, only->blobs, only->nblobs);
 		tried_apply = 1;
 		if (!rc)
 			rc = lsm_db_apply_edit(db, &e);
@@ -1202,6 +1216,42 @@ static uint64_t *live_tables(lsm_db *db, int *nlive)
 	return live;
 }
 
+/*
+ * REQUIRES: db->mu held, after live_tables pruned db->versions. The value
+ * files (WALs below log_number kept for their separated values) that some
+ * table of a live version refers to, sorted, with duplicates. *log_floor
+ * gets the lowest WAL number that must stay whatever the tables say: with
+ * value separation on, a reader's memtables may refer to any WAL from its
+ * version's log_number on.
+ */
+static uint64_t *live_value_files(lsm_db *db, int *nlive, uint64_t *log_floor)
+{
+	lsm_version *cur = db->vs.current;
+	int n = 0, cap = 0;
+	*log_floor = db->vs.log_number;
+	for (int i = 0; i <= db->nversions; i++) {
+		lsm_version *v = i < db->nversions ? db->versions[i] : cur;
+		if (db->opts.blob_threshold && v->log_number < *log_floor)
+			*log_floor = v->log_number;
+		for (int l = 0; l < LSM_MAX_LEVELS; l++)
+			for (int j = 0; j < v->nfiles[l]; j++)
+				cap += v->files[l][j]->nblobs;
+	}
+	uint64_t *live = malloc((size_t)(cap + 1) * sizeof(*live));
+	if (!live)
+		return NULL;
+	for (int i = 0; i <= db->nversions; i++) {
+		lsm_version *v = i < db->nversions ? db->versions[i] : cur;
+		for (int l = 0; l < LSM_MAX_LEVELS; l++)
+			for (int j = 0; j < v->nfiles[l]; j++)
+				for (int k = 0; k < v->files[l][j]->nblobs; k++)
+					live[n++] = v->files[l][j]->blobs[k].file;
+	}
+	qsort(live, (size_t)n, sizeof(*live), cmp_u64);
+	*nlive = n;
+	return live;
+}
+
 void lsm_db_delete_obsolete(lsm_db *db)
 {
 	char **names = NULL;
@@ -1212,10 +1262,14 @@ void lsm_db_delete_obsolete(lsm_db *db)
 		return;
 	/* A reader dropping a version from here on asks again. */
 	db->obsolete_pending = 0;
+	int nvalues = 0;
+	uint64_t log_number = 0;
 	uint64_t *live = live_tables(db, &nlive);
-	if (!live)
+	uint64_t *values = live ? live_value_files(db, &nvalues, &log_number) : NULL;
+	if (!values) {
+		free(live);
 		return; /* out of memory: try again after the next job */
-	uint64_t log_number = db->vs.log_number;
+	}
 	uint64_t manifest_number = db->vs.manifest_number;
 	/*
 	 * Safe without the lock: only this thread (or lsm_open before the
@@ -1230,7 +1284,8 @@ void lsm_db_delete_obsolete(lsm_db *db)
 			int del = 0;
 			switch (lsm_parse_filename(names[i], &num)) {
 			case LSM_FILE_LOG:
-				del = num < log_number;
+				del = num < log_number && !bsearch(&num, values, (size_t)nvalues,
+								   sizeof(*values), cmp_u64);
 				break;
 			case LSM_FILE_TABLE:
 				del = !bsearch(&num, live, (size_t)nlive, sizeof(*live), cmp_u64);
@@ -1249,8 +1304,11 @@ void lsm_db_delete_obsolete(lsm_db *db)
 			char *p = NULL;
 			if (asprintf(&p, "%s/%s", db->dir, names[i]) < 0)
 				break;
-			if (lsm_parse_filename(names[i], &num) == LSM_FILE_TABLE)
+			enum lsm_file_kind kind = lsm_parse_filename(names[i], &num);
+			if (kind == LSM_FILE_TABLE)
 				lsm_tcache_evict(db->tcache, num);
+			if (kind == LSM_FILE_LOG)
+				lsm_blob_files_evict(db->blob_files, num);
 			db->env->unlink(db->env,
 					p); /* a failure only leaves garbage for next time */
 			free(p);
@@ -1258,5 +1316,6 @@ void lsm_db_delete_obsolete(lsm_db *db)
 		lsm_env_free_names(names, count);
 	}
 	free(live);
+	free(values);
 	pthread_mutex_lock(&db->mu);
 }

@@ -15,6 +15,7 @@
  */
 #include "db_impl.h"
 
+#include "checksum.h"
 #include "error.h"
 
 #include <assert.h>
@@ -55,6 +56,8 @@ void lsm_options_init(lsm_options *o)
 	o->level_base_bytes = 64 * MiB;
 	o->level_multiplier = 10;
 	o->target_file_bytes = 8 * MiB;
+	o->blob_threshold = 0;
+	o->blob_file_bytes = 64 * MiB;
 	o->env = NULL;
 }
 
@@ -106,6 +109,12 @@ static int sanitize_options(lsm_options *o)
 		o->target_file_bytes = d.target_file_bytes;
 	if (o->target_file_bytes < 4 * KiB)
 		o->target_file_bytes = 4 * KiB;
+	if (o->blob_threshold > LSM_MAX_VALUE)
+		o->blob_threshold = LSM_MAX_VALUE;
+	if (!o->blob_file_bytes)
+		o->blob_file_bytes = d.blob_file_bytes;
+	if (o->blob_file_bytes < 64 * KiB)
+		o->blob_file_bytes = 64 * KiB;
 	return 0;
 }
 
@@ -463,6 +472,17 @@ int lsm_db_switch_idle(lsm_db *db)
  * active memtable has room (or, with force, switches it anyway), delaying
  * or stopping the write while L0 or the immutable list is too long.
  */
+/*
+ * With value separation the memtable holds references only, so the WAL,
+ * which holds the values, can outgrow it many times: it is cut at
+ * blob_file_bytes, the size of a value file.
+ */
+static int wal_full(lsm_db *db)
+{
+	return db->opts.blob_threshold && db->wal &&
+	       lsm_wal_size(db->wal) >= db->opts.blob_file_bytes;
+}
+
 static int make_room(lsm_db *db, int force)
 {
 	int allow_delay = !force, stopped = 0;
@@ -484,7 +504,7 @@ static int make_room(lsm_db *db, int force)
 			lsm_db_count(&db->c.stall_micros, 1000);
 			continue;
 		}
-		if (!force && db->mem_fill < db->opts.memtable_bytes)
+		if (!force && db->mem_fill < db->opts.memtable_bytes && !wal_full(db))
 			return 0;
 		if (l0 >= db->opts.l0_stop_trigger && db->compact_nospace)
 			return lsm_seterr(-ENOSPC,
@@ -514,6 +534,21 @@ int lsm_db_insert_one(void *arg, uint64_t seq, int type, lsm_slice key, lsm_slic
 		ctx->puts++;
 	else
 		ctx->deletes++;
+	if (type == LSM_TYPE_VALUE && ctx->blob_threshold && val.len >= ctx->blob_threshold) {
+		/* The value stays where the WAL wrote it; the memtable gets its address. */
+		uint8_t enc[LSM_BLOB_REF_MAX];
+		lsm_blob_ref ref = {
+			.file = ctx->log,
+			.offset = lsm_blob_payload_offset(ctx->header,
+							  (uint64_t)(val.data - ctx->rep)),
+			.len = val.len,
+			.checksum = lsm_checksum(val.data, val.len),
+		};
+		size_t n = lsm_blob_ref_encode(&ref, enc);
+		ctx->separated += val.len;
+		ctx->ref_bytes += n;
+		return lsm_memtable_add(ctx->mem, seq, LSM_TYPE_BLOB, key, lsm_slice_of(enc, n));
+	}
 	return lsm_memtable_add(ctx->mem, seq, type, key, val);
 }
 
@@ -550,11 +585,17 @@ static int write_group(lsm_db *db, lsm_writer *leader, lsm_writer **last)
 	uint64_t count = lsm_batch_count(g);
 	lsm_batch_set_seq(g, seq);
 	lsm_wal_writer *wal = db->wal;
-	lsm_insert_ctx ctx = {.mem = db->mem};
-	pthread_mutex_unlock(&db->mu);
-
 	lsm_slice rep = lsm_batch_rep(g);
 	uint64_t before = lsm_wal_size(wal);
+	lsm_insert_ctx ctx = {
+		.mem = db->mem,
+		.blob_threshold = db->opts.blob_threshold,
+		.log = db->wal_number,
+		.header = lsm_wal_next_header(before),
+		.rep = rep.data,
+	};
+	pthread_mutex_unlock(&db->mu);
+
 	rc = lsm_wal_add_records(wal, &rep, 1);
 	lsm_db_count(&db->c.wal_bytes_written, lsm_wal_size(wal) - before);
 	if (!rc && sync) {
@@ -571,7 +612,7 @@ static int write_group(lsm_db *db, lsm_writer *leader, lsm_writer **last)
 	} else {
 		/* Readers take last_seq under db->mu or with an acquire load. */
 		__atomic_store_n(&db->vs.last_seq, seq + count - 1, __ATOMIC_RELEASE);
-		db->mem_fill += lsm_db_fill_of(rep, count);
+		db->mem_fill += lsm_db_fill_after(rep, count, &ctx);
 		/* A first deletion is idle work for the background thread: it sets a timer. */
 		if (ctx.deletes && !db->mem_deletes)
 			lsm_db_bg_schedule(db);
@@ -753,6 +794,12 @@ int lsm_get(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t k
 	found = lsm_memtable_get(sv->mem, ukey, seq, &type, &v);
 	for (int i = 0; i < sv->nimm && !found; i++)
 		found = lsm_memtable_get(sv->imm[i], ukey, seq, &type, &v);
+	if (found && type == LSM_TYPE_BLOB) {
+		rc = lsm_blob_read_encoded(db->blob_files, v, &buf);
+		if (rc)
+			goto out;
+		goto hand_over;
+	}
 	if (found) {
 		rc = type == LSM_TYPE_VALUE ? copy_value(v, val, vlen) : LSM_NOTFOUND;
 		goto out;
@@ -770,10 +817,19 @@ int lsm_get(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t k
 			 &type, &buf);
 	if (rc < 0)
 		goto out;
-	if (rc == 0 || type != LSM_TYPE_VALUE) {
+	if (rc == 0 || type == LSM_TYPE_DELETE) {
 		rc = LSM_NOTFOUND;
 		goto out;
 	}
+	if (type == LSM_TYPE_BLOB) {
+		lsm_buf ref = buf;
+		lsm_buf_init(&buf);
+		rc = lsm_blob_read_encoded(db->blob_files, lsm_slice_of(ref.data, ref.len), &buf);
+		lsm_buf_free(&ref);
+		if (rc)
+			goto out;
+	}
+hand_over:
 	/* Hand the buffer over instead of copying what may be a large value. */
 	rc = lsm_buf_reserve(&buf, 1);
 	if (rc) {
@@ -899,6 +955,8 @@ static void db_free(lsm_db *db)
 	lsm_vset_destroy(&db->vs);
 	if (db->tcache)
 		lsm_tcache_free(db->tcache);
+	if (db->blob_files)
+		lsm_blob_files_free(db->blob_files);
 	if (db->block_cache)
 		lsm_cache_free(db->block_cache);
 	if (db->group)
@@ -1017,7 +1075,10 @@ int lsm_open(lsm_db **dbp, const char *dir, const lsm_options *opts)
 		}
 	}
 	db->tcache = lsm_tcache_new(db->env, dir, db->opts.max_open_tables, db->block_cache);
-	if (!db->tcache) {
+	/* Value files are large (blob_file_bytes), so few open ones cover much data. */
+	db->blob_files = lsm_blob_files_new(
+		db->env, dir, db->opts.max_open_tables < 256 ? db->opts.max_open_tables : 256);
+	if (!db->tcache || !db->blob_files) {
 		rc = lsm_seterr(-ENOMEM, "lsm_open: out of memory");
 		goto fail;
 	}

@@ -18,6 +18,7 @@
 #define LSM_DB_IMPL_H
 
 #include "batch_internal.h"
+#include "blob.h"
 #include "cache.h"
 #include "env.h"
 #include "lsm.h"
@@ -91,6 +92,7 @@ struct lsm_db {
 	lsm_file *lock;
 	lsm_cache *block_cache; /* NULL when block_cache_bytes is 0 */
 	lsm_tcache *tcache;
+	lsm_blob_files *blob_files; /* open value files, for reading separated values */
 	int read_only;
 
 	pthread_mutex_t mu;
@@ -224,10 +226,20 @@ int lsm_db_reserve_imm_slot(lsm_db *db);
  */
 void lsm_db_push_imm(lsm_db *db, lsm_memtable *mem, uint64_t log_number);
 
-/* What lsm_db_insert_one inserts into, and the puts and deletes it counted. */
+/*
+ * What lsm_db_insert_one inserts into, and the puts and deletes it counted.
+ * With blob_threshold set, a value at least that long is inserted as a
+ * reference to where it lies in the WAL: rep is the batch as logged, whose
+ * first fragment header is at offset header of WAL number log.
+ */
 typedef struct lsm_insert_ctx {
 	lsm_memtable *mem;
 	uint64_t puts, deletes;
+	size_t blob_threshold; /* 0: every value goes into the memtable */
+	uint64_t log, header;
+	const uint8_t *rep;
+	uint64_t separated; /* value bytes replaced by references */
+	uint64_t ref_bytes; /* bytes of those references */
 } lsm_insert_ctx;
 /* A lsm_batch_iterate callback: adds one entry to ((lsm_insert_ctx *)arg)->mem. */
 int lsm_db_insert_one(void *arg, uint64_t seq, int type, lsm_slice key, lsm_slice val);
@@ -239,6 +251,11 @@ int lsm_db_insert_one(void *arg, uint64_t seq, int type, lsm_slice key, lsm_slic
 static inline uint64_t lsm_db_fill_of(lsm_slice rep, uint64_t count)
 {
 	return rep.len + count * LSM_DB_ENTRY_OVERHEAD;
+}
+/* The same for a batch whose separated values went in as references (ctx after the insert). */
+static inline uint64_t lsm_db_fill_after(lsm_slice rep, uint64_t count, const lsm_insert_ctx *ctx)
+{
+	return lsm_db_fill_of(rep, count) - ctx->separated + ctx->ref_bytes;
 }
 
 static inline uint64_t lsm_db_last_seq(lsm_db *db)

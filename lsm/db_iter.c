@@ -239,7 +239,15 @@ struct lsm_iter {
 	 * Reverse: skey/sval hold the current entry.
 	 */
 	lsm_buf skey, sval;
+	int stype;	/* reverse: the type of the entry in skey/sval */
 	lsm_buf target; /* seek key scratch */
+	/*
+	 * A separated value (LSM_TYPE_BLOB) is read only when the caller asks
+	 * for it (lsm_iter_value), into blob; blob_ok says it holds the
+	 * current entry's value. Every move clears blob_ok.
+	 */
+	lsm_buf blob;
+	int blob_ok;
 };
 
 static int save(lsm_iter *it, lsm_buf *b, lsm_slice s)
@@ -266,6 +274,7 @@ static lsm_slice buf_slice(const lsm_buf *b)
 static void find_next_user_entry(lsm_iter *it, int skipping)
 {
 	assert(it->dir == DIR_FORWARD);
+	it->blob_ok = 0;
 	while (lsm_it_valid(it->in)) {
 		lsm_slice ikey = lsm_it_key(it->in);
 		lsm_slice ukey = lsm_ikey_user(ikey);
@@ -294,6 +303,7 @@ static void find_prev_user_entry(lsm_iter *it)
 {
 	assert(it->dir == DIR_REVERSE);
 	int type = LSM_TYPE_DELETE;
+	it->blob_ok = 0;
 	while (lsm_it_valid(it->in)) {
 		lsm_slice ikey = lsm_it_key(it->in);
 		lsm_slice ukey = lsm_ikey_user(ikey);
@@ -308,6 +318,8 @@ static void find_prev_user_entry(lsm_iter *it)
 			} else if (save(it, &it->skey, ukey) ||
 				   save(it, &it->sval, lsm_it_value(it->in))) {
 				return;
+			} else {
+				it->stype = type;
 			}
 		}
 		lsm_it_prev(it->in);
@@ -345,6 +357,7 @@ lsm_iter *lsm_iter_new(lsm_db *db, const lsm_read_options *ropts)
 	lsm_buf_init(&it->skey);
 	lsm_buf_init(&it->sval);
 	lsm_buf_init(&it->target);
+	lsm_buf_init(&it->blob);
 	it->db = db;
 
 	pthread_mutex_lock(&db->mu);
@@ -394,6 +407,7 @@ void lsm_iter_free(lsm_iter *it)
 	lsm_buf_free(&it->skey);
 	lsm_buf_free(&it->sval);
 	lsm_buf_free(&it->target);
+	lsm_buf_free(&it->blob);
 	free(it);
 }
 
@@ -402,6 +416,7 @@ static void reset(lsm_iter *it, int dir)
 	it->dir = dir;
 	it->status = 0;
 	it->valid = 0;
+	it->blob_ok = 0;
 	it->skey.len = 0;
 	it->sval.len = 0;
 }
@@ -511,10 +526,28 @@ const void *lsm_iter_key(const lsm_iter *it, size_t *klen)
 	return k.data;
 }
 
-const void *lsm_iter_value(const lsm_iter *it, size_t *vlen)
+const void *lsm_iter_value(const lsm_iter *cit, size_t *vlen)
 {
+	/* Reading a separated value changes only the iterator's own buffers. */
+	lsm_iter *it = (lsm_iter *)cit;
 	assert(it->valid);
-	lsm_slice v = it->dir == DIR_FORWARD ? lsm_it_value(it->in) : buf_slice(&it->sval);
+	int fwd = it->dir == DIR_FORWARD;
+	lsm_slice v = fwd ? lsm_it_value(it->in) : buf_slice(&it->sval);
+	int type = fwd ? lsm_ikey_type(lsm_it_key(it->in)) : it->stype;
+	if (type == LSM_TYPE_BLOB) {
+		if (!it->blob_ok) {
+			int rc = lsm_blob_read_encoded(it->db->blob_files, v, &it->blob);
+			if (rc) {
+				/* The value cannot be served: the iteration ends with the error. */
+				it->status = rc;
+				it->valid = 0;
+				*vlen = 0;
+				return NULL;
+			}
+			it->blob_ok = 1;
+		}
+		v = buf_slice(&it->blob);
+	}
 	*vlen = v.len;
 	return v.data;
 }

@@ -70,6 +70,22 @@ static int replay_rotate(replay_state *st)
 	return 0;
 }
 
+/*
+ * The WAL being replayed may be only in the page cache (the process died,
+ * the machine did not). Its separated values are about to be referred to
+ * by tables that will be synced, so it is made durable first.
+ */
+static int sync_log(lsm_db *db, const char *path)
+{
+	lsm_file *f;
+	int rc = db->env->open_file(db->env, path, LSM_O_WRITE, &f);
+	if (rc)
+		return rc;
+	rc = db->env->datasync(db->env, f);
+	int crc = db->env->close(db->env, f);
+	return rc ? rc : crc;
+}
+
 /* REQUIRES: db->mu held. Replays WAL number into st->mem. */
 static int replay_log(replay_state *st, uint64_t number)
 {
@@ -82,6 +98,8 @@ static int replay_log(replay_state *st, uint64_t number)
 	if (!path)
 		return lsm_seterr(-ENOMEM, "recovery: out of memory");
 	rc = lsm_wal_reader_open(db->env, path, db->opts.paranoid_checks, &r);
+	if (!rc && db->opts.blob_threshold && !db->read_only)
+		rc = sync_log(db, path);
 	if (rc)
 		goto out;
 	while ((rc = lsm_wal_read(r, &rec, &off)) == 1) {
@@ -93,14 +111,20 @@ static int replay_log(replay_state *st, uint64_t number)
 		}
 		uint64_t seq = lsm_get_le64(rec.data);
 		uint32_t count = lsm_get_le32(rec.data + 8);
-		lsm_insert_ctx ctx = {.mem = st->mem};
+		lsm_insert_ctx ctx = {
+			.mem = st->mem,
+			.blob_threshold = db->opts.blob_threshold,
+			.log = number,
+			.header = off,
+			.rep = rec.data,
+		};
 		/* Validated whole before the first insert: a record replays all or nothing. */
 		rc = lsm_batch_iterate_at(rec, path, off, lsm_db_insert_one, &ctx);
 		if (rc)
 			goto out;
 		if (count && seq + count - 1 > st->max_seq)
 			st->max_seq = seq + count - 1;
-		st->fill += lsm_db_fill_of(rec, count);
+		st->fill += lsm_db_fill_after(rec, count, &ctx);
 		if (st->fill >= db->opts.memtable_bytes) {
 			rc = replay_rotate(st);
 			if (rc)
@@ -158,6 +182,23 @@ static int check_files(lsm_db *db, const uint64_t *tables, int ntables, const ui
 						"MANIFEST lost the edits that replaced it)",
 						file, l)
 				  : lsm_seterr(-ENOMEM, "recovery: out of memory");
+		}
+	}
+	/* A value file a table refers to is as necessary as the table. */
+	for (int l = 0; l < LSM_MAX_LEVELS && !rc; l++) {
+		for (int i = 0; i < v->nfiles[l] && !rc; i++) {
+			const lsm_file_meta *m = v->files[l][i];
+			for (int k = 0; k < m->nblobs && !rc; k++) {
+				if (has_number(logs, nlogs, m->blobs[k].file))
+					continue;
+				free(file);
+				file = lsm_log_filename(db->dir, m->blobs[k].file);
+				rc = file ? LSM_CORRUPT(manifest, 0,
+							"value file %s, which table %06llu refers "
+							"to, is missing",
+							file, (unsigned long long)m->number)
+					  : lsm_seterr(-ENOMEM, "recovery: out of memory");
+			}
 		}
 	}
 	if (!rc && db->vs.log_number && !has_number(logs, nlogs, db->vs.log_number)) {

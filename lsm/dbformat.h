@@ -30,9 +30,11 @@ static inline lsm_slice lsm_slice_of(const void *p, size_t n)
 enum lsm_value_type {
 	LSM_TYPE_DELETE = 0,
 	LSM_TYPE_VALUE = 1,
+	/* A value kept in a WAL: the entry holds its reference (blob.h), not its bytes. */
+	LSM_TYPE_BLOB = 2,
 };
 /* Seeks use the highest type so they land before every entry of the same sequence. */
-#define LSM_TYPE_FOR_SEEK LSM_TYPE_VALUE
+#define LSM_TYPE_FOR_SEEK LSM_TYPE_BLOB
 
 #define LSM_MAX_SEQ ((UINT64_C(1) << 56) - 1)
 #define LSM_TRAILER 8

@@ -74,7 +74,17 @@ typedef struct lsm_options {
 	uint64_t level_base_bytes;   /* L1 size target (default 64 MiB) */
 	int level_multiplier;	     /* each level is this many times the one above (default 10) */
 	uint64_t target_file_bytes;  /* compaction output file size (default 8 MiB) */
-	lsm_env *env;		     /* file I/O; NULL means the POSIX env */
+	/*
+	 * Value separation: a value of at least this many bytes is written to
+	 * disk once, in the WAL, and tables keep only a small reference to it,
+	 * so compaction never copies it (default 0: off). Reads, iterators,
+	 * snapshots and batches behave the same either way.
+	 */
+	size_t blob_threshold;
+	/* With value separation on, a WAL is closed and a new one started past this size
+	 * (default 64 MiB): the unit in which separated values' space comes back. */
+	uint64_t blob_file_bytes;
+	lsm_env *env; /* file I/O; NULL means the POSIX env */
 } lsm_options;
 
 /* Fills *opts with the defaults documented above. */
@@ -182,6 +192,13 @@ void lsm_iter_prev(lsm_iter *it);
 int lsm_iter_valid(const lsm_iter *it);
 /* Valid until the iterator moves or is freed. Only when lsm_iter_valid(). */
 const void *lsm_iter_key(const lsm_iter *it, size_t *klen);
+/*
+ * Same validity. A value kept apart (blob_threshold) is read from its file
+ * here, not when the iterator moves, so a walk over keys alone never reads
+ * it. If that read fails the result is NULL (*vlen 0) and the iterator
+ * stops: it is no longer valid and lsm_iter_status() gives the error
+ * (-LSM_ECORRUPT for damage, never a wrong value).
+ */
 const void *lsm_iter_value(const lsm_iter *it, size_t *vlen);
 /* 0, or the error that stopped the iterator (it is then not valid). */
 int lsm_iter_status(const lsm_iter *it);

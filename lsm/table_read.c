@@ -41,6 +41,8 @@
  */
 #include "table.h"
 
+#include "blob.h"
+
 #include "block.h"
 #include "bloom.h"
 #include "checksum.h"
@@ -664,7 +666,7 @@ int lsm_table_get(lsm_table *t, lsm_slice target, int fill_cache, int *type, lsm
 	if (lsm_user_compare(lsm_ikey_user(k), ukey) != 0)
 		goto out;
 	int ty = lsm_ikey_type(k);
-	if (ty != LSM_TYPE_VALUE && ty != LSM_TYPE_DELETE) {
+	if (ty != LSM_TYPE_VALUE && ty != LSM_TYPE_DELETE && ty != LSM_TYPE_BLOB) {
 		rc = LSM_CORRUPT(t->path, h.offset, "entry of unknown type %d", ty);
 		goto out;
 	}
@@ -672,7 +674,7 @@ int lsm_table_get(lsm_table *t, lsm_slice target, int fill_cache, int *type, lsm
 	if (value) {
 		lsm_slice v = lsm_block_iter_value(&di);
 		value->len = 0;
-		if (ty == LSM_TYPE_VALUE && lsm_buf_append(value, v.data, v.len)) {
+		if (ty != LSM_TYPE_DELETE && lsm_buf_append(value, v.data, v.len)) {
 			rc = lsm_seterr(-ENOMEM, "%s: out of memory for a value of %zu bytes",
 					t->path, v.len);
 			goto out;
@@ -1032,8 +1034,12 @@ static void verify_block(struct verify *v, const lsm_block_handle *h, lsm_slice 
 		lsm_slice k = lsm_block_iter_key(&it);
 		const char *why = NULL;
 		int ty = lsm_ikey_type(k);
-		if (ty != LSM_TYPE_VALUE && ty != LSM_TYPE_DELETE)
+		lsm_blob_ref ref;
+		if (ty != LSM_TYPE_VALUE && ty != LSM_TYPE_DELETE && ty != LSM_TYPE_BLOB)
 			why = "entry of unknown type";
+		else if (ty == LSM_TYPE_BLOB &&
+			 lsm_blob_ref_decode(lsm_block_iter_value(&it), &ref))
+			why = "malformed blob reference";
 		else if (prev->len && lsm_ikey_compare(lsm_slice_of(prev->data, prev->len), k) >= 0)
 			why = "keys out of order";
 		else if (lo.len && lsm_ikey_compare(k, lo) <= 0)

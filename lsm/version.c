@@ -15,7 +15,7 @@
  *
  *   tag  field          payload
  *   ---  -------------  -------------------------------------------------
- *    1   FORMAT         [varint format version]   first in every edit; 1 now
+ *    1   FORMAT         [varint format version]   first in every edit: 1, or 2
  *    2   LOG_NUMBER     [varint n]   WALs numbered below n are not needed
  *    3   NEXT_FILE      [varint n]   no file numbered n or above exists yet
  *    4   LAST_SEQ       [varint s]   last sequence number made visible
@@ -24,6 +24,11 @@
  *                       [varint smallest_seq][varint largest_seq]
  *                       [varint n][n bytes: smallest internal key]
  *                       [varint m][m bytes: largest internal key]
+ *    7   BLOB_USE       [varint table number][varint n]
+ *                       n x ([varint value file number][varint value bytes])
+ *                       the value files the table's blob references point
+ *                       into (blob.c), files rising; right after the
+ *                       NEW_FILE of that table; only in FORMAT 2 edits
  *    0   END            (no payload)
  *
  * Scalar fields (1-4) appear at most once. The end tag makes every strict
@@ -55,7 +60,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MANIFEST_FORMAT 1
+/*
+ * The newest edit format we read. An edit is written in the lowest format
+ * that can hold it: 1, or 2 when it has a BLOB_USE field, so a database that
+ * never separates a value stays readable by builds that know only 1.
+ */
+#define MANIFEST_FORMAT 2
 
 /*
  * A MANIFEST grows by one record per flush or compaction; past this size the
@@ -80,6 +90,7 @@ enum edit_tag {
 	TAG_LAST_SEQ = 4,
 	TAG_DELETED_FILE = 5,
 	TAG_NEW_FILE = 6,
+	TAG_BLOB_USE = 7,
 };
 
 /* ---- file metadata ---- */
@@ -110,6 +121,7 @@ static void meta_unref(lsm_file_meta *m)
 		return;
 	lsm_buf_free(&m->smallest);
 	lsm_buf_free(&m->largest);
+	free(m->blobs);
 	free(m);
 }
 
@@ -352,6 +364,30 @@ int lsm_edit_delete_file(lsm_version_edit *e, int level, uint64_t number)
 	return 0;
 }
 
+static int cmp_use(const void *a, const void *b)
+{
+	uint64_t x = ((const lsm_blob_use *)a)->file, y = ((const lsm_blob_use *)b)->file;
+	return x < y ? -1 : x > y;
+}
+
+int lsm_edit_set_blobs(lsm_version_edit *e, const lsm_blob_use *uses, int n)
+{
+	assert(e->nadded > 0);
+	lsm_file_meta *m = e->added[e->nadded - 1].meta;
+	free(m->blobs);
+	m->blobs = NULL;
+	m->nblobs = 0;
+	if (n <= 0)
+		return 0;
+	m->blobs = malloc((size_t)n * sizeof(*m->blobs));
+	if (!m->blobs)
+		return lsm_seterr(-ENOMEM, "version edit: out of memory");
+	memcpy(m->blobs, uses, (size_t)n * sizeof(*m->blobs));
+	qsort(m->blobs, (size_t)n, sizeof(*m->blobs), cmp_use);
+	m->nblobs = n;
+	return 0;
+}
+
 static int put_field(lsm_buf *out, int tag, uint64_t v)
 {
 	int rc = lsm_buf_append_varint(out, (uint64_t)tag);
@@ -373,6 +409,16 @@ static int put_new_file(lsm_buf *out, int level, const lsm_file_meta *m)
 		rc = lsm_buf_append_lenprefixed(out, m->smallest.data, m->smallest.len);
 	if (!rc)
 		rc = lsm_buf_append_lenprefixed(out, m->largest.data, m->largest.len);
+	if (!rc && m->nblobs) {
+		rc = put_field(out, TAG_BLOB_USE, m->number);
+		if (!rc)
+			rc = lsm_buf_append_varint(out, (uint64_t)m->nblobs);
+		for (int i = 0; !rc && i < m->nblobs; i++) {
+			rc = lsm_buf_append_varint(out, m->blobs[i].file);
+			if (!rc)
+				rc = lsm_buf_append_varint(out, m->blobs[i].bytes);
+		}
+	}
 	return rc;
 }
 
@@ -380,7 +426,11 @@ static int put_new_file(lsm_buf *out, int level, const lsm_file_meta *m)
 int lsm_edit_encode(const lsm_version_edit *e, lsm_buf *out)
 {
 	size_t start = out->len;
-	int rc = put_field(out, TAG_FORMAT, MANIFEST_FORMAT);
+	int format = 1;
+	for (int i = 0; i < e->nadded; i++)
+		if (e->added[i].meta->nblobs)
+			format = 2;
+	int rc = put_field(out, TAG_FORMAT, (uint64_t)format);
 	if (!rc && e->has_log_number)
 		rc = put_field(out, TAG_LOG_NUMBER, e->log_number);
 	if (!rc && e->has_next_file)
@@ -497,6 +547,40 @@ static int decode_new_file(edit_cursor *c, lsm_version_edit *e)
 	return edit_push_added(e, level, m);
 }
 
+/* BLOB_USE: belongs to the table the edit added last, which it must name. */
+static int decode_blob_use(edit_cursor *c, lsm_version_edit *e, uint64_t format)
+{
+	uint64_t number, n, file, bytes, prev = 0;
+	lsm_blob_uses u;
+	lsm_blob_uses_init(&u);
+	int rc = cursor_varint(c, &number, "table number");
+	if (!rc && format < 2)
+		rc = cursor_bad(c, "blob uses in an edit of format %llu",
+				(unsigned long long)format);
+	if (!rc && (!e->nadded || e->added[e->nadded - 1].meta->number != number ||
+		    e->added[e->nadded - 1].meta->nblobs))
+		rc = cursor_bad(c, "blob uses of table %llu do not follow its new-file field",
+				(unsigned long long)number);
+	if (!rc)
+		rc = cursor_varint(c, &n, "blob use count");
+	if (!rc && (n == 0 || n > (uint64_t)(c->limit - c->p) / 2))
+		rc = cursor_bad(c, "%llu blob uses cannot fit", (unsigned long long)n);
+	for (uint64_t i = 0; !rc && i < n; i++) {
+		rc = cursor_varint(c, &file, "value file number");
+		if (!rc)
+			rc = cursor_varint(c, &bytes, "value bytes");
+		if (!rc && i && file <= prev)
+			rc = cursor_bad(c, "value files out of order");
+		if (!rc && lsm_blob_uses_add(&u, file, bytes))
+			rc = lsm_seterr(-ENOMEM, "decoding version edit: out of memory");
+		prev = file;
+	}
+	if (!rc)
+		rc = lsm_edit_set_blobs(e, u.v, u.n);
+	lsm_blob_uses_free(&u);
+	return rc;
+}
+
 /*
  * Decodes in into e (which it initialises). *format gets the FORMAT field,
  * or 0 if the edit has none. On error e is left empty.
@@ -565,6 +649,9 @@ static int edit_decode(lsm_version_edit *e, lsm_slice in, const char *file, uint
 		}
 		case TAG_NEW_FILE:
 			rc = decode_new_file(&c, e);
+			break;
+		case TAG_BLOB_USE:
+			rc = decode_blob_use(&c, e, *format);
 			break;
 		default:
 			c.p = field;
@@ -1087,6 +1174,7 @@ int lsm_vset_log_and_apply(lsm_version_set *vs, lsm_version_edit *e)
 	vs->current = nv;
 	nv = NULL;
 	vs->log_number = e->log_number;
+	vs->current->log_number = vs->log_number;
 	vs->next_file = used;
 	vs->file_limit = e->next_file;
 	__atomic_store_n(&vs->last_seq, e->last_seq, __ATOMIC_RELEASE);
@@ -1213,6 +1301,7 @@ int lsm_vset_recover(lsm_version_set *vs, lsm_env *env, const char *dir, const l
 	if (rc)
 		goto out;
 	version_score(vs->current, opts);
+	vs->current->log_number = vs->log_number;
 	/* No writer: the next log_and_apply starts a new MANIFEST (see there). */
 	vs->manifest = NULL;
 	vs->manifest_bytes = 0;

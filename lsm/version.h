@@ -16,6 +16,7 @@
 #ifndef LSM_VERSION_H
 #define LSM_VERSION_H
 
+#include "blob_use.h"
 #include "buf.h"
 #include "dbformat.h"
 #include "env.h"
@@ -42,6 +43,13 @@ typedef struct lsm_file_meta {
 	 */
 	int has_stats;
 	uint64_t entries, deletions;
+	/*
+	 * The value files this table's blob references point into, and how
+	 * many value bytes in each (blob.h); sorted by file, immutable once
+	 * the meta is in an edit. Logged in the MANIFEST with the table.
+	 */
+	lsm_blob_use *blobs;
+	int nblobs;
 } lsm_file_meta;
 
 typedef struct lsm_version {
@@ -52,6 +60,12 @@ typedef struct lsm_version {
 	/* Compaction score computed when the version is installed: >= 1 means compact. */
 	double compaction_score;
 	int compaction_level;
+	/*
+	 * The set's log_number when this version was made current: a reader
+	 * of this version may also hold memtables whose blob references point
+	 * into WALs from here on.
+	 */
+	uint64_t log_number;
 } lsm_version;
 
 void lsm_version_ref(lsm_version *v);
@@ -96,6 +110,8 @@ int lsm_edit_add_file(lsm_version_edit *e, int level, uint64_t number, uint64_t 
 		      lsm_slice smallest, lsm_slice largest, uint64_t smallest_seq,
 		      uint64_t largest_seq);
 int lsm_edit_delete_file(lsm_version_edit *e, int level, uint64_t number);
+/* Gives the meta the edit added last a copy of uses[0..n) (any order). -ENOMEM. */
+int lsm_edit_set_blobs(lsm_version_edit *e, const lsm_blob_use *uses, int n);
 int lsm_edit_encode(const lsm_version_edit *e, lsm_buf *out);
 /* -LSM_ECORRUPT (file and offset given by the caller's context) on malformed input. */
 int lsm_edit_decode(lsm_version_edit *e, lsm_slice in);

@@ -54,6 +54,16 @@ static inline int lsm_wal_add_record(lsm_wal_writer *w, const void *data, size_t
  * "successful" sync would prove nothing.
  */
 int lsm_wal_sync(lsm_wal_writer *w);
+/*
+ * Where the first fragment header of the next record goes in a log of size
+ * bytes: size itself, or the next block start when the block's tail is too
+ * short for a header (it is padded).
+ */
+static inline uint64_t lsm_wal_next_header(uint64_t size)
+{
+	uint64_t room = LSM_WAL_BLOCK - size % LSM_WAL_BLOCK;
+	return room < LSM_WAL_HEADER ? size + room : size;
+}
 /* Bytes written so far (file size). */
 uint64_t lsm_wal_size(const lsm_wal_writer *w);
 /* Closes (no sync) and frees. */

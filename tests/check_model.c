@@ -45,7 +45,9 @@ struct model_case {
 	int compression;
 	int bloom_bits; /* -1: default */
 	int reopen_per_mille;
-	int big_value_per_mille; /* values of 8..64 KiB */
+	int big_value_per_mille;  /* values of 8..64 KiB */
+	size_t blob_threshold;	  /* 0: values stay in tables */
+	uint64_t blob_file_bytes; /* 0: default */
 };
 
 struct snap {
@@ -544,6 +546,9 @@ static void run_model(const struct model_case *mc, uint64_t salt)
 	if (mc->bloom_bits >= 0)
 		c->opts.bloom_bits_per_key = mc->bloom_bits;
 	c->opts.compression = mc->compression;
+	c->opts.blob_threshold = mc->blob_threshold;
+	if (mc->blob_file_bytes)
+		c->opts.blob_file_bytes = mc->blob_file_bytes;
 	open_db(c);
 
 	double t0 = now();
@@ -709,6 +714,50 @@ static const struct model_case case_default_reopens = {
 	.reopen_per_mille = 10,
 	.big_value_per_mille = 10,
 };
+
+/*
+ * Value separation with a threshold so low that most values are references
+ * into WALs, value files cut at 64 KiB and several levels: references move
+ * through flushes, compactions and reopens while snapshots and iterators
+ * still read the values they point at.
+ */
+static const struct model_case case_blobs_most = {
+	.name = "blobs-most-values",
+	.nops = 50000,
+	.nkeys = 2000,
+	.memtable_bytes = 64 * 1024,
+	.level_base_bytes = 256 * 1024,
+	.target_file_bytes = 64 * 1024,
+	.bloom_bits = -1,
+	.reopen_per_mille = 2,
+	.big_value_per_mille = 20,
+	.blob_threshold = 8,
+	.blob_file_bytes = 64 * 1024,
+};
+
+/* Value separation for the large values only (4 KiB and up), default sizes otherwise. */
+static const struct model_case case_blobs_mixed = {
+	.name = "blobs-mixed",
+	.nops = 40000,
+	.nkeys = 800,
+	.bloom_bits = -1,
+	.reopen_per_mille = 5,
+	.big_value_per_mille = 100,
+	.blob_threshold = 4096,
+	.blob_file_bytes = 256 * 1024,
+};
+
+START_TEST(test_model_blobs_most_values)
+{
+	run_model(&case_blobs_most, 0x5555);
+}
+END_TEST
+
+START_TEST(test_model_blobs_mixed)
+{
+	run_model(&case_blobs_mixed, 0x6666);
+}
+END_TEST
 
 START_TEST(test_model_tiny_memtable_flushes_constantly)
 {
@@ -1075,6 +1124,8 @@ int main(void)
 	tcase_add_test(long_tcase(s, "several_levels_lz4"), test_model_several_levels_lz4);
 	tcase_add_test(long_tcase(s, "zstd_no_bloom"), test_model_zstd_small_blocks_no_bloom);
 	tcase_add_test(long_tcase(s, "default_reopen"), test_model_default_options_frequent_reopen);
+	tcase_add_test(long_tcase(s, "blobs_most"), test_model_blobs_most_values);
+	tcase_add_test(long_tcase(s, "blobs_mixed"), test_model_blobs_mixed);
 	tcase_add_test(long_tcase(s, "concurrent"),
 		       test_concurrent_reads_never_see_older_than_acknowledged);
 	return tu_run_suite(s);

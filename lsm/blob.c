@@ -1,0 +1,298 @@
+/*
+ * blob.c — blob references, and reading the values they point at.
+ *
+ * A separated value is not copied anywhere: its bytes are the ones the WAL
+ * wrote inside the record of its batch (the batch encoding is drawn in
+ * batch_internal.h, the WAL's fragments in wal.c). A record longer than
+ * what is left of a 32 KiB block is cut into fragments, so on disk a value
+ * is its bytes with a 7-byte fragment header at the start of each block it
+ * reaches into:
+ *
+ *   file offset:  off                 next block start   (+7)
+ *                 |                   |                  |
+ *                 [ value bytes ... ] [hdr: 7 bytes    ] [ value bytes ... ]
+ *                 <- to block end  ->                    <- up to 32761 ->
+ *
+ * Reading it is one pread of lsm_blob_span(off, len) bytes and a memmove of
+ * each later piece over the header before it (lsm_blob_unframe).
+ *
+ * The reference, the value of an LSM_TYPE_BLOB entry in memtables and
+ * tables:
+ *
+ *   +-----------------+-----------------+--------------+----------------+
+ *   | varint64 file   | varint64 offset | varint64 len | le32 checksum  |
+ *   +-----------------+-----------------+--------------+----------------+
+ *
+ *   file      number of the log holding the value (NNNNNN.log)
+ *   offset    file offset of the value's first byte (never inside a header)
+ *   len       value length, 1 .. LSM_MAX_VALUE
+ *   checksum  lsm_checksum(value): a read that does not match is
+ *             corruption, so a damaged, truncated or reused file never
+ *             serves wrong bytes
+ *
+ * Nothing may follow the checksum.
+ */
+#include "blob.h"
+
+#include "checksum.h"
+#include "coding.h"
+#include "error.h"
+#include "version.h"
+#include "wal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK ((uint64_t)LSM_WAL_BLOCK)
+#define HEADER ((uint64_t)LSM_WAL_HEADER)
+/* Payload bytes of a fragment that fills a whole block. */
+#define PER_BLOCK (BLOCK - HEADER)
+
+size_t lsm_blob_ref_encode(const lsm_blob_ref *ref, uint8_t *out)
+{
+	size_t n = lsm_put_varint64(out, ref->file);
+	n += lsm_put_varint64(out + n, ref->offset);
+	n += lsm_put_varint64(out + n, ref->len);
+	lsm_put_le32(out + n, ref->checksum);
+	return n + 4;
+}
+
+int lsm_blob_ref_decode(lsm_slice in, lsm_blob_ref *ref)
+{
+	const uint8_t *p = in.data, *end = in.data + in.len;
+	p = lsm_get_varint64(p, end, &ref->file);
+	if (p)
+		p = lsm_get_varint64(p, end, &ref->offset);
+	if (p)
+		p = lsm_get_varint64(p, end, &ref->len);
+	if (!p || end - p != 4)
+		return lsm_seterr(-LSM_ECORRUPT, "blob reference of %zu bytes is malformed",
+				  in.len);
+	ref->checksum = lsm_get_le32(p);
+	if (ref->len == 0 || ref->len > LSM_MAX_VALUE)
+		return lsm_seterr(-LSM_ECORRUPT, "blob reference has an impossible length %" PRIu64,
+				  ref->len);
+	if (ref->offset % BLOCK < HEADER || ref->offset > UINT64_MAX / 2)
+		return lsm_seterr(-LSM_ECORRUPT,
+				  "blob reference points at offset %" PRIu64
+				  " of file %06" PRIu64 ", inside a fragment header",
+				  ref->offset, ref->file);
+	return 0;
+}
+
+uint64_t lsm_blob_payload_offset(uint64_t header, uint64_t logical)
+{
+	/* Payload bytes of the first fragment: the rest of its block (maybe 0). */
+	uint64_t first = BLOCK - header % BLOCK - HEADER;
+	if (logical < first)
+		return header + HEADER + logical;
+	logical -= first;
+	uint64_t next_block = header - header % BLOCK + BLOCK;
+	return next_block + logical / PER_BLOCK * BLOCK + HEADER + logical % PER_BLOCK;
+}
+
+uint64_t lsm_blob_span(uint64_t off, uint64_t len)
+{
+	uint64_t first = BLOCK - off % BLOCK;
+	if (len <= first)
+		return len;
+	len -= first;
+	/* Every later block adds its header; a partial last block too. */
+	uint64_t blocks = (len + PER_BLOCK - 1) / PER_BLOCK;
+	return first + len + blocks * HEADER;
+}
+
+void lsm_blob_unframe(uint8_t *buf, uint64_t off, uint64_t len)
+{
+	uint64_t first = BLOCK - off % BLOCK;
+	if (len <= first)
+		return;
+	uint8_t *dst = buf + first;
+	const uint8_t *src = buf + first;
+	uint64_t left = len - first;
+	while (left) {
+		uint64_t piece = left < PER_BLOCK ? left : PER_BLOCK;
+		src += HEADER;
+		memmove(dst, src, piece);
+		dst += piece;
+		src += piece;
+		left -= piece;
+	}
+}
+
+/* ---- what tables refer to ---- */
+
+void lsm_blob_uses_free(lsm_blob_uses *u)
+{
+	free(u->v);
+	lsm_blob_uses_init(u);
+}
+
+int lsm_blob_uses_add(lsm_blob_uses *u, uint64_t file, uint64_t bytes)
+{
+	if (u->n && u->v[u->last].file == file) {
+		u->v[u->last].bytes += bytes;
+		return 0;
+	}
+	int lo = 0, hi = u->n;
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (u->v[mid].file < file)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < u->n && u->v[lo].file == file) {
+		u->v[lo].bytes += bytes;
+		u->last = lo;
+		return 0;
+	}
+	if (u->n == u->cap) {
+		int cap = u->cap ? 2 * u->cap : 4;
+		lsm_blob_use *p = realloc(u->v, (size_t)cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		u->v = p;
+		u->cap = cap;
+	}
+	memmove(u->v + lo + 1, u->v + lo, (size_t)(u->n - lo) * sizeof(*u->v));
+	u->v[lo].file = file;
+	u->v[lo].bytes = bytes;
+	u->n++;
+	u->last = lo;
+	return 0;
+}
+
+/* ---- open value files ---- */
+
+struct lsm_blob_files {
+	lsm_env *env;
+	char *dir;
+	lsm_cache *cache; /* number -> bf_entry */
+};
+
+typedef struct bf_entry {
+	lsm_env *env;
+	lsm_file *file;
+} bf_entry;
+
+static void bf_delete(const void *key, size_t klen, void *value)
+{
+	bf_entry *e = value;
+	(void)key;
+	(void)klen;
+	e->env->close(e->env, e->file);
+	free(e);
+}
+
+lsm_blob_files *lsm_blob_files_new(lsm_env *env, const char *dir, int max_open)
+{
+	lsm_blob_files *bf = calloc(1, sizeof(*bf));
+	if (!bf)
+		return NULL;
+	bf->env = env;
+	bf->dir = strdup(dir);
+	bf->cache = lsm_cache_new(max_open > 0 ? (size_t)max_open : 1);
+	if (!bf->dir || !bf->cache) {
+		lsm_blob_files_free(bf);
+		return NULL;
+	}
+	return bf;
+}
+
+void lsm_blob_files_free(lsm_blob_files *bf)
+{
+	if (!bf)
+		return;
+	if (bf->cache)
+		lsm_cache_free(bf->cache);
+	free(bf->dir);
+	free(bf);
+}
+
+void lsm_blob_files_evict(lsm_blob_files *bf, uint64_t number)
+{
+	uint8_t key[8];
+	lsm_put_le64(key, number);
+	lsm_cache_erase(bf->cache, key, sizeof(key));
+}
+
+/* A referenced handle on value file number, opened on a miss. */
+static int bf_get(lsm_blob_files *bf, uint64_t number, lsm_cache_handle **out)
+{
+	uint8_t key[8];
+	lsm_put_le64(key, number);
+	*out = lsm_cache_lookup(bf->cache, key, sizeof(key));
+	if (*out)
+		return 0;
+	char *path = lsm_log_filename(bf->dir, number);
+	bf_entry *e = malloc(sizeof(*e));
+	int rc = 0;
+	if (!path || !e) {
+		rc = lsm_seterr(-ENOMEM, "value files: out of memory");
+		goto out;
+	}
+	e->env = bf->env;
+	rc = bf->env->open_file(bf->env, path, LSM_O_READ, &e->file);
+	if (rc == -ENOENT)
+		rc = lsm_seterr(-LSM_ECORRUPT, "%s: value file is missing", path);
+	if (rc)
+		goto out;
+	/* Two threads missing at once both open it; the later insert wins. Harmless. */
+	*out = lsm_cache_insert(bf->cache, key, sizeof(key), e, 1, bf_delete);
+	e = NULL; /* the cache owns it now, or its deleter has closed it */
+	if (!*out)
+		rc = lsm_seterr(-ENOMEM, "value files: out of memory");
+out:
+	if (e)
+		free(e);
+	free(path);
+	return rc;
+}
+
+int lsm_blob_read(lsm_blob_files *bf, const lsm_blob_ref *ref, lsm_buf *out)
+{
+	lsm_cache_handle *h = NULL;
+	uint64_t span = lsm_blob_span(ref->offset, ref->len);
+	size_t got = 0;
+	out->len = 0;
+	int rc = lsm_buf_reserve(out, (size_t)span + 1);
+	if (rc)
+		return lsm_seterr(rc, "out of memory for a %" PRIu64 "-byte value", ref->len);
+	rc = bf_get(bf, ref->file, &h);
+	if (rc)
+		return rc;
+	bf_entry *e = lsm_cache_value(h);
+	rc = bf->env->pread(bf->env, e->file, out->data, (size_t)span, ref->offset, &got);
+	lsm_cache_release(bf->cache, h);
+	if (rc)
+		return rc;
+	char *path = lsm_log_filename(bf->dir, ref->file);
+	if (!path)
+		return lsm_seterr(-ENOMEM, "out of memory");
+	if (got < span)
+		rc = LSM_CORRUPT(path, ref->offset,
+				 "value of %" PRIu64 " bytes is cut short: the file ends %zu bytes "
+				 "into it",
+				 ref->len, got);
+	else
+		lsm_blob_unframe(out->data, ref->offset, ref->len);
+	if (!rc && lsm_checksum(out->data, (size_t)ref->len) != ref->checksum)
+		rc = LSM_CORRUPT(path, ref->offset, "value of %" PRIu64 " bytes fails its checksum",
+				 ref->len);
+	free(path);
+	if (rc)
+		return rc;
+	out->len = (size_t)ref->len;
+	return 0;
+}
+
+int lsm_blob_read_encoded(lsm_blob_files *bf, lsm_slice enc, lsm_buf *out)
+{
+	lsm_blob_ref ref;
+	int rc = lsm_blob_ref_decode(enc, &ref);
+	if (rc)
+		return rc;
+	return lsm_blob_read(bf, &ref, out);
+}
