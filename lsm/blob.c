@@ -44,7 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCK ((uint64_t)LSM_WAL_BLOCK)
+#define BLOCK  ((uint64_t)LSM_WAL_BLOCK)
 #define HEADER ((uint64_t)LSM_WAL_HEADER)
 /* Payload bytes of a fragment that fills a whole block. */
 #define PER_BLOCK (BLOCK - HEADER)
@@ -75,8 +75,8 @@ int lsm_blob_ref_decode(lsm_slice in, lsm_blob_ref *ref)
 				  ref->len);
 	if (ref->offset % BLOCK < HEADER || ref->offset > UINT64_MAX / 2)
 		return lsm_seterr(-LSM_ECORRUPT,
-				  "blob reference points at offset %" PRIu64
-				  " of file %06" PRIu64 ", inside a fragment header",
+				  "blob reference points at offset %" PRIu64 " of file %06" PRIu64
+				  ", inside a fragment header",
 				  ref->offset, ref->file);
 	return 0;
 }
@@ -175,6 +175,7 @@ struct lsm_blob_files {
 typedef struct bf_entry {
 	lsm_env *env;
 	lsm_file *file;
+	char *path; /* for messages: which of the two names it has */
 } bf_entry;
 
 static void bf_delete(const void *key, size_t klen, void *value)
@@ -183,6 +184,7 @@ static void bf_delete(const void *key, size_t klen, void *value)
 	(void)key;
 	(void)klen;
 	e->env->close(e->env, e->file);
+	free(e->path);
 	free(e);
 }
 
@@ -227,7 +229,7 @@ static int bf_get(lsm_blob_files *bf, uint64_t number, lsm_cache_handle **out)
 	if (*out)
 		return 0;
 	char *path = lsm_log_filename(bf->dir, number);
-	bf_entry *e = malloc(sizeof(*e));
+	bf_entry *e = calloc(1, sizeof(*e));
 	int rc = 0;
 	if (!path || !e) {
 		rc = lsm_seterr(-ENOMEM, "value files: out of memory");
@@ -235,18 +237,34 @@ static int bf_get(lsm_blob_files *bf, uint64_t number, lsm_cache_handle **out)
 	}
 	e->env = bf->env;
 	rc = bf->env->open_file(bf->env, path, LSM_O_READ, &e->file);
+	if (rc == -ENOENT) {
+		/* Not a WAL: values moved by garbage collection live in NNNNNN.blob. */
+		char *alt = lsm_blob_filename(bf->dir, number);
+		if (!alt) {
+			rc = lsm_seterr(-ENOMEM, "value files: out of memory");
+			goto out;
+		}
+		rc = bf->env->open_file(bf->env, alt, LSM_O_READ, &e->file);
+		if (!rc) {
+			free(path);
+			path = alt;
+		} else {
+			free(alt);
+		}
+	}
 	if (rc == -ENOENT)
 		rc = lsm_seterr(-LSM_ECORRUPT, "%s: value file is missing", path);
 	if (rc)
 		goto out;
+	e->path = path;
+	path = NULL;
 	/* Two threads missing at once both open it; the later insert wins. Harmless. */
 	*out = lsm_cache_insert(bf->cache, key, sizeof(key), e, 1, bf_delete);
 	e = NULL; /* the cache owns it now, or its deleter has closed it */
 	if (!*out)
 		rc = lsm_seterr(-ENOMEM, "value files: out of memory");
 out:
-	if (e)
-		free(e);
+	free(e);
 	free(path);
 	return rc;
 }
@@ -265,23 +283,18 @@ int lsm_blob_read(lsm_blob_files *bf, const lsm_blob_ref *ref, lsm_buf *out)
 		return rc;
 	bf_entry *e = lsm_cache_value(h);
 	rc = bf->env->pread(bf->env, e->file, out->data, (size_t)span, ref->offset, &got);
-	lsm_cache_release(bf->cache, h);
-	if (rc)
-		return rc;
-	char *path = lsm_log_filename(bf->dir, ref->file);
-	if (!path)
-		return lsm_seterr(-ENOMEM, "out of memory");
-	if (got < span)
-		rc = LSM_CORRUPT(path, ref->offset,
+	if (!rc && got < span)
+		rc = LSM_CORRUPT(e->path, ref->offset,
 				 "value of %" PRIu64 " bytes is cut short: the file ends %zu bytes "
 				 "into it",
 				 ref->len, got);
-	else
+	if (!rc) {
 		lsm_blob_unframe(out->data, ref->offset, ref->len);
-	if (!rc && lsm_checksum(out->data, (size_t)ref->len) != ref->checksum)
-		rc = LSM_CORRUPT(path, ref->offset, "value of %" PRIu64 " bytes fails its checksum",
-				 ref->len);
-	free(path);
+		if (lsm_checksum(out->data, (size_t)ref->len) != ref->checksum)
+			rc = LSM_CORRUPT(e->path, ref->offset,
+					 "value of %" PRIu64 " bytes fails its checksum", ref->len);
+	}
+	lsm_cache_release(bf->cache, h);
 	if (rc)
 		return rc;
 	out->len = (size_t)ref->len;

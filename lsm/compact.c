@@ -360,6 +360,9 @@ typedef struct compaction {
 	uint64_t smallest_snap;
 	out_table *out;
 	int nout, cap_out;
+	/* Blob garbage collection: values in value file gc_file move to a new file (blob_gc.c). */
+	uint64_t gc_file;
+	lsm_relocator gc;
 } compaction;
 
 static void compaction_free(compaction *c)
@@ -799,7 +802,17 @@ static int run_merge(lsm_db *db, compaction *c)
 				break;
 			o = &c->out[c->nout - 1];
 		}
-		rc = out_add(o, ikey, lsm_it_value(it));
+		lsm_slice value = lsm_it_value(it);
+		uint8_t moved[LSM_BLOB_REF_MAX];
+		if (c->gc_file && lsm_ikey_type(ikey) == LSM_TYPE_BLOB) {
+			size_t n = 0;
+			rc = lsm_relocator_move(&c->gc, value, moved, &n);
+			if (rc)
+				break;
+			if (n)
+				value = lsm_slice_of(moved, n);
+		}
+		rc = out_add(o, ikey, value);
 	}
 	if (!rc && it)
 		rc = lsm_it_status(it);
@@ -846,7 +859,22 @@ static int run_compaction(lsm_db *db, compaction *c)
 		goto out;
 	}
 
+	if (c->gc_file) {
+		uint64_t number;
+		rc = lsm_db_new_file_number(db, &number);
+		if (!rc)
+			rc = pending_add(db, number);
+		if (rc)
+			goto out;
+		lsm_relocator_init(&c->gc, db, c->gc_file, number);
+	}
 	rc = run_merge(db, c);
+	if (!rc && c->gc_file) {
+		/* The moved values are durable before any table that refers to them is. */
+		pthread_mutex_unlock(&db->mu);
+		rc = lsm_relocator_finish(&c->gc);
+		pthread_mutex_lock(&db->mu);
+	}
 	for (int i = 0; !rc && i < c->nout; i++)
 		rc = out_to_edit(&e, c->out_level, &c->out[i]);
 	if (!rc) {
@@ -871,6 +899,16 @@ out:
 		out_free(db, &c->out[i], rc != 0 && !tried_apply);
 	}
 	c->nout = 0;
+	if (c->gc_file && c->gc.db) {
+		if (!rc) {
+			lsm_db_count(&db->c.blob_gc_runs, 1);
+			lsm_db_count(&db->c.blob_gc_bytes_read, c->gc.bytes_read);
+			lsm_db_count(&db->c.blob_gc_bytes_written, c->gc.bytes_written);
+		}
+		pending_remove(db, c->gc.number);
+		lsm_relocator_free(&c->gc, rc != 0 && !tried_apply);
+		c->gc.db = NULL;
+	}
 	/*
 	 * A full disk met while writing the outputs, before the edit: the
 	 * inputs are all there and the outputs are gone, so nothing is lost
@@ -972,6 +1010,57 @@ static int idle_work(lsm_db *db, compaction **c)
 	return *c != NULL;
 }
 
+/*
+ * REQUIRES: db->mu held. A job that moves live values out of the value file
+ * most worth emptying (lsm_db_blob_pick): the table at a level >= 1 that
+ * holds most of them, rewritten in place, or, while L0 tables refer to the
+ * file, an L0 compaction that moves them on the way down. L0 tables are not
+ * rewritten where they are: a new table number would reorder L0.
+ */
+static compaction *pick_blob_gc(lsm_db *db)
+{
+	uint64_t file;
+	if (!lsm_db_blob_pick(db, &file))
+		return NULL;
+	lsm_version *v = db->vs.current;
+	lsm_file_meta *best = NULL;
+	uint64_t best_bytes = 0;
+	int best_level = 0, in_l0 = 0;
+	for (int l = 0; l < LSM_MAX_LEVELS; l++) {
+		for (int i = 0; i < v->nfiles[l]; i++) {
+			const lsm_file_meta *m = v->files[l][i];
+			for (int k = 0; k < m->nblobs; k++) {
+				if (m->blobs[k].file != file)
+					continue;
+				if (l == 0)
+					in_l0 = 1;
+				else if (m->blobs[k].bytes > best_bytes) {
+					best_bytes = m->blobs[k].bytes;
+					best = v->files[l][i];
+					best_level = l;
+				}
+			}
+		}
+	}
+	compaction *c = NULL;
+	if (in_l0) {
+		c = compaction_new(db, 0, v->files[0], v->nfiles[0]);
+	} else if (best) {
+		c = compaction_alloc(db, best_level);
+		if (c) {
+			c->in[best_level] = copy_files(&best, 1);
+			c->nin[best_level] = 1;
+			if (!c->in[best_level]) {
+				compaction_free(c);
+				c = NULL;
+			}
+		}
+	}
+	if (c)
+		c->gc_file = file;
+	return c;
+}
+
 /* REQUIRES: db->mu held. Sleeps on bg_cv until woken or, with a deadline, until then. */
 static void bg_wait(lsm_db *db, uint64_t deadline_us)
 {
@@ -1054,6 +1143,8 @@ static void *bg_main(void *arg)
 			m->rc = rc;
 			m->done = 1;
 		} else if (!backoff && (c = pick_auto(db)) != NULL) {
+			rc = run_compaction(db, c);
+		} else if (!backoff && (c = pick_blob_gc(db)) != NULL) {
 			rc = run_compaction(db, c);
 		} else if (db->obsolete_pending) {
 			lsm_db_delete_obsolete(db);
@@ -1252,6 +1343,44 @@ static uint64_t *live_value_files(lsm_db *db, int *nlive, uint64_t *log_floor)
 	return live;
 }
 
+/*
+ * REQUIRES: db->mu not held; the background thread (the only writer of
+ * db->vfiles). Makes db->vfiles the value files kept[0..n), with sizes
+ * from the old list or, for new ones, from the file system.
+ */
+static void update_vfiles(lsm_db *db, uint64_t *kept, size_t n)
+{
+	lsm_vfile *nv = malloc((n + 1) * sizeof(*nv));
+	if (!nv)
+		return; /* the old list stays: stats and collection are a little stale */
+	qsort(kept, n, sizeof(*kept), cmp_u64);
+	int j = 0;
+	for (size_t i = 0; i < n; i++) {
+		nv[i].number = kept[i];
+		nv[i].size = 0;
+		while (j < db->nvfiles && db->vfiles[j].number < kept[i])
+			j++;
+		if (j < db->nvfiles && db->vfiles[j].number == kept[i] && db->vfiles[j].size) {
+			nv[i].size = db->vfiles[j].size;
+			continue;
+		}
+		char *p = lsm_log_filename(db->dir, kept[i]);
+		if (p && db->env->path_size(db->env, p, &nv[i].size) == -ENOENT) {
+			free(p);
+			p = lsm_blob_filename(db->dir, kept[i]);
+			if (p)
+				db->env->path_size(db->env, p, &nv[i].size);
+		}
+		free(p);
+	}
+	pthread_mutex_lock(&db->mu);
+	lsm_vfile *old = db->vfiles;
+	db->vfiles = nv;
+	db->nvfiles = (int)n;
+	pthread_mutex_unlock(&db->mu);
+	free(old);
+}
+
 void lsm_db_delete_obsolete(lsm_db *db)
 {
 	char **names = NULL;
@@ -1271,6 +1400,9 @@ void lsm_db_delete_obsolete(lsm_db *db)
 		return; /* out of memory: try again after the next job */
 	}
 	uint64_t manifest_number = db->vs.manifest_number;
+	uint64_t retired = db->vs.log_number;
+	uint64_t *kept = calloc(1, sizeof(*kept));
+	size_t nkept = 0;
 	/*
 	 * Safe without the lock: only this thread (or lsm_open before the
 	 * thread starts) creates tables; WALs created meanwhile are numbered
@@ -1278,17 +1410,26 @@ void lsm_db_delete_obsolete(lsm_db *db)
 	 * (lsm_db_new_file_number) above manifest_number.
 	 */
 	pthread_mutex_unlock(&db->mu);
-	if (db->env->list_dir(db->env, db->dir, &names, &count) == 0) {
-		for (size_t i = 0; i < count; i++) {
+	if (kept && db->env->list_dir(db->env, db->dir, &names, &count) == 0) {
+		uint64_t *k = realloc(kept, (count + 1) * sizeof(*kept));
+		if (k)
+			kept = k;
+		for (size_t i = 0; k && i < count; i++) {
 			uint64_t num = 0;
 			int del = 0;
-			switch (lsm_parse_filename(names[i], &num)) {
+			enum lsm_file_kind kind = lsm_parse_filename(names[i], &num);
+			switch (kind) {
 			case LSM_FILE_LOG:
 				del = num < log_number && !bsearch(&num, values, (size_t)nvalues,
 								   sizeof(*values), cmp_u64);
 				break;
 			case LSM_FILE_TABLE:
 				del = !bsearch(&num, live, (size_t)nlive, sizeof(*live), cmp_u64);
+				break;
+			case LSM_FILE_BLOB: /* pending ones (being written) are among live */
+				del = !bsearch(&num, values, (size_t)nvalues, sizeof(*values),
+					       cmp_u64) &&
+				      !bsearch(&num, live, (size_t)nlive, sizeof(*live), cmp_u64);
 				break;
 			case LSM_FILE_MANIFEST:
 				del = num < manifest_number;
@@ -1299,22 +1440,29 @@ void lsm_db_delete_obsolete(lsm_db *db)
 			default:
 				break;
 			}
-			if (!del)
+			if (!del) {
+				/* A .blob file no table refers to yet may still be growing. */
+				if ((kind == LSM_FILE_LOG && num < retired) ||
+				    (kind == LSM_FILE_BLOB && bsearch(&num, values, (size_t)nvalues,
+								      sizeof(*values), cmp_u64)))
+					kept[nkept++] = num;
 				continue;
+			}
 			char *p = NULL;
 			if (asprintf(&p, "%s/%s", db->dir, names[i]) < 0)
 				break;
-			enum lsm_file_kind kind = lsm_parse_filename(names[i], &num);
 			if (kind == LSM_FILE_TABLE)
 				lsm_tcache_evict(db->tcache, num);
-			if (kind == LSM_FILE_LOG)
+			if (kind == LSM_FILE_LOG || kind == LSM_FILE_BLOB)
 				lsm_blob_files_evict(db->blob_files, num);
 			db->env->unlink(db->env,
 					p); /* a failure only leaves garbage for next time */
 			free(p);
 		}
 		lsm_env_free_names(names, count);
+		update_vfiles(db, kept, nkept);
 	}
+	free(kept);
 	free(live);
 	free(values);
 	pthread_mutex_lock(&db->mu);

@@ -58,6 +58,8 @@ void lsm_options_init(lsm_options *o)
 	o->target_file_bytes = 8 * MiB;
 	o->blob_threshold = 0;
 	o->blob_file_bytes = 64 * MiB;
+	o->blob_gc_ratio = 0.5;
+	o->blob_gc_bytes_per_sec = 128 * MiB;
 	o->env = NULL;
 }
 
@@ -115,6 +117,10 @@ static int sanitize_options(lsm_options *o)
 		o->blob_file_bytes = d.blob_file_bytes;
 	if (o->blob_file_bytes < 64 * KiB)
 		o->blob_file_bytes = 64 * KiB;
+	if (!(o->blob_gc_ratio >= 0)) /* NaN too */
+		o->blob_gc_ratio = 0;
+	if (o->blob_gc_ratio > 1)
+		o->blob_gc_ratio = 1;
 	return 0;
 }
 
@@ -952,6 +958,7 @@ static void db_free(lsm_db *db)
 		lsm_version_unref(db->versions[i]);
 	free(db->versions);
 	free(db->pending);
+	free(db->vfiles);
 	lsm_vset_destroy(&db->vs);
 	if (db->tcache)
 		lsm_tcache_free(db->tcache);
@@ -1196,6 +1203,9 @@ void lsm_stats_get(lsm_db *db, lsm_stats *st)
 	st->stall_stops = ld(&db->c.stall_stops);
 	st->stall_micros = ld(&db->c.stall_micros);
 	st->bloom_useful = ld(&db->c.bloom_useful);
+	st->blob_gc_runs = ld(&db->c.blob_gc_runs);
+	st->blob_gc_bytes_read = ld(&db->c.blob_gc_bytes_read);
+	st->blob_gc_bytes_written = ld(&db->c.blob_gc_bytes_written);
 
 	pthread_mutex_lock(&db->mu);
 	lsm_version *v = db->vs.current;
@@ -1206,6 +1216,7 @@ void lsm_stats_get(lsm_db *db, lsm_stats *st)
 	st->immutable_memtables = (uint64_t)db->nimm;
 	st->last_sequence = lsm_db_last_seq(db);
 	st->background_error = db->bg_error;
+	lsm_db_blob_stats(db, &st->blob_files, &st->blob_file_bytes, &st->blob_live_bytes);
 	pthread_mutex_unlock(&db->mu);
 
 	lsm_tcache_retired_stats(db->tcache, &st->block_cache_hits, &st->block_cache_misses);
@@ -1249,8 +1260,8 @@ size_t lsm_stats_text(lsm_db *db, char *buf, size_t buflen)
 		return 0;
 	buf[0] = 0;
 	lsm_stats_get(db, &st);
-	uint64_t written =
-		st.wal_bytes_written + st.flush_bytes_written + st.compaction_bytes_written;
+	uint64_t written = st.wal_bytes_written + st.flush_bytes_written +
+			   st.compaction_bytes_written + st.blob_gc_bytes_written;
 	double wamp = st.user_bytes_written ? (double)written / (double)st.user_bytes_written : 0;
 	put_text(buf, buflen, &pos, "level  files        bytes\n");
 	for (int l = 0; l < LSM_MAX_LEVELS; l++)
@@ -1277,6 +1288,13 @@ size_t lsm_stats_text(lsm_db *db, char *buf, size_t buflen)
 		 "block cache: %" PRIu64 " hits, %" PRIu64 " misses; bloom filter useful: %" PRIu64
 		 "\n",
 		 st.block_cache_hits, st.block_cache_misses, st.bloom_useful);
+	put_text(buf, buflen, &pos,
+		 "value files: %" PRIu64 ", %" PRIu64 " bytes: %" PRIu64 " live, %" PRIu64
+		 " dead\nblob gc: %" PRIu64 " runs, %" PRIu64 " bytes read, %" PRIu64 " written\n",
+		 st.blob_files, st.blob_file_bytes, st.blob_live_bytes,
+		 st.blob_file_bytes > st.blob_live_bytes ? st.blob_file_bytes - st.blob_live_bytes
+							 : 0,
+		 st.blob_gc_runs, st.blob_gc_bytes_read, st.blob_gc_bytes_written);
 	char why[sizeof(db->bg_errmsg)];
 	int bg = lsm_background_error(db, why, sizeof(why));
 	if (bg)

@@ -74,6 +74,12 @@ typedef struct lsm_manual {
 	int rc;
 } lsm_manual;
 
+/* A value file the db keeps: a retired WAL or a .blob file (blob_gc.c). */
+typedef struct lsm_vfile {
+	uint64_t number;
+	uint64_t size;
+} lsm_vfile;
+
 /* Counters kept with atomic adds; lsm_stats_get reads them. */
 typedef struct lsm_counters {
 	uint64_t puts, deletes, gets, batches, syncs;
@@ -82,6 +88,7 @@ typedef struct lsm_counters {
 	uint64_t flushes, compactions;
 	uint64_t stall_slowdowns, stall_stops, stall_micros;
 	uint64_t bloom_useful;
+	uint64_t blob_gc_runs, blob_gc_bytes_read, blob_gc_bytes_written;
 } lsm_counters;
 
 struct lsm_db {
@@ -146,6 +153,14 @@ struct lsm_db {
 
 	/* Where the next round-robin compaction of each level starts (internal key). bg thread. */
 	lsm_buf compact_ptr[LSM_MAX_LEVELS];
+
+	/*
+	 * The value files on disk, sorted by number, with their sizes: made
+	 * anew by lsm_db_delete_obsolete from the directory. Written by the
+	 * background thread with db->mu held; read under db->mu.
+	 */
+	lsm_vfile *vfiles;
+	int nvfiles;
 
 	lsm_manual *manual; /* db->mu */
 	/* A reader dropped an old version: obsolete files may be deletable. db->mu. */
@@ -302,6 +317,44 @@ void lsm_db_delete_obsolete(lsm_db *db);
 /* Runs a lsm_compact_range compaction through the background thread and waits. */
 int lsm_db_manual_compact(lsm_db *db, const lsm_slice *begin, const lsm_slice *end);
 void lsm_db_table_options(const lsm_db *db, lsm_table_options *to);
+
+/* ---- blob_gc.c ---- */
+
+/* Sums the BLOB_USE entries of v's tables per value file (sorted). -ENOMEM. */
+int lsm_db_blob_live(const lsm_version *v, lsm_blob_uses *live);
+/* REQUIRES: db->mu held. Value files kept, their bytes, and the bytes the current version uses. */
+void lsm_db_blob_stats(lsm_db *db, uint64_t *files, uint64_t *file_bytes, uint64_t *live_bytes);
+/*
+ * REQUIRES: db->mu held. The value file most worth emptying: the one with
+ * the most garbage among those whose garbage is at least blob_gc_ratio of
+ * their size and that still hold a live byte. 1 with *file set, or 0.
+ */
+int lsm_db_blob_pick(lsm_db *db, uint64_t *file);
+
+/* Moves the live values of one value file into a new .blob file, reference by reference. */
+typedef struct lsm_relocator {
+	lsm_db *db;
+	uint64_t from;	 /* the value file being emptied */
+	uint64_t number; /* the .blob file being written (created at the first move) */
+	char *path;
+	lsm_wal_writer *w;
+	uint64_t bytes_read, bytes_written;
+	uint64_t start_us; /* when the first value moved: blob_gc_bytes_per_sec paces from it */
+	lsm_buf val;
+} lsm_relocator;
+
+void lsm_relocator_init(lsm_relocator *r, lsm_db *db, uint64_t from, uint64_t number);
+/*
+ * REQUIRES: db->mu not held. For the blob reference enc: if it points into
+ * r->from, reads and checks the value, appends it to the new file and
+ * writes the new reference to out (LSM_BLOB_REF_MAX bytes, *outlen its
+ * length); otherwise sets *outlen to 0. Sleeps as the rate limit asks.
+ */
+int lsm_relocator_move(lsm_relocator *r, lsm_slice enc, uint8_t *out, size_t *outlen);
+/* Makes the new file and its directory entry durable (before an edit refers to it). */
+int lsm_relocator_finish(lsm_relocator *r);
+/* Closes; with discard also removes the new file. */
+void lsm_relocator_free(lsm_relocator *r, int discard);
 
 /* ---- db_iter.c ---- */
 

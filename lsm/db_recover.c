@@ -242,6 +242,10 @@ static int check_files(lsm_db *db, const uint64_t *tables, int ntables, const ui
 	if (!rc && (ntables || nlogs) && last >= db->vs.file_limit) {
 		file = last == last_table ? lsm_table_filename(db->dir, last)
 					  : lsm_log_filename(db->dir, last);
+		if (file && last != last_table && db->env->exists(db->env, file) == -ENOENT) {
+			free(file); /* a value file of the collector's, not a WAL */
+			file = lsm_blob_filename(db->dir, last);
+		}
 		rc = file ? LSM_CORRUPT(manifest, 0,
 					"%s is numbered at or past the MANIFEST's next file "
 					"number %llu: the MANIFEST lost edits made before that "
@@ -280,14 +284,15 @@ static int scan_dir(lsm_db *db, uint64_t **logs, int *nlogs, uint64_t *max_numbe
 	for (size_t i = 0; i < count; i++) {
 		uint64_t num = 0;
 		enum lsm_file_kind k = lsm_parse_filename(names[i], &num);
-		if (k == LSM_FILE_LOG || k == LSM_FILE_TABLE || k == LSM_FILE_MANIFEST) {
+		if (k == LSM_FILE_LOG || k == LSM_FILE_TABLE || k == LSM_FILE_MANIFEST ||
+		    k == LSM_FILE_BLOB) {
 			if (num > *max_number)
 				*max_number = num;
 		}
 		if (k == LSM_FILE_TABLE)
 			tables[ntables++] = num;
-		if (k == LSM_FILE_LOG)
-			all[nall++] = num;
+		if (k == LSM_FILE_LOG || k == LSM_FILE_BLOB)
+			all[nall++] = num; /* the value files tables may refer to */
 		if (k == LSM_FILE_LOG && num >= db->vs.log_number)
 			l[n++] = num;
 	}
@@ -323,7 +328,7 @@ static int check_no_leftovers(lsm_db *db)
 	for (size_t i = 0; i < count && !rc; i++) {
 		uint64_t num;
 		enum lsm_file_kind k = lsm_parse_filename(names[i], &num);
-		if (k == LSM_FILE_TABLE || k == LSM_FILE_LOG)
+		if (k == LSM_FILE_TABLE || k == LSM_FILE_LOG || k == LSM_FILE_BLOB)
 			rc = lsm_seterr(-LSM_ECORRUPT,
 					"%s/CURRENT is missing but %s is present: the database "
 					"is damaged (refusing to create a new one over it)",

@@ -84,6 +84,15 @@ typedef struct lsm_options {
 	/* With value separation on, a WAL is closed and a new one started past this size
 	 * (default 64 MiB): the unit in which separated values' space comes back. */
 	uint64_t blob_file_bytes;
+	/*
+	 * A value file whose dead bytes reach this share of its size has its
+	 * live values moved to a new file in the background, and is then
+	 * deleted (default 0.5; 0 never moves values: only files with no live
+	 * value at all are deleted).
+	 */
+	double blob_gc_ratio;
+	/* The pace of that moving, in bytes written per second (default 128 MiB; 0: unpaced). */
+	uint64_t blob_gc_bytes_per_sec;
 	lsm_env *env; /* file I/O; NULL means the POSIX env */
 } lsm_options;
 
@@ -273,6 +282,10 @@ typedef struct lsm_stats {
 	uint64_t memtable_bytes, immutable_memtables;
 	uint64_t last_sequence;
 	uint64_t live_bytes; /* sum of live table sizes */
+	/* Separated values: value files kept, their bytes, the bytes tables still refer to. */
+	uint64_t blob_files, blob_file_bytes, blob_live_bytes;
+	/* Value files emptied by garbage collection, and the value bytes it read and wrote. */
+	uint64_t blob_gc_runs, blob_gc_bytes_read, blob_gc_bytes_written;
 	int level_files[LSM_MAX_LEVELS];
 	uint64_t level_bytes[LSM_MAX_LEVELS];
 	int background_error; /* 0, or the error that made the db read-only (its

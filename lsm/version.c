@@ -874,6 +874,11 @@ char *lsm_log_filename(const char *dir, uint64_t number)
 	return make_name(dir, "", number, ".log");
 }
 
+char *lsm_blob_filename(const char *dir, uint64_t number)
+{
+	return make_name(dir, "", number, ".blob");
+}
+
 char *lsm_manifest_filename(const char *dir, uint64_t number)
 {
 	return make_name(dir, "MANIFEST-", number, "");
@@ -921,6 +926,8 @@ enum lsm_file_kind lsm_parse_filename(const char *name, uint64_t *number)
 		kind = LSM_FILE_LOG;
 	else if (has_suffix(name, len, ".sst") && parse_digits(name, len - 4, &n))
 		kind = LSM_FILE_TABLE;
+	else if (has_suffix(name, len, ".blob") && parse_digits(name, len - 5, &n))
+		kind = LSM_FILE_BLOB;
 	if (number)
 		*number = n;
 	return kind;

@@ -10,7 +10,8 @@
  * and is switched by atomic rename. Edit encoding: see version.c.
  *
  * File names in the db directory:
- *   NNNNNN.log  write-ahead logs      NNNNNN.sst  tables
+ *   NNNNNN.log  write-ahead logs (kept as value files while tables refer to them)
+ *   NNNNNN.sst  tables                NNNNNN.blob values moved by garbage collection
  *   MANIFEST-NNNNNN, CURRENT, LOCK
  */
 #ifndef LSM_VERSION_H
@@ -164,6 +165,7 @@ int lsm_vset_is_live(const lsm_version_set *vs, uint64_t number);
 /* "dir/000012.sst" etc., malloc'd. */
 char *lsm_table_filename(const char *dir, uint64_t number);
 char *lsm_log_filename(const char *dir, uint64_t number);
+char *lsm_blob_filename(const char *dir, uint64_t number);
 char *lsm_manifest_filename(const char *dir, uint64_t number);
 
 enum lsm_file_kind {
@@ -173,6 +175,7 @@ enum lsm_file_kind {
 	LSM_FILE_CURRENT,
 	LSM_FILE_LOCK,
 	LSM_FILE_TEMP,
+	LSM_FILE_BLOB,
 	LSM_FILE_OTHER
 };
 /* Classifies a directory entry name; *number gets its number where it has one. */

@@ -50,8 +50,7 @@ START_TEST(test_blob_ref_round_trips_and_rejects_every_malformed_encoding)
 			ck_assert_int_eq(lsm_blob_ref_decode((lsm_slice){enc, cut}, &out),
 					 -LSM_ECORRUPT);
 		enc[n] = 0;
-		ck_assert_int_eq(lsm_blob_ref_decode((lsm_slice){enc, n + 1}, &out),
-				 -LSM_ECORRUPT);
+		ck_assert_int_eq(lsm_blob_ref_decode((lsm_slice){enc, n + 1}, &out), -LSM_ECORRUPT);
 	}
 	/* Impossible lengths and offsets inside a fragment header. */
 	lsm_blob_ref bad[] = {
@@ -86,7 +85,8 @@ static void write_log(const char *dir, tu_rng *rng, struct logged *lg)
 	ck_assert_int_eq(lsm_wal_writer_open(lsm_env_posix(), path, &w), 0);
 	for (int i = 0; i < NRECS; i++) {
 		/* Sizes that end anywhere in a block, and some that span several. */
-		size_t len = i % 7 == 0 ? 1 + tu_below(rng, 200 * KiB) : 1 + tu_below(rng, 40 * KiB);
+		size_t len =
+			i % 7 == 0 ? 1 + tu_below(rng, 200 * KiB) : 1 + tu_below(rng, 40 * KiB);
 		lg->rec[i] = malloc(len);
 		lg->len[i] = len;
 		tu_fill(rng, lg->rec[i], len);
@@ -506,6 +506,107 @@ START_TEST(test_a_missing_value_file_refuses_the_open)
 }
 END_TEST
 
+/* Polls stats until the value files hold at most max_amp times the live bytes, or 60 s pass. */
+static void wait_settled(lsm_db *db, double max_amp, lsm_stats *st)
+{
+	for (int i = 0; i < 600; i++) {
+		lsm_stats_get(db, st);
+		if (st->blob_live_bytes &&
+		    (double)st->blob_file_bytes <= max_amp * (double)st->blob_live_bytes)
+			return;
+		usleep(100 * 1000);
+	}
+}
+
+START_TEST(test_collection_moves_live_values_out_of_mostly_dead_files)
+{
+	char *dir = tu_mkdtemp("blobdb");
+	uint8_t *buf = malloc(128 * KiB);
+	lsm_options o;
+	lsm_options_init(&o);
+	o.blob_threshold = 1024;
+	o.blob_file_bytes = 1024 * KiB;
+	o.blob_gc_ratio = 0.3;
+	lsm_db *db;
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	put_all(db, 300, 0, buf);
+	ck_assert_int_eq(lsm_flush(db), 0);
+	/* Snapshot and iterator of generation 0 live across the collection. */
+	const lsm_snapshot *snap = lsm_snapshot_new(db);
+	lsm_iter *it = lsm_iter_new(db, NULL);
+	/* Every other key overwritten: each old file is about half dead. */
+	for (int i = 0; i < 300; i += 2) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%06d", i);
+		size_t len = make_value(buf, i, 1);
+		ck_assert_int_eq(lsm_put(db, NULL, key, strlen(key), buf, len), 0);
+	}
+	ck_assert_int_eq(lsm_flush(db), 0);
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	int i = 0;
+	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it), i++) {
+		size_t vl, want = make_value(buf, i, 0);
+		const void *v = lsm_iter_value(it, &vl);
+		ck_assert_ptr_nonnull(v);
+		ck_assert_uint_eq(vl, want);
+		ck_assert(memcmp(v, buf, vl) == 0);
+	}
+	ck_assert_int_eq(i, 300);
+	lsm_iter_free(it);
+	lsm_read_options ro = {.snapshot = snap};
+	for (i = 0; i < 300; i += 7) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%06d", i);
+		void *v;
+		size_t vl, want = make_value(buf, i, 0);
+		ck_assert_int_eq(lsm_get(db, &ro, key, strlen(key), &v, &vl), 0);
+		ck_assert_uint_eq(vl, want);
+		ck_assert(memcmp(v, buf, vl) == 0);
+		free(v);
+	}
+	lsm_snapshot_release(db, snap);
+	/* With the snapshot gone a compaction drops the old references; collection follows. */
+	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
+	lsm_stats st;
+	wait_settled(db, 1.5, &st);
+	char text[4096];
+	lsm_stats_text(db, text, sizeof(text));
+	fprintf(stderr, "%s", text);
+	ck_assert_uint_gt(st.blob_gc_runs, 0);
+	ck_assert_uint_gt(st.blob_gc_bytes_written, 0);
+	ck_assert_msg((double)st.blob_file_bytes <= 1.5 * (double)st.blob_live_bytes,
+		      "value files %llu bytes for %llu live",
+		      (unsigned long long)st.blob_file_bytes,
+		      (unsigned long long)st.blob_live_bytes);
+	ck_assert_int_gt(count_files(dir, ".blob"), 0);
+	for (i = 0; i < 300; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%06d", i);
+		void *v;
+		size_t vl, want = make_value(buf, i, i % 2 == 0);
+		ck_assert_int_eq(lsm_get(db, NULL, key, strlen(key), &v, &vl), 0);
+		ck_assert_uint_eq(vl, want);
+		ck_assert(memcmp(v, buf, vl) == 0);
+		free(v);
+	}
+	ck_assert_int_eq(lsm_close(db), 0);
+	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
+	for (i = 0; i < 300; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "k%06d", i);
+		void *v;
+		size_t vl, want = make_value(buf, i, i % 2 == 0);
+		ck_assert_int_eq(lsm_get(db, NULL, key, strlen(key), &v, &vl), 0);
+		ck_assert_uint_eq(vl, want);
+		ck_assert(memcmp(v, buf, vl) == 0);
+		free(v);
+	}
+	ck_assert_int_eq(lsm_close(db), 0);
+	free(buf);
+	tu_rmtree(dir);
+}
+END_TEST
+
 static Suite *blob_suite(void)
 {
 	Suite *s = suite_create("blob");
@@ -522,6 +623,7 @@ static Suite *blob_suite(void)
 	tcase_add_test(tc, test_large_values_reach_the_disk_once);
 	tcase_add_test(tc, test_a_damaged_value_is_an_error_never_wrong_bytes);
 	tcase_add_test(tc, test_a_missing_value_file_refuses_the_open);
+	tcase_add_test(tc, test_collection_moves_live_values_out_of_mostly_dead_files);
 	suite_add_tcase(s, tc);
 	return s;
 }
