@@ -309,3 +309,35 @@ int lsm_blob_read_encoded(lsm_blob_files *bf, lsm_slice enc, lsm_buf *out)
 		return rc;
 	return lsm_blob_read(bf, &ref, out);
 }
+
+/* The window asked for at a time, and how much must have been read in order first. */
+#define AHEAD_WINDOW (2u << 20)
+#define AHEAD_AFTER  (256u << 10)
+
+int lsm_blob_read_ahead(lsm_blob_files *bf, lsm_slice enc, lsm_buf *out, lsm_blob_ahead *ra)
+{
+	lsm_blob_ref ref;
+	int rc = lsm_blob_ref_decode(enc, &ref);
+	if (rc)
+		return rc;
+	/* The next record's header may sit between two values: near enough counts. */
+	int in_order = ref.file == ra->file && ref.offset >= ra->next &&
+		       ref.offset <= ra->next + 64 + LSM_WAL_HEADER;
+	ra->run = in_order ? ra->run + ref.len : 0;
+	if (!in_order)
+		ra->until = 0;
+	ra->file = ref.file;
+	ra->next = ref.offset + lsm_blob_span(ref.offset, ref.len);
+	if (ra->run >= AHEAD_AFTER && ra->until < ra->next + AHEAD_WINDOW / 2) {
+		lsm_cache_handle *h;
+		if (bf_get(bf, ref.file, &h) == 0) {
+			bf_entry *e = lsm_cache_value(h);
+			uint64_t from = ra->until > ra->next ? ra->until : ra->next;
+			if (bf->env->readahead)
+				(void)bf->env->readahead(bf->env, e->file, from, AHEAD_WINDOW);
+			ra->until = from + AHEAD_WINDOW;
+			lsm_cache_release(bf->cache, h);
+		}
+	}
+	return lsm_blob_read(bf, &ref, out);
+}

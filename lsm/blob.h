@@ -76,4 +76,18 @@ int lsm_blob_read(lsm_blob_files *bf, const lsm_blob_ref *ref, lsm_buf *out);
 /* lsm_blob_read of the reference encoded in enc. */
 int lsm_blob_read_encoded(lsm_blob_files *bf, lsm_slice enc, lsm_buf *out);
 
+/*
+ * Read-ahead for a reader walking separated values in order (iterators):
+ * when a value starts where the previous one ended, in the same file, the
+ * file is asked to read the next window ahead of time, so a cold scan runs
+ * at the disk's sequential speed rather than one seek per value.
+ */
+typedef struct lsm_blob_ahead {
+	uint64_t file, next; /* where a value following the last one would start */
+	uint64_t run;	     /* bytes read in order so far */
+	uint64_t until;	     /* read-ahead has been asked up to here */
+} lsm_blob_ahead;
+/* lsm_blob_read_encoded, keeping *ra up to date and asking for read-ahead. */
+int lsm_blob_read_ahead(lsm_blob_files *bf, lsm_slice enc, lsm_buf *out, lsm_blob_ahead *ra);
+
 #endif

@@ -185,7 +185,8 @@ void lsm_relocator_free(lsm_relocator *r, int discard)
 	if (r->w)
 		lsm_wal_writer_close(r->w);
 	if (discard && r->path)
-		r->db->env->unlink(r->db->env, r->path); /* best effort: unreferenced, it goes later */
+		r->db->env->unlink(r->db->env,
+				   r->path); /* best effort: unreferenced, it goes later */
 	free(r->path);
 	lsm_buf_free(&r->val);
 	r->w = NULL;

@@ -1003,6 +1003,16 @@ static int idle_work(lsm_db *db, compaction **c)
 	/* Even if it cannot be switched just now: nothing would wake us to look again. */
 	if (db->mem_deletes)
 		return 1;
+	/*
+	 * A reference in an older table stays live, for the accounting, until
+	 * a compaction meets the newer one that hides it: with values in value
+	 * files, a quiet db merges L0 down so that overwritten values' space
+	 * comes back without more writes.
+	 */
+	if (db->opts.blob_threshold && db->nvfiles && db->vs.current->nfiles[0]) {
+		*c = compaction_new(db, 0, db->vs.current->files[0], db->vs.current->nfiles[0]);
+		return *c != NULL;
+	}
 	f = pick_tombstones(db, 1, &level);
 	if (!f)
 		return 0;

@@ -248,6 +248,7 @@ struct lsm_iter {
 	 */
 	lsm_buf blob;
 	int blob_ok;
+	lsm_blob_ahead ahead; /* read-ahead of values met in file order */
 };
 
 static int save(lsm_iter *it, lsm_buf *b, lsm_slice s)
@@ -536,7 +537,7 @@ const void *lsm_iter_value(const lsm_iter *cit, size_t *vlen)
 	int type = fwd ? lsm_ikey_type(lsm_it_key(it->in)) : it->stype;
 	if (type == LSM_TYPE_BLOB) {
 		if (!it->blob_ok) {
-			int rc = lsm_blob_read_encoded(it->db->blob_files, v, &it->blob);
+			int rc = lsm_blob_read_ahead(it->db->blob_files, v, &it->blob, &it->ahead);
 			if (rc) {
 				/* The value cannot be served: the iteration ends with the error. */
 				it->status = rc;

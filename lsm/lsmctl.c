@@ -10,6 +10,8 @@
  * printed escaped (\xNN), so output is always one line per entry.
  */
 #include "batch_internal.h"
+#include "blob.h"
+#include "checksum.h"
 #include "env.h"
 #include "error.h"
 #include "lsm.h"
@@ -29,7 +31,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: lsmctl DIR COMMAND [ARGS]\n"
-		     "       lsmctl dump-wal FILE | dump-sst FILE\n"
+		     "       lsmctl dump-wal FILE | dump-sst FILE | dump-blob FILE\n"
 		     "\n"
 		     "commands on a database directory (it must not be open elsewhere):\n"
 		     "  get KEY                      print the value of KEY\n"
@@ -276,12 +278,94 @@ static int cmd_dump_wal(const char *path)
 	return 0;
 }
 
+static const char *type_name(int type)
+{
+	return type == LSM_TYPE_VALUE ? "put" : type == LSM_TYPE_BLOB ? "blob" : "del";
+}
+
 static void print_ikey(lsm_slice ik)
 {
 	lsm_slice uk = lsm_ikey_user(ik);
 	print_escaped(stdout, uk.data, uk.len, 200);
-	printf(" @%llu %s", (unsigned long long)lsm_ikey_seq(ik),
-	       lsm_ikey_type(ik) == LSM_TYPE_VALUE ? "put" : "del");
+	printf(" @%llu %s", (unsigned long long)lsm_ikey_seq(ik), type_name(lsm_ikey_type(ik)));
+}
+
+static void print_blob_ref(lsm_slice enc)
+{
+	lsm_blob_ref ref;
+	if (lsm_blob_ref_decode(enc, &ref))
+		printf(" => malformed blob reference (%zu bytes)", enc.len);
+	else
+		printf(" => value file %06llu offset %llu, %llu bytes, checksum %08x",
+		       (unsigned long long)ref.file, (unsigned long long)ref.offset,
+		       (unsigned long long)ref.len, ref.checksum);
+}
+
+/* dump-blob: one line per value a blob reference could point at. */
+struct dump_blob {
+	uint64_t header;
+	const uint8_t *rep;
+	long values;
+};
+
+static int print_blob_value(void *arg, uint64_t seq, int type, lsm_slice key, lsm_slice val)
+{
+	struct dump_blob *d = arg;
+	if (type != LSM_TYPE_VALUE)
+		return 0;
+	printf("  offset %llu: %zu bytes, checksum %08x, seq %llu key ",
+	       (unsigned long long)lsm_blob_payload_offset(d->header,
+							   (uint64_t)(val.data - d->rep)),
+	       val.len, lsm_checksum(val.data, val.len), (unsigned long long)seq);
+	print_escaped(stdout, key.data, key.len, 80);
+	fputc('\n', stdout);
+	d->values++;
+	return 0;
+}
+
+/*
+ * A value file is a WAL (NNNNNN.log: each record a batch, whose values a
+ * reference may point into) or the collector's NNNNNN.blob (each record
+ * one value).
+ */
+static int cmd_dump_blob(const char *path)
+{
+	lsm_env *env = lsm_env_posix();
+	lsm_wal_reader *r;
+	uint64_t num;
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	int is_blob = lsm_parse_filename(base, &num) == LSM_FILE_BLOB;
+	int rc = lsm_wal_reader_open(env, path, 0, &r);
+	if (rc)
+		return fail(path, rc);
+	lsm_slice rec;
+	uint64_t off;
+	struct dump_blob d = {0};
+	long records = 0;
+	while ((rc = lsm_wal_read(r, &rec, &off)) == 1) {
+		records++;
+		if (is_blob) {
+			printf("  offset %llu: %zu bytes, checksum %08x\n",
+			       (unsigned long long)lsm_blob_payload_offset(off, 0), rec.len,
+			       lsm_checksum(rec.data, rec.len));
+			d.values++;
+			continue;
+		}
+		d.header = off;
+		d.rep = rec.data;
+		rc = lsm_batch_iterate_at(rec, path, off, print_blob_value, &d);
+		if (rc)
+			break;
+	}
+	uint64_t torn_off = 0, torn_bytes = 0;
+	if (rc == 0 && lsm_wal_reader_torn_tail(r, &torn_off, &torn_bytes))
+		printf("torn tail at offset %llu (%llu bytes): nothing there is referred to\n",
+		       (unsigned long long)torn_off, (unsigned long long)torn_bytes);
+	lsm_wal_reader_close(r);
+	if (rc < 0)
+		return fail(path, rc);
+	printf("%ld record(s), %ld value(s)\n", records, d.values);
+	return 0;
 }
 
 static int cmd_dump_sst(const char *path)
@@ -307,6 +391,8 @@ static int cmd_dump_sst(const char *path)
 			lsm_slice v = lsm_it_value(it);
 			fputs(" => ", stdout);
 			print_escaped(stdout, v.data, v.len, 80);
+		} else if (lsm_ikey_type(lsm_it_key(it)) == LSM_TYPE_BLOB) {
+			print_blob_ref(lsm_it_value(it));
 		}
 		fputc('\n', stdout);
 	}
@@ -335,6 +421,10 @@ static void print_edit(const lsm_version_edit *e)
 		fputs(" .. ", stdout);
 		print_ikey(lsm_slice_of(m->largest.data, m->largest.len));
 		fputs("]\n", stdout);
+		for (int k = 0; k < m->nblobs; k++)
+			printf("    refers to %llu value bytes in value file %06llu\n",
+			       (unsigned long long)m->blobs[k].bytes,
+			       (unsigned long long)m->blobs[k].file);
 	}
 }
 
@@ -456,6 +546,8 @@ int main(int argc, char **argv)
 		return cmd_dump_wal(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "dump-sst"))
 		return cmd_dump_sst(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "dump-blob"))
+		return cmd_dump_blob(argv[2]);
 	if (argc < 3) {
 		usage(stderr);
 		return EXIT_USAGE;
