@@ -6,7 +6,7 @@
 # the first input that crashes, trips a sanitizer or fails a check.
 builddir="${top_builddir:-.}"
 srcdir="${top_srcdir:-.}"
-targets="${FUZZ_TARGETS:-wal table block edit manifest batch fskeys}"
+targets="${FUZZ_TARGETS:-wal table block edit manifest batch fskeys blob}"
 passed=0
 failed=0
 for t in $targets; do
