@@ -550,10 +550,33 @@ static compaction *tombstone_compaction(lsm_db *db, lsm_file_meta *f, int level)
 }
 
 /* REQUIRES: db->mu held. Picks the compaction the current version's score asks for. */
+/*
+ * REQUIRES: db->mu held. The table reads keep searching in vain
+ * (lsm_db_charge_seek), compacted into the level below so that a read finds
+ * its key in one table, or NULL if it is gone from the current version.
+ */
+static compaction *pick_seek(lsm_db *db)
+{
+	lsm_version *v = db->vs.current;
+	uint64_t number = db->seek_file;
+	int level = db->seek_level;
+	db->seek_file = 0;
+	if (!number || level >= LSM_MAX_LEVELS - 1)
+		return NULL;
+	if (level == 0)
+		return v->nfiles[0] ? compaction_new(db, 0, v->files[0], v->nfiles[0]) : NULL;
+	for (int i = 0; i < v->nfiles[level]; i++)
+		if (v->files[level][i]->number == number)
+			return compaction_new(db, level, &v->files[level][i], 1);
+	return NULL;
+}
+
 static compaction *pick_auto(lsm_db *db)
 {
 	lsm_version *v = db->vs.current;
 	int tlevel = 0;
+	if (v->compaction_score < 1 && db->seek_file)
+		return pick_seek(db);
 	if (v->compaction_score < 1) {
 		lsm_file_meta *f = pick_tombstones(db, 0, &tlevel);
 		return f ? tombstone_compaction(db, f, tlevel) : NULL;

@@ -728,18 +728,31 @@ static int copy_value(lsm_slice v, void **val, size_t *vlen)
  * buf), 0 (absent) or a negative error.
  */
 static int table_lookup(lsm_db *db, const lsm_file_meta *f, lsm_slice ikey, int fill_cache,
-			int *type, lsm_buf *buf)
+			int *type, lsm_buf *buf, int *skipped)
 {
 	lsm_table *t;
-	int skipped = 0;
+	*skipped = 0;
 	int rc = lsm_tcache_get(db->tcache, f->number, f->size, &t);
 	if (rc)
 		return rc;
-	rc = lsm_table_get(t, ikey, fill_cache, type, buf, &skipped);
-	if (skipped)
+	rc = lsm_table_get(t, ikey, fill_cache, type, buf, skipped);
+	if (*skipped)
 		lsm_db_count(&db->c.bloom_useful, 1);
 	lsm_table_unref(t);
 	return rc;
+}
+
+void lsm_db_charge_seek(lsm_db *db, lsm_file_meta *f, int level)
+{
+	if (__atomic_sub_fetch(&f->allowed_seeks, 1, __ATOMIC_RELAXED) != 0)
+		return;
+	pthread_mutex_lock(&db->mu);
+	if (!db->seek_file) {
+		db->seek_file = f->number;
+		db->seek_level = level;
+		lsm_db_bg_schedule(db);
+	}
+	pthread_mutex_unlock(&db->mu);
 }
 
 static int in_file_range(const lsm_file_meta *f, lsm_slice ukey)
@@ -750,21 +763,39 @@ static int in_file_range(const lsm_file_meta *f, lsm_slice ukey)
 }
 
 /* Searches the tables of v, newest data first. Same returns as table_lookup. */
+/*
+ * Searches the tables of v, newest data first. Same returns as table_lookup.
+ * A table read in vain (its bloom filter let the key through) before the
+ * search went on to another is charged a seek (lsm_db_charge_seek).
+ */
 static int version_get(lsm_db *db, lsm_version *v, lsm_slice ukey, lsm_slice ikey, int fill_cache,
 		       int *type, lsm_buf *buf)
 {
-	int rc = 0;
-	for (int i = 0; i < v->nfiles[0] && !rc; i++) {
-		if (in_file_range(v->files[0][i], ukey))
-			rc = table_lookup(db, v->files[0][i], ikey, fill_cache, type, buf);
-	}
-	for (int level = 1; level < LSM_MAX_LEVELS && !rc; level++) {
-		if (!v->nfiles[level])
-			continue;
-		int i = lsm_version_find_file(v, level, ikey);
-		if (i >= v->nfiles[level] || !in_file_range(v->files[level][i], ukey))
-			continue;
-		rc = table_lookup(db, v->files[level][i], ikey, fill_cache, type, buf);
+	int rc = 0, skipped, missed_level = 0, charged = 0;
+	lsm_file_meta *missed = NULL;
+	for (int level = 0; level < LSM_MAX_LEVELS && !rc; level++) {
+		int n = v->nfiles[level];
+		for (int k = 0; k < n && !rc; k++) {
+			int i = k;
+			if (level > 0) { /* one candidate per deeper level */
+				i = lsm_version_find_file(v, level, ikey);
+				k = n;
+				if (i >= n)
+					continue;
+			}
+			lsm_file_meta *f = v->files[level][i];
+			if (!in_file_range(f, ukey))
+				continue;
+			if (missed && !charged) {
+				lsm_db_charge_seek(db, missed, missed_level);
+				charged = 1;
+			}
+			rc = table_lookup(db, f, ikey, fill_cache, type, buf, &skipped);
+			if (rc == 0 && !skipped && !missed) {
+				missed = f;
+				missed_level = level;
+			}
+		}
 	}
 	return rc;
 }

@@ -162,6 +162,11 @@ struct lsm_db {
 	lsm_vfile *vfiles;
 	int nvfiles;
 
+	/* A table that reads searched in vain too often (lsm_db_charge_seek): compact it. db->mu.
+	 */
+	uint64_t seek_file;
+	int seek_level;
+
 	lsm_manual *manual; /* db->mu */
 	/* A reader dropped an old version: obsolete files may be deletable. db->mu. */
 	int obsolete_pending;
@@ -212,6 +217,12 @@ int lsm_db_apply_edit(lsm_db *db, lsm_version_edit *e);
  * take one that is as proof of lost edits. A failure is a background error.
  */
 int lsm_db_new_file_number(lsm_db *db, uint64_t *number);
+/*
+ * REQUIRES: db->mu not held. A read searched table f (at level) in vain and
+ * went on to another: counts it down, and when it has cost more than its
+ * compaction would, asks the background thread to compact it.
+ */
+void lsm_db_charge_seek(lsm_db *db, lsm_file_meta *f, int level);
 /* REQUIRES: db->mu held. Records the first background error (db turns read-only). */
 void lsm_db_set_bg_error(lsm_db *db, int rc);
 /* REQUIRES: db->mu held. The error later writes get, naming the background error. */

@@ -249,7 +249,37 @@ struct lsm_iter {
 	lsm_buf blob;
 	int blob_ok;
 	lsm_blob_ahead ahead; /* read-ahead of values met in file order */
+	/*
+	 * Read sampling: about every READ_SAMPLE_BYTES of entries walked, the
+	 * key under the iterator is checked against the version; if two tables
+	 * or more hold it, the first is charged a seek, as a point read that
+	 * searched it in vain would be. A scan that keeps walking two tables
+	 * for the same keys so gets them compacted together.
+	 */
+	int64_t sample_left;
+	uint64_t sample_rng;
 };
+
+#define READ_SAMPLE_BYTES (1 << 20)
+
+/* The next sampling distance: uniform in [0, 2 * READ_SAMPLE_BYTES). */
+static int64_t next_sample(lsm_iter *it)
+{
+	it->sample_rng = it->sample_rng * 6364136223846793005u + 1442695040888963407u;
+	return (int64_t)((it->sample_rng >> 33) % (2u * READ_SAMPLE_BYTES));
+}
+
+static void sample_read(lsm_iter *it, lsm_slice ikey, size_t vlen)
+{
+	it->sample_left -= (int64_t)(ikey.len + vlen);
+	if (it->sample_left > 0)
+		return;
+	it->sample_left = next_sample(it);
+	int level;
+	lsm_file_meta *f = lsm_version_first_of_several(it->sv->v, lsm_ikey_user(ikey), &level);
+	if (f)
+		lsm_db_charge_seek(it->db, f, level);
+}
 
 static int save(lsm_iter *it, lsm_buf *b, lsm_slice s)
 {
@@ -279,6 +309,7 @@ static void find_next_user_entry(lsm_iter *it, int skipping)
 	while (lsm_it_valid(it->in)) {
 		lsm_slice ikey = lsm_it_key(it->in);
 		lsm_slice ukey = lsm_ikey_user(ikey);
+		sample_read(it, ikey, lsm_it_value(it->in).len);
 		if (lsm_ikey_seq(ikey) <= it->seq) {
 			if (lsm_ikey_type(ikey) == LSM_TYPE_DELETE) {
 				/* Every older version of this key is hidden by the deletion. */
@@ -308,6 +339,7 @@ static void find_prev_user_entry(lsm_iter *it)
 	while (lsm_it_valid(it->in)) {
 		lsm_slice ikey = lsm_it_key(it->in);
 		lsm_slice ukey = lsm_ikey_user(ikey);
+		sample_read(it, ikey, lsm_it_value(it->in).len);
 		if (lsm_ikey_seq(ikey) <= it->seq) {
 			if (type != LSM_TYPE_DELETE &&
 			    lsm_user_compare(ukey, buf_slice(&it->skey)) < 0)
@@ -365,6 +397,8 @@ lsm_iter *lsm_iter_new(lsm_db *db, const lsm_read_options *ropts)
 	it->seq = ropts && ropts->snapshot ? ropts->snapshot->seq : lsm_db_last_seq(db);
 	it->sv = lsm_db_sv_get(db);
 	pthread_mutex_unlock(&db->mu);
+	it->sample_rng = (uint64_t)(uintptr_t)it ^ it->seq;
+	it->sample_left = next_sample(it);
 
 	lsm_sv *sv = it->sv;
 	lsm_version *v = sv->v;

@@ -246,6 +246,48 @@ int lsm_version_overlapping(const lsm_version *v, int level, const lsm_slice *be
 	return stop - start;
 }
 
+static int holds_user_key(const lsm_file_meta *f, lsm_slice ukey)
+{
+	return lsm_user_compare(ukey, lsm_ikey_user(meta_smallest(f))) >= 0 &&
+	       lsm_user_compare(ukey, lsm_ikey_user(meta_largest(f))) <= 0;
+}
+
+lsm_file_meta *lsm_version_first_of_several(const lsm_version *v, lsm_slice ukey, int *level)
+{
+	lsm_file_meta *first = NULL;
+	int n = 0;
+	for (int i = 0; i < v->nfiles[0]; i++) {
+		if (!holds_user_key(v->files[0][i], ukey))
+			continue;
+		if (!n++) {
+			first = v->files[0][i];
+			*level = 0;
+		}
+		if (n >= 2)
+			return first;
+	}
+	for (int l = 1; l < LSM_MAX_LEVELS; l++) {
+		int lo = 0, hi = v->nfiles[l];
+		while (lo < hi) { /* first file whose largest user key >= ukey */
+			int mid = lo + (hi - lo) / 2;
+			if (lsm_user_compare(lsm_ikey_user(meta_largest(v->files[l][mid])), ukey) <
+			    0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo >= v->nfiles[l] || !holds_user_key(v->files[l][lo], ukey))
+			continue;
+		if (!n++) {
+			first = v->files[l][lo];
+			*level = l;
+		}
+		if (n >= 2)
+			return first;
+	}
+	return NULL;
+}
+
 int lsm_version_find_file(const lsm_version *v, int level, lsm_slice ikey)
 {
 	assert(level >= 1 && level < LSM_MAX_LEVELS);
@@ -341,6 +383,7 @@ int lsm_edit_add_file(lsm_version_edit *e, int level, uint64_t number, uint64_t 
 	}
 	m->number = number;
 	m->size = size;
+	m->allowed_seeks = lsm_file_allowed_seeks(size);
 	m->smallest_seq = smallest_seq;
 	m->largest_seq = largest_seq;
 	return edit_push_added(e, level, m);
@@ -540,6 +583,7 @@ static int decode_new_file(edit_cursor *c, lsm_version_edit *e)
 	if (!rc && lsm_ikey_compare(meta_smallest(m), meta_largest(m)) > 0)
 		rc = cursor_bad(c, "file %llu has smallest key above largest",
 				(unsigned long long)m->number);
+	m->allowed_seeks = lsm_file_allowed_seeks(m->size);
 	if (rc) {
 		meta_unref(m);
 		return rc;

@@ -51,7 +51,26 @@ typedef struct lsm_file_meta {
 	 */
 	lsm_blob_use *blobs;
 	int nblobs;
+	/*
+	 * Reads that searched this table in vain before finding their key
+	 * deeper may still pass before it is compacted for them (atomic;
+	 * lsm_file_allowed_seeks() when the meta is made, then counted down).
+	 */
+	int64_t allowed_seeks;
 } lsm_file_meta;
+
+/*
+ * A search that misses a table and goes on to the next costs about as much
+ * as compacting 16 KiB of it (one random read against merging ~16 KiB,
+ * the estimate LevelDB's seek compaction rests on): once a table has cost
+ * more in such misses than compacting it would, it is compacted. At least
+ * 100, so small tables are not rewritten for a handful of reads.
+ */
+static inline int64_t lsm_file_allowed_seeks(uint64_t size)
+{
+	int64_t n = (int64_t)(size / 16384);
+	return n < 100 ? 100 : n;
+}
 
 typedef struct lsm_version {
 	int refs; /* atomic */
@@ -80,6 +99,11 @@ uint64_t lsm_version_level_bytes(const lsm_version *v, int level);
  */
 int lsm_version_overlapping(const lsm_version *v, int level, const lsm_slice *begin,
 			    const lsm_slice *end, int *first, int *last);
+/*
+ * If v holds ukey in two tables or more, the first (newest) of them and its
+ * level: the table a read of ukey searches in vain. NULL otherwise.
+ */
+lsm_file_meta *lsm_version_first_of_several(const lsm_version *v, lsm_slice ukey, int *level);
 /* Index of the first file in level >= 1 whose largest key >= ikey, or nfiles. */
 int lsm_version_find_file(const lsm_version *v, int level, lsm_slice ikey);
 
