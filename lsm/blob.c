@@ -23,7 +23,9 @@
  *   | varint64 file   | varint64 offset | varint64 len | le32 checksum  |
  *   +-----------------+-----------------+--------------+----------------+
  *
- *   file      number of the log holding the value (NNNNNN.log)
+ *   file      number of the value file: the WAL that wrote the value
+ *             (NNNNNN.log), or, once garbage collection moved it, a
+ *             NNNNNN.blob file (blob_gc.c); numbers are never reused
  *   offset    file offset of the value's first byte (never inside a header)
  *   len       value length, 1 .. LSM_MAX_VALUE
  *   checksum  lsm_checksum(value): a read that does not match is
@@ -31,6 +33,13 @@
  *             serves wrong bytes
  *
  * Nothing may follow the checksum.
+ *
+ * Durability: the value is in the same WAL record as its batch, so the
+ * group commit's one write and (for a sync write) one fdatasync cover it;
+ * a reference exists only in memory until its memtable is flushed, which
+ * happens after the WAL was synced (db.c switch_memtable; recovery syncs a
+ * replayed WAL before writing tables from it). A torn WAL tail is dropped
+ * at replay together with the references it would have produced.
  */
 #include "blob.h"
 
