@@ -262,7 +262,9 @@ static int bf_get(lsm_blob_files *bf, uint64_t number, lsm_cache_handle **out)
 		}
 	}
 	if (rc == -ENOENT)
-		rc = lsm_seterr(-LSM_ECORRUPT, "%s: value file is missing", path);
+		rc = lsm_seterr(-LSM_ECORRUPT,
+				"%s: value file is missing (nor is there %06llu.blob)", path,
+				(unsigned long long)number);
 	if (rc)
 		goto out;
 	e->path = path;

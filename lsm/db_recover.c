@@ -191,13 +191,13 @@ static int check_files(lsm_db *db, const uint64_t *tables, int ntables, const ui
 			for (int k = 0; k < m->nblobs && !rc; k++) {
 				if (has_number(logs, nlogs, m->blobs[k].file))
 					continue;
-				free(file);
-				file = lsm_log_filename(db->dir, m->blobs[k].file);
-				rc = file ? LSM_CORRUPT(manifest, 0,
-							"value file %s, which table %06llu refers "
-							"to, is missing",
-							file, (unsigned long long)m->number)
-					  : lsm_seterr(-ENOMEM, "recovery: out of memory");
+				/* A reference does not say which of the two names its file has. */
+				rc = LSM_CORRUPT(manifest, 0,
+						 "value file %s/%06llu.log (or %06llu.blob), "
+						 "which table %06llu refers to, is missing",
+						 db->dir, (unsigned long long)m->blobs[k].file,
+						 (unsigned long long)m->blobs[k].file,
+						 (unsigned long long)m->number);
 			}
 		}
 	}
