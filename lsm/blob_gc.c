@@ -90,6 +90,11 @@ int lsm_db_blob_pick(lsm_db *db, uint64_t *file)
 		return 0;
 	for (int i = 0; i < db->nvfiles; i++) {
 		const lsm_vfile *f = &db->vfiles[i];
+		int damaged = 0;
+		for (int k = 0; k < db->ngc_damaged; k++)
+			damaged |= db->gc_damaged[k] == f->number;
+		if (damaged)
+			continue;
 		uint64_t l = live_of(&live, f->number);
 		/* No live byte: deletion, not collection, gives it back. */
 		if (!l || !f->size || l >= f->size)

@@ -931,6 +931,19 @@ out:
 		pending_remove(db, c->gc.number);
 		lsm_relocator_free(&c->gc, rc != 0 && !tried_apply);
 		c->gc.db = NULL;
+		if (rc == -LSM_ECORRUPT && !tried_apply && !c->flush_failed) {
+			/*
+			 * A damaged value: nothing was changed, and the damage is
+			 * the readers' to meet (as -LSM_ECORRUPT), not a reason to
+			 * stop every write. The file is not collected again.
+			 */
+			if (db->ngc_damaged <
+			    (int)(sizeof(db->gc_damaged) / sizeof(db->gc_damaged[0])))
+				db->gc_damaged[db->ngc_damaged++] = c->gc_file;
+			else
+				db->opts.blob_gc_ratio = 0; /* too much damage: collect no more */
+			rc = 0;
+		}
 	}
 	/*
 	 * A full disk met while writing the outputs, before the edit: the

@@ -161,6 +161,13 @@ struct lsm_db {
 	 */
 	lsm_vfile *vfiles;
 	int nvfiles;
+	/*
+	 * Value files collection met damage in: not picked again (until the
+	 * next open), so one bad value neither stops the db nor loops the
+	 * collector. Reads of that value still fail as they should. db->mu.
+	 */
+	uint64_t gc_damaged[16];
+	int ngc_damaged;
 
 	/* A table that reads searched in vain too often (lsm_db_charge_seek): compact it. db->mu.
 	 */
