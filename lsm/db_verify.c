@@ -1,6 +1,7 @@
 /*
  * db_verify.c — lsm_verify: reads every block of every live table and every
- * record of every live WAL, and reports each problem found.
+ * record of every live WAL, checks every separated value a table refers to
+ * against its reference, and reports each problem found.
  *
  * Tables are checked from the read view taken at the start, so a
  * compaction meanwhile cannot delete them under us. WALs are read while
@@ -56,6 +57,51 @@ static void verify_table(lsm_db *db, const lsm_file_meta *f, verify_ctx *vc)
 		problem(vc, rc, path ? path : "table", 0, lsm_errmsg());
 out:
 	free(path);
+}
+
+/* The path of value file number: NNNNNN.log, or NNNNNN.blob if that is what exists. */
+static char *value_file_path(lsm_db *db, uint64_t number)
+{
+	char *p = lsm_log_filename(db->dir, number);
+	if (p && db->env->exists(db->env, p) == -ENOENT) {
+		free(p);
+		p = lsm_blob_filename(db->dir, number);
+	}
+	return p;
+}
+
+/*
+ * Reads every value table f's blob references point at and checks it
+ * against its reference (length, checksum): one problem per damaged value,
+ * naming the value file and the value's offset in it.
+ */
+static void verify_table_values(lsm_db *db, const lsm_file_meta *f, verify_ctx *vc)
+{
+	if (!f->nblobs)
+		return;
+	lsm_it *it = lsm_db_table_iter(db, f, 0);
+	lsm_buf val;
+	lsm_blob_ahead ahead;
+	memset(&ahead, 0, sizeof(ahead));
+	lsm_buf_init(&val);
+	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it)) {
+		if (lsm_ikey_type(lsm_it_key(it)) != LSM_TYPE_BLOB)
+			continue;
+		lsm_blob_ref ref;
+		lsm_slice enc = lsm_it_value(it);
+		int rc = lsm_blob_ref_decode(enc, &ref);
+		if (rc)
+			continue; /* the table's own check reports a malformed reference */
+		rc = lsm_blob_read_ahead(db->blob_files, enc, &val, &ahead);
+		if (!rc)
+			continue;
+		char *path = value_file_path(db, ref.file);
+		problem(vc, rc, path ? path : "value file", ref.offset, lsm_errmsg());
+		free(path);
+	}
+	/* The table's own errors are verify_table's to report. */
+	lsm_it_destroy(it);
+	lsm_buf_free(&val);
 }
 
 static int ignore_entry(void *arg, uint64_t seq, int type, lsm_slice key, lsm_slice val)
@@ -152,8 +198,10 @@ int lsm_verify_problems(lsm_db *db, lsm_verify_problem_fn report, void *arg)
 	lsm_sv *sv = lsm_db_sv_get(db);
 	pthread_mutex_unlock(&db->mu);
 	for (int level = 0; level < LSM_MAX_LEVELS; level++)
-		for (int i = 0; i < sv->v->nfiles[level]; i++)
+		for (int i = 0; i < sv->v->nfiles[level]; i++) {
 			verify_table(db, sv->v->files[level][i], &vc);
+			verify_table_values(db, sv->v->files[level][i], &vc);
+		}
 	lsm_db_sv_release(db, sv);
 
 	lsm_writer w = {.batch = NULL};

@@ -234,7 +234,7 @@ static int cmd_verify(lsm_db *db)
 		printf("%d problem(s) found\n", problems);
 		return 1;
 	}
-	printf("ok: every block of every live file checked\n");
+	printf("ok: every block of every live file, and every value a table refers to, checked\n");
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define NKEYS 240
@@ -144,6 +145,20 @@ static void damage(const char *dir, const char *name, int op, tu_rng *rng, char 
 	free(path);
 }
 
+/* lsm_verify_problems: counts problems, and those of kind CORRUPT naming name. */
+struct vcount {
+	const char *name;
+	int all, naming;
+};
+
+static void count_problem(void *arg, const lsm_verify_problem *p)
+{
+	struct vcount *vc = arg;
+	vc->all++;
+	if (p->kind == LSM_VERIFY_CORRUPT && strstr(p->file, vc->name))
+		vc->naming++;
+}
+
 /* Every get and one iteration: exact, or an error naming name. Returns the errors seen. */
 static int check_reads(lsm_db *db, const char *name, const char *what)
 {
@@ -231,6 +246,14 @@ START_TEST(test_damaged_value_files_are_refused_or_read_as_errors_never_wrong)
 				erred++;
 			else
 				clean++;
+			/* A value a read could not get is damage verify must name. */
+			struct vcount vc = {name, 0, 0};
+			int vrc = lsm_verify_problems(db, count_problem, &vc);
+			if (e)
+				ck_assert_msg(vrc == -LSM_ECORRUPT && vc.naming > 0,
+					      "%s: reads failed but verify named %s %d times", what,
+					      name, vc.naming);
+
 			/* Collection or a compaction may meet the damage too, but may not hide it.
 			 */
 			rc = lsm_close(db);
@@ -247,12 +270,72 @@ START_TEST(test_damaged_value_files_are_refused_or_read_as_errors_never_wrong)
 }
 END_TEST
 
+/* Runs "lsmctl DIR verify"; returns its exit status, its output in out. */
+static int run_lsmctl_verify(const char *lsmctl, const char *dir, char *out, size_t cap)
+{
+	char *log = tu_path(dir, "..lsmctl.out");
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "'%s' '%s' verify >'%s' 2>&1", lsmctl, dir, log);
+	int st = system(cmd);
+	ck_assert_msg(st != -1 && WIFEXITED(st), "running %s failed (status %d)", cmd, st);
+	FILE *f = fopen(log, "r");
+	size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+	out[n] = 0;
+	if (f)
+		fclose(f);
+	unlink(log);
+	free(log);
+	return WEXITSTATUS(st);
+}
+
+START_TEST(test_lsmctl_verify_names_a_damaged_value_file)
+{
+	const char *top = getenv("top_builddir");
+	if (!top || !*top) {
+		printf("top_builddir is not set (not run by make check): lsmctl not tested\n");
+		return;
+	}
+	char *lsmctl = tu_path(top, "lsm/lsmctl");
+	ck_assert_msg(access(lsmctl, X_OK) == 0, "%s is not built", lsmctl);
+	g_seed = tu_seed();
+	char *base = build_db();
+	static char out[1 << 16];
+	int st = run_lsmctl_verify(lsmctl, base, out, sizeof(out));
+	ck_assert_msg(st == 0, "lsmctl verify of an intact db exited %d:\n%s", st, out);
+	/* Zero the middle third of every value file: live values are hit. */
+	char names[256][32];
+	int n = value_files(base, names, 256);
+	for (int i = 0; i < n; i++) {
+		char *p = tu_path(base, names[i]);
+		struct stat sb;
+		ck_assert_int_eq(stat(p, &sb), 0);
+		int fd = open(p, O_RDWR);
+		ck_assert_int_ge(fd, 0);
+		size_t len = (size_t)sb.st_size / 3;
+		uint8_t *zero = calloc(1, len + 1);
+		ck_assert_int_eq(pwrite(fd, zero, len, sb.st_size / 3), (ssize_t)len);
+		free(zero);
+		close(fd);
+		free(p);
+	}
+	st = run_lsmctl_verify(lsmctl, base, out, sizeof(out));
+	ck_assert_msg(st == 1, "lsmctl verify of damaged value files exited %d:\n%s", st, out);
+	ck_assert_msg(strstr(out, ".log") || strstr(out, ".blob"),
+		      "lsmctl verify names no value file:\n%s", out);
+	ck_assert_msg(strstr(out, "checksum"), "lsmctl verify does not say what is wrong:\n%s",
+		      out);
+	tu_rmtree(base);
+	free(lsmctl);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("corrupt_blob");
 	TCase *tc = tcase_create("damage");
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_damaged_value_files_are_refused_or_read_as_errors_never_wrong);
+	tcase_add_test(tc, test_lsmctl_verify_names_a_damaged_value_file);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }
