@@ -22,6 +22,10 @@
  * Keys are ids in a small space; a value is derived from (batch number, id),
  * so any value read back names the batch that wrote it and can be checked
  * byte for byte. Set LSM_TEST_SEED to replay a failure.
+ *
+ * Built twice: check_crash, and check_crash_blob (CRASH_BLOBS) with most
+ * values separated into value files and collection running eagerly, which
+ * adds a case where each I/O call of a collection run fails in turn.
  */
 #include "cutenv.h"
 #include "env.h"
@@ -269,6 +273,18 @@ static void crash_options(lsm_options *o, lsm_env *env)
 	o->target_file_bytes = 32 * 1024;
 	o->block_bytes = 1024;
 	o->env = env;
+#ifdef CRASH_BLOBS
+	/*
+	 * check_crash_blob: the same cases with most values separated (values
+	 * are 6 to 8192 bytes, mostly under 700), value files cut at 64 KiB so
+	 * WALs retire often, and collection unpaced and eager, so that cuts and
+	 * faults land in value-file writes, reads and collection too.
+	 */
+	o->blob_threshold = 128;
+	o->blob_file_bytes = 64 * 1024;
+	o->blob_gc_ratio = 0.3;
+	o->blob_gc_bytes_per_sec = 0;
+#endif
 }
 
 #define MAX_BATCHES 64
@@ -843,8 +859,24 @@ static void run_fault(enum fault_kind kind, int cycles)
  * fsync) fails, for n = 1, 2, ... until the job no longer reaches the nth.
  * Nothing here is random: a failure names the call that lost data.
  */
-static void each_call_of_a_job_fails(enum fault_kind kind, int compaction)
+enum job { JOB_FLUSH, JOB_COMPACTION, JOB_BLOB_GC };
+static const char *const job_name[] = {"flush", "compaction", "blob collection"};
+
+/* Waits (up to 5 s) for the background thread to finish a collection run, or to fail. */
+static void wait_for_collection(lsm_db *db, uint64_t runs_before)
 {
+	for (int i = 0; i < 500; i++) {
+		lsm_stats st;
+		lsm_stats_get(db, &st);
+		if (st.blob_gc_runs > runs_before || st.background_error)
+			return;
+		usleep(10 * 1000);
+	}
+}
+
+static void each_call_of_a_job_fails(enum fault_kind kind, enum job job)
+{
+	int compaction = job != JOB_FLUSH;
 	unsigned char *scratch = malloc(MAX_VLEN);
 	char key[16], when[96];
 	int reached = 1, n;
@@ -878,7 +910,12 @@ static void each_call_of_a_job_fails(enum fault_kind kind, int compaction)
 			lsm_fault_short_write(fe, (uint64_t)n);
 		else
 			lsm_fault_fail_write(fe, (uint64_t)n);
+		lsm_stats st0;
+		lsm_stats_get(db, &st0);
 		int rc = compaction ? lsm_compact_range(db, NULL, 0, NULL, 0) : lsm_flush(db);
+		/* The compaction drops the overwritten values' references; collection follows. */
+		if (job == JOB_BLOB_GC && !rc)
+			wait_for_collection(db, st0.blob_gc_runs);
 		lsm_fault_counters_get(fe, &after);
 		reached = rc != 0 ||
 			  (kind == FAULT_SYNC ? after.syncs - before.syncs
@@ -886,11 +923,10 @@ static void each_call_of_a_job_fails(enum fault_kind kind, int compaction)
 		lsm_close(db);
 		lsm_fault_clear(fe);
 		rc = lsm_open(&db, dir, &o);
-		ck_assert_msg(rc == 0, "%s %s, call %d failing: reopen: %s (%s)",
-			      compaction ? "compaction" : "flush", fault_name[kind], n,
-			      lsm_strerror(rc), lsm_errmsg());
-		snprintf(when, sizeof(when), "%s with %s at call %d, after reopen",
-			 compaction ? "compaction" : "flush", fault_name[kind], n);
+		ck_assert_msg(rc == 0, "%s %s, call %d failing: reopen: %s (%s)", job_name[job],
+			      fault_name[kind], n, lsm_strerror(rc), lsm_errmsg());
+		snprintf(when, sizeof(when), "%s with %s at call %d, after reopen", job_name[job],
+			 fault_name[kind], n);
 		expect_state(db, ex, 0, when);
 		ck_assert_msg(lsm_verify(db, NULL, NULL) == 0, "%s: lsm_verify: %s", when,
 			      lsm_errmsg());
@@ -900,26 +936,36 @@ static void each_call_of_a_job_fails(enum fault_kind kind, int compaction)
 		fe->destroy(fe);
 		tu_rmtree(dir);
 	}
-	printf("%s with %s: each of the first %d calls failed in turn\n",
-	       compaction ? "compaction" : "flush", fault_name[kind], n - 2);
+	printf("%s with %s: each of the first %d calls failed in turn\n", job_name[job],
+	       fault_name[kind], n - 2);
 	free(scratch);
 }
 
 START_TEST(test_each_failing_call_of_a_flush_loses_nothing)
 {
-	each_call_of_a_job_fails(FAULT_WRITE, 0);
-	each_call_of_a_job_fails(FAULT_SYNC, 0);
-	each_call_of_a_job_fails(FAULT_SHORT, 0);
+	each_call_of_a_job_fails(FAULT_WRITE, JOB_FLUSH);
+	each_call_of_a_job_fails(FAULT_SYNC, JOB_FLUSH);
+	each_call_of_a_job_fails(FAULT_SHORT, JOB_FLUSH);
 }
 END_TEST
 
 START_TEST(test_each_failing_call_of_a_compaction_loses_nothing)
 {
-	each_call_of_a_job_fails(FAULT_WRITE, 1);
-	each_call_of_a_job_fails(FAULT_SYNC, 1);
-	each_call_of_a_job_fails(FAULT_SHORT, 1);
+	each_call_of_a_job_fails(FAULT_WRITE, JOB_COMPACTION);
+	each_call_of_a_job_fails(FAULT_SYNC, JOB_COMPACTION);
+	each_call_of_a_job_fails(FAULT_SHORT, JOB_COMPACTION);
 }
 END_TEST
+
+#ifdef CRASH_BLOBS
+START_TEST(test_each_failing_call_of_a_blob_collection_loses_nothing)
+{
+	each_call_of_a_job_fails(FAULT_WRITE, JOB_BLOB_GC);
+	each_call_of_a_job_fails(FAULT_SYNC, JOB_BLOB_GC);
+	each_call_of_a_job_fails(FAULT_SHORT, JOB_BLOB_GC);
+}
+END_TEST
+#endif
 
 START_TEST(test_failed_write_loses_nothing_acknowledged)
 {
@@ -965,6 +1011,9 @@ int main(void)
 	TCase *tf = long_tcase(s, "faults");
 	tcase_add_test(tf, test_each_failing_call_of_a_flush_loses_nothing);
 	tcase_add_test(tf, test_each_failing_call_of_a_compaction_loses_nothing);
+#ifdef CRASH_BLOBS
+	tcase_add_test(tf, test_each_failing_call_of_a_blob_collection_loses_nothing);
+#endif
 	tcase_add_test(tf, test_failed_write_loses_nothing_acknowledged);
 	tcase_add_test(tf, test_failed_fsync_loses_nothing_acknowledged);
 	tcase_add_test(tf, test_short_write_loses_nothing_acknowledged);
