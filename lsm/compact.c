@@ -1031,22 +1031,43 @@ static uint64_t now_micros(void)
  * there is some, with *c the compaction to run or NULL when the memtable
  * holding deletions should be switched out (and so flushed) first.
  */
+/* A quiet db merges two levels when the lower one refers to this many times their bytes in values.
+ */
+#define IDLE_MERGE_VALUE_RATIO 8
+
 static int idle_work(lsm_db *db, compaction **c)
 {
 	int level = 0;
 	lsm_file_meta *f;
 	*c = NULL;
 	/* Even if it cannot be switched just now: nothing would wake us to look again. */
-	if (db->mem_deletes)
+	if (db->mem_deletes || lsm_db_wal_worth_retiring(db))
 		return 1;
 	/*
 	 * A reference in an older table stays live, for the accounting, until
 	 * a compaction meets the newer one that hides it: with values in value
-	 * files, a quiet db merges L0 down so that overwritten values' space
-	 * comes back without more writes.
+	 * files, a quiet db merges L0 down, and a level into the next when the
+	 * values the next refers to outweigh both levels' tables many times
+	 * over, so that overwritten values' space comes back without more
+	 * writes. (References are small: merging them is cheap next to the
+	 * value files it may free.)
 	 */
-	if (db->opts.blob_threshold && db->nvfiles && db->vs.current->nfiles[0]) {
-		*c = compaction_new(db, 0, db->vs.current->files[0], db->vs.current->nfiles[0]);
+	lsm_version *v = db->vs.current;
+	if (db->opts.blob_threshold && db->nvfiles && v->nfiles[0]) {
+		*c = compaction_new(db, 0, v->files[0], v->nfiles[0]);
+		return *c != NULL;
+	}
+	for (int l = 1; db->opts.blob_threshold && db->nvfiles && l < LSM_MAX_LEVELS - 1; l++) {
+		if (!v->nfiles[l] || !v->nfiles[l + 1])
+			continue;
+		uint64_t values = 0;
+		for (int i = 0; i < v->nfiles[l + 1]; i++)
+			for (int k = 0; k < v->files[l + 1][i]->nblobs; k++)
+				values += v->files[l + 1][i]->blobs[k].bytes;
+		uint64_t tables = lsm_version_level_bytes(v, l) + lsm_version_level_bytes(v, l + 1);
+		if (values < IDLE_MERGE_VALUE_RATIO * tables)
+			continue;
+		*c = compaction_new(db, l, v->files[l], v->nfiles[l]);
 		return *c != NULL;
 	}
 	f = pick_tombstones(db, 1, &level);

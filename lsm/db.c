@@ -446,6 +446,12 @@ static uint64_t now_micros(void)
 }
 
 /* REQUIRES: db->mu held. */
+int lsm_db_wal_worth_retiring(lsm_db *db)
+{
+	return db->opts.blob_threshold && db->wal && lsm_wal_size(db->wal) >= IDLE_RETIRE_WAL_BYTES;
+}
+
+/* REQUIRES: db->mu held. */
 int lsm_db_can_switch_idle(lsm_db *db)
 {
 	/*
@@ -453,8 +459,8 @@ int lsm_db_can_switch_idle(lsm_db *db)
 	 * wait behind a writer that may itself be waiting for it. And only
 	 * when switching cannot stall (make_room would wait for a flush).
 	 */
-	return db->mem_deletes && !db->wq_head && !db->bg_error &&
-	       db->nimm < db->opts.max_immutable_memtables &&
+	return (db->mem_deletes || lsm_db_wal_worth_retiring(db)) && !db->wq_head &&
+	       !db->bg_error && db->nimm < db->opts.max_immutable_memtables &&
 	       db->vs.current->nfiles[0] < db->opts.l0_stop_trigger;
 }
 

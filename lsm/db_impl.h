@@ -242,6 +242,15 @@ uint64_t lsm_db_smallest_snapshot(lsm_db *db);
  * anything (no writer queued, room for another immutable memtable).
  */
 int lsm_db_can_switch_idle(lsm_db *db);
+/*
+ * With value separation, an idle db also switches out a memtable whose WAL
+ * holds this much: only a retired WAL's dead values are counted and
+ * collected, so without it the space of the last overwrites before a pause
+ * would stay until more writes came.
+ */
+#define IDLE_RETIRE_WAL_BYTES (UINT64_C(1) << 20)
+/* REQUIRES: db->mu held. Whether the active WAL is worth retiring when the db is idle. */
+int lsm_db_wal_worth_retiring(lsm_db *db);
 /* REQUIRES: db->mu held, background thread, lsm_db_can_switch_idle(). Errors are bg errors. */
 int lsm_db_switch_idle(lsm_db *db);
 /*
