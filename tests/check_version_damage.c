@@ -246,7 +246,7 @@ END_TEST
 
 START_TEST(test_manifest_of_a_newer_format_is_eversion)
 {
-	static const uint8_t newer[] = {0x01, 0x02, 0x00};
+	static const uint8_t newer[] = {0x01, 0x03, 0x00}; /* 2 is ours (blob uses) */
 	write_manifest(NULL, 0, newer, sizeof(newer));
 	expect_recover_error(-LSM_EVERSION, "MANIFEST-000001");
 }
