@@ -11,13 +11,17 @@
  * after printing "engine: what failed: why" to stderr. A benchmark that hits
  * an error stops: a number measured around a failure would mean nothing.
  *
- * Threads: a bench_db may be used from several threads at once (all three
+ * Engines: liblsm, leveldb, rocksdb, and rocksdb-blob: RocksDB with its
+ * integrated blob files (value separation) on at bench_opts.blob_threshold.
+ *
+ * Threads: a bench_db may be used from several threads at once (all the
  * engines allow it); a bench_it belongs to one thread.
  */
 #ifndef BENCH_ADAPTER_H
 #define BENCH_ADAPTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The settings every engine is given; anything not here is the engine's default. */
 struct bench_opts {
@@ -25,6 +29,12 @@ struct bench_opts {
 	size_t memtable_bytes; /* memtable / write buffer size */
 	int bloom_bits;	       /* bloom filter bits per key; 0 = no filter */
 	int compress; /* 0: none; 1: the engine's fast compression (see compression_name) */
+	/*
+	 * Value separation: values of at least this many bytes are kept apart
+	 * from the tables (liblsm's blob_threshold; RocksDB's min_blob_size for
+	 * the rocksdb-blob engine). 0: off. Engines without it ignore it.
+	 */
+	size_t blob_threshold;
 };
 
 typedef struct bench_db bench_db; /* one open database; each adapter defines it */
@@ -53,6 +63,17 @@ struct bench_engine {
 
 	/* Flushes the memtable, then compacts the whole key range down the levels; waits. */
 	int (*compact)(bench_db *db);
+	/* Flushes the memtable to a table and waits for that flush (nothing more). */
+	int (*flush)(bench_db *db);
+	/*
+	 * For the idle wait (workloads.c): 1 if the engine says background work
+	 * is running or pending, 0 if it says none (or cannot tell), -1 on
+	 * error. *progress is set to a number that moves while background work
+	 * gets done (0 if the engine has none to show); the caller also watches
+	 * the process's own writes, so an engine that cannot tell is still
+	 * waited for.
+	 */
+	int (*busy)(bench_db *db, uint64_t *progress);
 
 	/* Iterators: NULL from it_new means failure (already reported). */
 	bench_it *(*it_new)(bench_db *db);
@@ -76,6 +97,7 @@ extern const struct bench_engine bench_engine_leveldb;
 #endif
 #ifdef HAVE_ROCKSDB
 extern const struct bench_engine bench_engine_rocksdb;
+extern const struct bench_engine bench_engine_rocksdb_blob;
 #endif
 
 #endif /* BENCH_ADAPTER_H */

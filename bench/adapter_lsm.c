@@ -39,6 +39,7 @@ static int lsm_adapter_open(const char *dir, const struct bench_opts *o, bench_d
 	opts.block_cache_bytes = o->cache_bytes;
 	opts.bloom_bits_per_key = o->bloom_bits;
 	opts.compression = o->compress ? LSM_COMPRESS_LZ4 : LSM_COMPRESS_NONE;
+	opts.blob_threshold = o->blob_threshold;
 
 	bench_db *b = calloc(1, sizeof(*b));
 	if (!b)
@@ -90,6 +91,27 @@ static int lsm_adapter_compact(bench_db *b)
 {
 	int rc = lsm_compact_range(b->db, NULL, 0, NULL, 0);
 	return rc ? fail("compact range", rc) : 0;
+}
+
+static int lsm_adapter_flush(bench_db *b)
+{
+	int rc = lsm_flush(b->db);
+	return rc ? fail("flush", rc) : 0;
+}
+
+static int lsm_adapter_busy(bench_db *b, uint64_t *progress)
+{
+	lsm_stats st;
+	lsm_stats_get(b->db, &st);
+	if (st.background_error)
+		return fail("background work", st.background_error);
+	/*
+	 * Finished flushes, compactions and value-file collections, and the
+	 * value files' bytes (which shrink as collection gives space back).
+	 */
+	*progress = st.flushes + st.compactions + st.compaction_bytes_written + st.blob_gc_runs +
+		    st.blob_gc_bytes_written + st.blob_files + st.blob_file_bytes;
+	return st.immutable_memtables > 0;
 }
 
 static bench_it *lsm_adapter_it_new(bench_db *b)
@@ -169,6 +191,8 @@ const struct bench_engine bench_engine_lsm = {
 	.del = lsm_adapter_del,
 	.get = lsm_adapter_get,
 	.compact = lsm_adapter_compact,
+	.flush = lsm_adapter_flush,
+	.busy = lsm_adapter_busy,
 	.it_new = lsm_adapter_it_new,
 	.it_free = lsm_adapter_it_free,
 	.it_first = lsm_adapter_it_first,
