@@ -16,10 +16,11 @@
 #include <stdint.h>
 
 #define BENCH_KEY_BYTES	  16
-#define BENCH_MAX_ENGINES 3
+#define BENCH_MAX_ENGINES 4
 #define BENCH_MAX_REPS	  15
 #define BENCH_MAX_SYNC_T  4 /* thread counts fillsync may be run with */
 #define BENCH_MAX_GROUP	  5 /* workloads in one group */
+#define BENCH_NAME_BYTES  32
 
 /* Workloads, named as db_bench names them. */
 enum bench_wl {
@@ -34,6 +35,7 @@ enum bench_wl {
 	WL_DELETERANDOM,
 	WL_READWHILEWRITING,
 	WL_FILLSYNC,
+	WL_OVERWRITE2X, /* every key overwritten twice; space once the engine is idle */
 	WL_COUNT
 };
 
@@ -61,19 +63,26 @@ struct bench_config {
  * write-amplification window belong to them alone.
  */
 struct bench_group {
-	char name[24];
-	int preload;	   /* load num keys in order and compact fully before the first workload */
-	int measure_write; /* write amplification of the (single) workload */
-	int measure_space; /* space amplification after it */
-	int threads;	   /* fillsync's thread count; 1 otherwise */
+	char name[BENCH_NAME_BYTES];
+	int preload; /* load num keys in order and compact fully before the first workload */
+	/*
+	 * After the preload, overwrite num random keys (untimed) and wait for
+	 * the engine to be idle, without a manual compaction; rows get the
+	 * suffix "-after-overwrite".
+	 */
+	int after_overwrite;
+	int measure_write;	/* write amplification of the (single) workload */
+	int measure_space;	/* space amplification after it (full compaction first) */
+	int measure_idle_space; /* space after it once idle, without a manual compaction */
+	int threads;		/* fillsync's thread count; 1 otherwise */
 	int wl[BENCH_MAX_GROUP];
 	int nwl;
 };
 
 /* One workload's figures from one child; plain data, sent through a pipe. */
 struct bench_result {
-	char name[24]; /* row label: the workload, or "fillsync-8t" */
-	int wl;	       /* enum bench_wl */
+	char name[BENCH_NAME_BYTES]; /* row label: the workload, "fillsync-8t", ... */
+	int wl;			     /* enum bench_wl */
 	int threads;
 	uint64_t ops; /* operations timed */
 	double secs;  /* wall time of the timed loop */
@@ -85,7 +94,8 @@ struct bench_result {
 	uint64_t du_bytes;   /* allocated bytes of the db dir after full compaction; 0: none */
 	uint64_t live_bytes; /* key + value bytes of the live keys then */
 	double load_secs, compact_secs; /* untimed preparation of the group */
-	long maxrss_kb;			/* the child's peak RSS (filled in by the parent) */
+	double idle_secs;  /* wait for the engine's background work after the workload */
+	long maxrss_kb;	   /* the child's peak RSS (filled in by the parent) */
 	long peak_anon_kb; /* the child's peak RSS without mapped files (memwatch.h); -1: unknown */
 };
 

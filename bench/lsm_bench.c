@@ -40,6 +40,7 @@ static const struct bench_engine *const all_engines[] = {
 #endif
 #ifdef HAVE_ROCKSDB
 	&bench_engine_rocksdb,
+	&bench_engine_rocksdb_blob,
 #endif
 };
 #define NALL ((int)(sizeof(all_engines) / sizeof(all_engines[0])))
@@ -50,12 +51,15 @@ static void usage(FILE *f)
 		"usage: lsm-bench [OPTION]...\n"
 		"Compares liblsm with LevelDB and RocksDB (those built in: --list-engines).\n"
 		"\n"
-		"  --engines=LIST        engines to run, comma-separated (default: all built in)\n"
+		"  --engines=LIST        engines to run, comma-separated (default: all built in;\n"
+		"                        rocksdb-blob only with --blob-threshold)\n"
 		"  --benchmarks=LIST     workloads, comma-separated (default: all):\n"
 		"                        fillseq fillrandom overwrite readrandom readmissing "
 		"readseq\n"
 		"                        readreverse seekrandom deleterandom readwhilewriting "
 		"fillsync\n"
+		"                        overwrite2x; reads also run after an overwrite when\n"
+		"                        overwrite is chosen\n"
 		"  --num=N               keys loaded and ops per write workload (default 1000000)\n"
 		"  --reads=N             ops of the random-read workloads (default: num)\n"
 		"  --sync-num=N          ops of fillsync, shared by its threads (default: "
@@ -67,6 +71,9 @@ static void usage(FILE *f)
 		"  --cache-bytes=N       block cache (default 8 MiB)\n"
 		"  --memtable-bytes=N    memtable / write buffer (default 4 MiB)\n"
 		"  --bloom-bits=N        bloom filter bits per key (default 10)\n"
+		"  --blob-threshold=N    value separation: liblsm's blob_threshold, and adds\n"
+		"                        rocksdb-blob (blob files, min_blob_size N) (default 0: "
+		"off)\n"
 		"  --reps=N              repetitions; medians are reported (default 3)\n"
 		"  --dir=DIR             scratch directory for the databases (default "
 		"./lsm-bench-db)\n"
@@ -117,6 +124,25 @@ static int make_groups(const int *want, const struct bench_config *cfg, struct b
 				    WL_SEEKRANDOM};
 	struct bench_group *rg = NULL;
 	for (int wl = 0; wl < WL_COUNT; wl++) {
+		if (wl == WL_FILLSYNC && want[WL_OVERWRITE]) {
+			/*
+			 * The reads once more on the tree an overwrite leaves
+			 * behind (after_overwrite), before fillsync so that the
+			 * read rows stay together.
+			 */
+			static const int again[] = {WL_READRANDOM, WL_READSEQ, WL_SEEKRANDOM};
+			struct bench_group *ag = &gs[n];
+			memset(ag, 0, sizeof(*ag));
+			snprintf(ag->name, sizeof(ag->name), "reads-after-overwrite");
+			ag->preload = 1;
+			ag->after_overwrite = 1;
+			ag->threads = 1;
+			for (size_t i = 0; i < sizeof(again) / sizeof(again[0]); i++)
+				if (want[again[i]])
+					ag->wl[ag->nwl++] = again[i];
+			if (ag->nwl)
+				n++;
+		}
 		if (!want[wl])
 			continue;
 		int is_read = 0;
@@ -151,7 +177,8 @@ static int make_groups(const int *want, const struct bench_config *cfg, struct b
 		snprintf(g->name, sizeof(g->name), "%s", bench_wl_names[wl]);
 		g->preload = wl != WL_FILLSEQ && wl != WL_FILLRANDOM;
 		g->measure_write = wl != WL_READWHILEWRITING;
-		g->measure_space = wl != WL_READWHILEWRITING;
+		g->measure_space = wl != WL_READWHILEWRITING && wl != WL_OVERWRITE2X;
+		g->measure_idle_space = wl == WL_OVERWRITE2X;
 		g->threads = wl == WL_READWHILEWRITING ? cfg->readers : 1;
 		g->wl[g->nwl++] = wl;
 	}
@@ -251,7 +278,7 @@ static int run_child(const struct bench_engine *e, const struct bench_config *cf
 static void print_result(int rep, int reps, const struct bench_engine *e,
 			 const struct bench_result *r, int verbose)
 {
-	fprintf(stderr, "[%d/%d] %-8s %-17s %10.0f ops/s  p50 %8.2f  p99 %8.2f  p99.9 %9.2f us",
+	fprintf(stderr, "[%d/%d] %-12s %-26s %10.0f ops/s  p50 %8.2f  p99 %8.2f  p99.9 %9.2f us",
 		rep + 1, reps, e->name, r->name, r->secs > 0 ? (double)r->ops / r->secs : 0.0,
 		(double)r->p50_ns / 1e3, (double)r->p99_ns / 1e3, (double)r->p999_ns / 1e3);
 	if (r->user_bytes)
@@ -291,6 +318,7 @@ int main(int argc, char **argv)
 		O_CACHE,
 		O_MEMT,
 		O_BLOOM,
+		O_BLOB,
 		O_REPS,
 		O_DIR,
 		O_OUT,
@@ -312,6 +340,7 @@ int main(int argc, char **argv)
 		{"cache-bytes", required_argument, NULL, O_CACHE},
 		{"memtable-bytes", required_argument, NULL, O_MEMT},
 		{"bloom-bits", required_argument, NULL, O_BLOOM},
+		{"blob-threshold", required_argument, NULL, O_BLOB},
 		{"reps", required_argument, NULL, O_REPS},
 		{"dir", required_argument, NULL, O_DIR},
 		{"out", required_argument, NULL, O_OUT},
@@ -414,6 +443,13 @@ int main(int argc, char **argv)
 				return 2;
 			cfg.opts.bloom_bits = (int)v;
 			break;
+		case O_BLOB:
+			if (!strcmp(optarg, "0"))
+				v = 0;
+			else if (parse_u64("--blob-threshold", optarg, &v) || v > (64u << 20))
+				return 2;
+			cfg.opts.blob_threshold = (size_t)v;
+			break;
 		case O_REPS:
 			if (parse_u64("--reps", optarg, &v) || v > BENCH_MAX_REPS) {
 				fprintf(stderr, "lsm-bench: --reps: 1 to %d\n", BENCH_MAX_REPS);
@@ -485,7 +521,8 @@ int main(int argc, char **argv)
 		}
 	} else {
 		for (int i = 0; i < NALL; i++)
-			engines[ne++] = all_engines[i];
+			if (strcmp(all_engines[i]->name, "rocksdb-blob") || cfg.opts.blob_threshold)
+				engines[ne++] = all_engines[i];
 	}
 
 	int want[WL_COUNT] = {0};
@@ -509,7 +546,7 @@ int main(int argc, char **argv)
 			want[i] = 1;
 	}
 
-	struct bench_group groups[WL_COUNT + BENCH_MAX_SYNC_T];
+	struct bench_group groups[WL_COUNT + BENCH_MAX_SYNC_T + 1];
 	int ngroups = make_groups(want, &cfg, groups);
 
 	if (mkdir(cfg.dir, 0755) && errno != EEXIST) {

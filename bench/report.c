@@ -5,7 +5,8 @@
  *   PREFIX.md       Markdown tables (the section docs/BENCHMARKS.md quotes)
  *   PREFIX.dat      one row per workload for gnuplot (bench/lsm-bench.gp):
  *                   idx workload, then median min max ops/s of liblsm, leveldb,
- *                   rocksdb (NaN when absent), then liblsm's ratio to each
+ *                   rocksdb (NaN when absent), then liblsm's ratio to each,
+ *                   then median min max of rocksdb-blob and liblsm's ratio to it
  *   PREFIX.raw.tsv  every repetition's figures, one row per engine/workload/rep
  *
  * Ratios are ratios of medians. For ops/s higher is better; for latency,
@@ -24,10 +25,11 @@
 #define MAX_ROWS 24
 
 /* Columns of the data file, in this order whatever --engines said. */
-static const char *const fixed_engines[BENCH_MAX_ENGINES] = {"liblsm", "leveldb", "rocksdb"};
+static const char *const fixed_engines[BENCH_MAX_ENGINES] = {"liblsm", "leveldb", "rocksdb",
+							     "rocksdb-blob"};
 
 struct row {
-	char name[24];
+	char name[BENCH_NAME_BYTES];
 	int wl;
 	int threads;
 	struct bench_result r[BENCH_MAX_ENGINES][BENCH_MAX_REPS];
@@ -39,7 +41,7 @@ struct bench_report {
 	char title[256];
 	const struct bench_engine *engines[BENCH_MAX_ENGINES];
 	int ne;
-	int lsm, leveldb, rocksdb; /* indexes into engines, or -1 */
+	int lsm, leveldb, rocksdb, rocksdb_blob; /* indexes into engines, or -1 */
 	long baseline_kb;
 	struct row rows[MAX_ROWS];
 	int nrows;
@@ -89,6 +91,11 @@ static double m_samp(const struct bench_result *r)
 	if (!r->du_bytes || !r->live_bytes)
 		return NAN;
 	return (double)r->du_bytes / (double)r->live_bytes;
+}
+
+static double m_idle(const struct bench_result *r)
+{
+	return r->idle_secs;
 }
 
 static double m_rss(const struct bench_result *r)
@@ -148,7 +155,7 @@ struct bench_report *report_new(const struct bench_config *cfg, const char *titl
 	r->cfg = *cfg;
 	snprintf(r->title, sizeof(r->title), "%s", title);
 	r->ne = nengines;
-	r->lsm = r->leveldb = r->rocksdb = -1;
+	r->lsm = r->leveldb = r->rocksdb = r->rocksdb_blob = -1;
 	for (int i = 0; i < nengines; i++) {
 		r->engines[i] = engines[i];
 		if (!strcmp(engines[i]->name, "liblsm"))
@@ -157,6 +164,8 @@ struct bench_report *report_new(const struct bench_config *cfg, const char *titl
 			r->leveldb = i;
 		else if (!strcmp(engines[i]->name, "rocksdb"))
 			r->rocksdb = i;
+		else if (!strcmp(engines[i]->name, "rocksdb-blob"))
+			r->rocksdb_blob = i;
 	}
 	return r;
 }
@@ -237,7 +246,12 @@ static void fmt_ratio(char *buf, size_t len, double x)
 static int is_write_row(const struct row *row)
 {
 	return row->wl == WL_FILLSEQ || row->wl == WL_FILLRANDOM || row->wl == WL_OVERWRITE ||
-	       row->wl == WL_DELETERANDOM || row->wl == WL_FILLSYNC;
+	       row->wl == WL_DELETERANDOM || row->wl == WL_FILLSYNC || row->wl == WL_OVERWRITE2X;
+}
+
+static int is_idle_space_row(const struct row *row)
+{
+	return row->wl == WL_OVERWRITE2X;
 }
 
 static int is_space_row(const struct row *row)
@@ -475,6 +489,83 @@ static void targets(FILE *f, const struct bench_report *r)
 	fprintf(f, "\n");
 }
 
+/*
+ * liblsm's ratio to peer in metric m on the named rows; a row is short when
+ * the ratio is below min (higher_better) or above it. Rows absent are skipped.
+ */
+static void target_rows(FILE *f, const struct bench_report *r, int peer, metric_fn m,
+			const char *const *names, int nnames, double bound, int higher_better,
+			const char *what)
+{
+	char shortfall[1024] = "", detail[1024] = "";
+	int checked = 0;
+	for (int i = 0; i < nnames && r->lsm >= 0 && peer >= 0; i++) {
+		const struct row *row = find_row(r, names[i]);
+		if (!row)
+			continue;
+		double x = ratio(stat_of(r, row, r->lsm, m), stat_of(r, row, peer, m));
+		if (isnan(x))
+			continue;
+		checked = 1;
+		if (higher_better ? x < bound : x > bound)
+			note(shortfall, sizeof(shortfall), names[i], x);
+		note(detail, sizeof(detail), names[i], x);
+	}
+	target_line(f, what, checked, shortfall, detail);
+}
+
+/* liblsm's own median of metric m on the named rows, against an absolute bound (≤). */
+static void target_abs(FILE *f, const struct bench_report *r, metric_fn m, const char *const *names,
+		       int nnames, double bound, const char *what)
+{
+	char shortfall[1024] = "", detail[1024] = "";
+	int checked = 0;
+	for (int i = 0; i < nnames && r->lsm >= 0; i++) {
+		const struct row *row = find_row(r, names[i]);
+		if (!row)
+			continue;
+		struct stat3 st = stat_of(r, row, r->lsm, m);
+		if (!st.n)
+			continue;
+		checked = 1;
+		size_t used = strlen(shortfall);
+		if (st.med > bound)
+			snprintf(shortfall + used, sizeof(shortfall) - used, "%s%s %.2f",
+				 used ? ", " : "", names[i], st.med);
+		used = strlen(detail);
+		snprintf(detail + used, sizeof(detail) - used, "%s%s %.2f", used ? ", " : "",
+			 names[i], st.med);
+	}
+	target_line(f, what, checked, shortfall, detail);
+}
+
+/* The targets of value separation (runs with --blob-threshold). */
+static void targets_blob(FILE *f, const struct bench_report *r)
+{
+	static const char *const fills[] = {"fillseq", "fillrandom"};
+	static const char *const writes[] = {"fillseq", "fillrandom", "overwrite"};
+	static const char *const reads[] = {"readrandom", "readseq", "readrandom-after-overwrite",
+					    "readseq-after-overwrite"};
+	static const char *const space[] = {"overwrite2x"};
+	double wa = r->cfg.value_size >= 65536 ? 1.15 : 1.3;
+	char what[128];
+
+	fprintf(f, "Targets of value separation (liblsm, blob threshold %zu bytes)\n\n",
+		r->cfg.opts.blob_threshold);
+	fprintf(f, "| target | measured | met |\n|---|---|---|\n");
+	snprintf(what, sizeof(what), "write amp ≤ %.2f on fillseq, fillrandom", wa);
+	target_abs(f, r, m_wamp, fills, 2, wa, what);
+	target_rows(f, r, r->rocksdb, m_ops, writes, 3, 1.5, 1,
+		    "ops/s ≥ 1.5× RocksDB on fillseq, fillrandom, overwrite");
+	target_rows(f, r, r->rocksdb_blob, m_ops, writes, 3, 1.0, 1,
+		    "ops/s ≥ 1.0× rocksdb-blob on fillseq, fillrandom, overwrite");
+	target_rows(f, r, r->rocksdb, m_ops, reads, 4, 1.0, 1,
+		    "ops/s ≥ 1.0× RocksDB on readrandom, readseq (also after overwrite)");
+	target_abs(f, r, m_samp, space, 1, 1.5,
+		   "space ≤ 1.5× live after overwriting every key twice, idle");
+	fprintf(f, "\n");
+}
+
 /* The memory budget: liblsm's highest figure of metric over every row. */
 static void memory_target(FILE *f, const struct bench_report *r,
 			  double (*metric)(const struct bench_result *), const char *name)
@@ -526,6 +617,11 @@ static int write_md(const struct bench_report *r, const char *path)
 	for (int e = 0; e < r->ne; e++)
 		fprintf(f, "%s %s %s", e ? "," : "", r->engines[e]->name,
 			r->engines[e]->compression_name(c->opts.compress));
+	if (c->opts.blob_threshold)
+		fprintf(f,
+			"; value separation of values ≥ %zu bytes (liblsm blob_threshold, "
+			"rocksdb-blob min_blob_size)",
+			c->opts.blob_threshold);
 	fprintf(f, ". %d repetition%s, engines interleaved; medians with [min–max].\n\n", c->reps,
 		c->reps > 1 ? "s" : "");
 
@@ -539,6 +635,14 @@ static int write_md(const struct bench_report *r, const char *path)
 		     "Space amplification: db directory after full compaction ÷ live user bytes "
 		     "(lower is better)",
 		     m_samp, "", is_space_row);
+	table_metric(f, r,
+		     "Space after overwriting every key twice, once the engine is idle, without a "
+		     "manual compaction: db directory ÷ live user bytes (lower is better)",
+		     m_samp, "", is_idle_space_row);
+	table_metric(f, r,
+		     "Wait for the engine to be idle after the workload (flush, background "
+		     "compaction and collection), s",
+		     m_idle, "", is_write_row);
 	char heading[256];
 	snprintf(heading, sizeof(heading),
 		 "Peak RSS of the child process that ran the workload's group, MiB (lower is "
@@ -550,6 +654,8 @@ static int write_md(const struct bench_report *r, const char *path)
 		     "(heap, caches, memtables; sampled every 5 ms; lower is better)",
 		     m_anon, "", NULL);
 	targets(f, r);
+	if (c->opts.blob_threshold)
+		targets_blob(f, r);
 	if (fclose(f)) {
 		perror(path);
 		return -1;
@@ -572,19 +678,23 @@ static int write_dat(const struct bench_report *r, const char *path)
 				col[k] = e;
 	}
 	fprintf(f, "# %s\n# idx workload", r->title);
-	for (int k = 0; k < BENCH_MAX_ENGINES; k++)
+	for (int k = 0; k < 3; k++)
 		fprintf(f, " %s_med %s_min %s_max", fixed_engines[k], fixed_engines[k],
 			fixed_engines[k]);
-	fprintf(f, " ratio_leveldb ratio_rocksdb\n");
+	fprintf(f, " ratio_leveldb ratio_rocksdb rocksdb-blob_med rocksdb-blob_min rocksdb-blob_max"
+		   " ratio_rocksdb_blob\n");
 	for (int i = 0; i < r->nrows; i++) {
 		const struct row *row = &r->rows[i];
 		fprintf(f, "%d %s", i, row->name);
 		struct stat3 s[BENCH_MAX_ENGINES];
 		for (int k = 0; k < BENCH_MAX_ENGINES; k++) {
 			s[k] = stat_of(r, row, col[k], m_ops);
-			fprintf(f, " %.1f %.1f %.1f", s[k].med, s[k].min, s[k].max);
+			if (k < 3)
+				fprintf(f, " %.1f %.1f %.1f", s[k].med, s[k].min, s[k].max);
 		}
-		fprintf(f, " %.4f %.4f\n", ratio(s[0], s[1]), ratio(s[0], s[2]));
+		fprintf(f, " %.4f %.4f", ratio(s[0], s[1]), ratio(s[0], s[2]));
+		fprintf(f, " %.1f %.1f %.1f %.4f\n", s[3].med, s[3].min, s[3].max,
+			ratio(s[0], s[3]));
 	}
 	if (fclose(f)) {
 		perror(path);
@@ -603,7 +713,7 @@ static int write_raw(const struct bench_report *r, const char *path)
 	fprintf(f, "engine\tcompression\tvalue_size\trep\tworkload\tthreads\tops\tsecs\tops_per_s"
 		   "\tp50_ns\tp99_ns\tp999_ns\tmax_ns\tfound\tbg_ops\tuser_bytes"
 		   "\tio_write_bytes\tio_cancelled_bytes\twrite_amp\tdu_bytes\tlive_bytes"
-		   "\tspace_amp\tmaxrss_kb\tpeak_anon_kb\tload_s\tcompact_s\n");
+		   "\tspace_amp\tmaxrss_kb\tpeak_anon_kb\tload_s\tcompact_s\tidle_s\n");
 	for (int i = 0; i < r->nrows; i++) {
 		const struct row *row = &r->rows[i];
 		for (int e = 0; e < r->ne; e++) {
@@ -616,7 +726,7 @@ static int write_raw(const struct bench_report *r, const char *path)
 					"\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
 					"\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64
 					"\t%.3f\t%" PRIu64 "\t%" PRIu64
-					"\t%.3f\t%ld\t%ld\t%.2f\t%.2f\n",
+					"\t%.3f\t%ld\t%ld\t%.2f\t%.2f\t%.2f\n",
 					r->engines[e]->name,
 					r->engines[e]->compression_name(r->cfg.opts.compress),
 					r->cfg.value_size, k + 1, x->name, x->threads, x->ops,
@@ -624,7 +734,8 @@ static int write_raw(const struct bench_report *r, const char *path)
 					x->max_ns, x->found, x->bg_ops, x->user_bytes,
 					x->io_write_bytes, x->io_cancelled_bytes, m_wamp(x),
 					x->du_bytes, x->live_bytes, m_samp(x), x->maxrss_kb,
-					x->peak_anon_kb, x->load_secs, x->compact_secs);
+					x->peak_anon_kb, x->load_secs, x->compact_secs,
+					x->idle_secs);
 			}
 		}
 	}

@@ -43,7 +43,7 @@ const char *const bench_wl_names[WL_COUNT] = {
 	[WL_READMISSING] = "readmissing",   [WL_READSEQ] = "readseq",
 	[WL_READREVERSE] = "readreverse",   [WL_SEEKRANDOM] = "seekrandom",
 	[WL_DELETERANDOM] = "deleterandom", [WL_READWHILEWRITING] = "readwhilewriting",
-	[WL_FILLSYNC] = "fillsync",
+	[WL_FILLSYNC] = "fillsync",	    [WL_OVERWRITE2X] = "overwrite2x",
 };
 
 /* ---- time, randomness, keys, values ---- */
@@ -193,9 +193,11 @@ static uint64_t du_bytes(const char *dir)
 /*
  * The process's write_bytes and cancelled_write_bytes from /proc/self/io:
  * bytes of page cache this process (all its threads) dirtied, and bytes of
- * those it truncated away before they were written back.
+ * those it truncated away before they were written back; and wchar, the
+ * bytes it passed to write calls (which moves even when the pages written
+ * were dirty already).
  */
-static int read_proc_io(uint64_t *write_bytes, uint64_t *cancelled)
+static int read_proc_io3(uint64_t *write_bytes, uint64_t *cancelled, uint64_t *wchar)
 {
 	FILE *f = fopen("/proc/self/io", "r");
 	char line[128];
@@ -206,7 +208,9 @@ static int read_proc_io(uint64_t *write_bytes, uint64_t *cancelled)
 	}
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long v;
-		if (sscanf(line, "write_bytes: %llu", &v) == 1) {
+		if (sscanf(line, "wchar: %llu", &v) == 1) {
+			*wchar = v;
+		} else if (sscanf(line, "write_bytes: %llu", &v) == 1) {
 			*write_bytes = v;
 			got |= 1;
 		} else if (sscanf(line, "cancelled_write_bytes: %llu", &v) == 1) {
@@ -222,6 +226,60 @@ static int read_proc_io(uint64_t *write_bytes, uint64_t *cancelled)
 	return 0;
 }
 
+static int read_proc_io(uint64_t *write_bytes, uint64_t *cancelled)
+{
+	uint64_t wchar;
+	return read_proc_io3(write_bytes, cancelled, &wchar);
+}
+
+/* ---- the idle wait ---- */
+
+#define IDLE_POLL_NS  (100 * 1000 * 1000ull)
+#define IDLE_QUIET_NS (3 * 1000 * 1000 * 1000ull)
+#define IDLE_MAX_NS   (300 * 1000 * 1000 * 1000ull)
+
+/*
+ * Flushes the memtable, then waits until the engine's background work is
+ * done: the engine reports none running or pending (busy()), its progress
+ * number has not moved, and this process has written nothing, for
+ * IDLE_QUIET_NS in a row. Three seconds, because liblsm starts its idle
+ * work (merging L0 down, collecting value files) 2 s after the last write,
+ * and an engine that cannot report pending work (LevelDB) is judged by its
+ * writes alone. Gives up after IDLE_MAX_NS with a note. Returns 0, or -1
+ * on an engine error.
+ */
+static int wait_idle(const struct bench_engine *e, bench_db *db, double *secs)
+{
+	uint64_t t0 = now_ns(), quiet_since = t0, last_prog = 0, last_wchar = 0;
+	int first = 1;
+	if (e->flush(db))
+		return -1;
+	for (;;) {
+		uint64_t prog = 0, wb, cw, wchar;
+		int busy = e->busy(db, &prog);
+		if (busy < 0 || read_proc_io3(&wb, &cw, &wchar))
+			return -1;
+		uint64_t t = now_ns();
+		if (first || busy || prog != last_prog || wchar != last_wchar)
+			quiet_since = t;
+		first = 0;
+		last_prog = prog;
+		last_wchar = wchar;
+		if (t - quiet_since >= IDLE_QUIET_NS)
+			break;
+		if (t - t0 >= IDLE_MAX_NS) {
+			fprintf(stderr,
+				"lsm-bench: %s: still busy after %.0f s; measuring anyway\n",
+				e->name, (double)IDLE_MAX_NS / 1e9);
+			break;
+		}
+		struct timespec ts = {0, (long)IDLE_POLL_NS};
+		nanosleep(&ts, NULL);
+	}
+	*secs = (double)(now_ns() - t0) / 1e9;
+	return 0;
+}
+
 /* ---- workers ---- */
 
 struct worker {
@@ -234,7 +292,8 @@ struct worker {
 	uint64_t ops; /* operations to do */
 	uint64_t rng;
 	size_t vpos;
-	struct bitmap *live; /* updated by single-threaded writers; NULL otherwise */
+	struct bitmap *live;  /* updated by single-threaded writers; NULL otherwise */
+	const uint64_t *perm; /* overwrite2x: the key numbers in the order written */
 	pthread_barrier_t *start;
 	/* results */
 	struct histogram hist;
@@ -264,7 +323,9 @@ static int run_puts(struct worker *w)
 	int sync = w->wl == WL_FILLSYNC;
 	char key[BENCH_KEY_BYTES];
 	for (uint64_t op = 0; op < w->ops; op++) {
-		uint64_t i = w->wl == WL_FILLSEQ ? op : rand_below(&w->rng, n);
+		uint64_t i = w->wl == WL_FILLSEQ ? op
+			     : w->perm		 ? w->perm[op]
+						 : rand_below(&w->rng, n);
 		fmt_key(key, 2 * i);
 		if (w->e->put(w->db, key, sizeof(key), next_value(&w->vpos), value_len, sync))
 			return -1;
@@ -417,6 +478,7 @@ static void *worker_main(void *arg)
 		case WL_FILLRANDOM:
 		case WL_OVERWRITE:
 		case WL_FILLSYNC:
+		case WL_OVERWRITE2X:
 			rc = run_puts(w);
 			break;
 		case WL_DELETERANDOM:
@@ -457,6 +519,9 @@ static int run_timed(const struct bench_engine *e, bench_db *db, const struct be
 	case WL_FILLSYNC:
 		ops = cfg->sync_num;
 		break;
+	case WL_OVERWRITE2X:
+		ops = 2 * cfg->num;
+		break;
 	case WL_READRANDOM:
 	case WL_READMISSING:
 	case WL_SEEKRANDOM:
@@ -470,10 +535,23 @@ static int run_timed(const struct bench_engine *e, bench_db *db, const struct be
 	pthread_t *tids = calloc((size_t)total, sizeof(*tids));
 	pthread_barrier_t start;
 	volatile int stop = 0;
-	if (!ws || !tids) {
+	uint64_t *perm = NULL;
+	if (wl == WL_OVERWRITE2X && nthreads == 1) {
+		/* Two passes, each over every key once in its own random order. */
+		uint64_t s = stream_seed(cfg->seed, rep, wl, 1000);
+		perm = malloc(2 * cfg->num * sizeof(*perm));
+		for (uint64_t k = 0; perm && k < 2 * cfg->num; k++) {
+			uint64_t pass = k / cfg->num * cfg->num,
+				 j = pass + rand_below(&s, k - pass + 1);
+			perm[k] = perm[j];
+			perm[j] = k - pass;
+		}
+	}
+	if (!ws || !tids || (wl == WL_OVERWRITE2X && !perm)) {
 		fprintf(stderr, "lsm-bench: out of memory\n");
 		free(ws);
 		free(tids);
+		free(perm);
 		return -1;
 	}
 	pthread_barrier_init(&start, NULL, (unsigned)total + 1);
@@ -490,6 +568,7 @@ static int run_timed(const struct bench_engine *e, bench_db *db, const struct be
 		w->rng = stream_seed(cfg->seed, rep, wl, t);
 		w->vpos = (size_t)(w->rng % value_buf_len);
 		w->live = nthreads == 1 && !w->writer ? live : NULL;
+		w->perm = perm;
 		w->start = &start;
 		hist_init(&w->hist);
 		if (pthread_create(&tids[t], NULL, worker_main, w)) {
@@ -534,6 +613,7 @@ static int run_timed(const struct bench_engine *e, bench_db *db, const struct be
 	r->max_ns = h.max;
 	free(ws);
 	free(tids);
+	free(perm);
 	return rc;
 }
 
@@ -542,7 +622,28 @@ static int run_timed(const struct bench_engine *e, bench_db *db, const struct be
 static int is_write(int wl)
 {
 	return wl == WL_FILLSEQ || wl == WL_FILLRANDOM || wl == WL_OVERWRITE ||
-	       wl == WL_DELETERANDOM || wl == WL_FILLSYNC;
+	       wl == WL_DELETERANDOM || wl == WL_FILLSYNC || wl == WL_OVERWRITE2X;
+}
+
+/*
+ * reads-after-overwrite's preparation: overwrites num random keys (the
+ * stream overwrite uses), untimed, and waits for the engine to be idle;
+ * no manual compaction.
+ */
+static int overwrite_untimed(const struct bench_engine *e, bench_db *db,
+			     const struct bench_config *cfg, int rep, struct bench_result *r)
+{
+	char key[BENCH_KEY_BYTES];
+	uint64_t s = stream_seed(cfg->seed, rep, WL_OVERWRITE, 0);
+	size_t vpos = (size_t)(s % value_buf_len);
+	uint64_t t0 = now_ns();
+	for (uint64_t op = 0; op < cfg->num; op++) {
+		fmt_key(key, 2 * rand_below(&s, cfg->num));
+		if (e->put(db, key, sizeof(key), next_value(&vpos), value_len, 0))
+			return -1;
+	}
+	r->load_secs += (double)(now_ns() - t0) / 1e9;
+	return wait_idle(e, db, &r->idle_secs);
 }
 
 /* Loads keys 0..num-1 in order (untimed), then compacts fully. */
@@ -602,6 +703,8 @@ int bench_run_group(const struct bench_engine *e, const struct bench_config *cfg
 		goto out;
 	if (g->preload && preload(e, db, cfg, &live, &prep))
 		goto out;
+	if (g->after_overwrite && overwrite_untimed(e, db, cfg, rep, &prep))
+		goto out;
 
 	for (int k = 0; k < g->nwl; k++) {
 		struct bench_result *r = &res[(*nres)++];
@@ -610,18 +713,26 @@ int bench_run_group(const struct bench_engine *e, const struct bench_config *cfg
 		memset(r, 0, sizeof(*r));
 		r->load_secs = prep.load_secs;
 		r->compact_secs = prep.compact_secs;
+		r->idle_secs = prep.idle_secs;
 		if (g->measure_write && read_proc_io(&w0, &c0))
 			goto out;
 		if (run_timed(e, db, cfg, wl, g->threads, rep, &live, r))
 			goto out;
+		if (g->after_overwrite) {
+			size_t used = strlen(r->name);
+			snprintf(r->name + used, sizeof(r->name) - used, "-after-overwrite");
+		}
 		if (!g->measure_write || !is_write(wl))
 			continue;
 		/*
-		 * The window closes after the engine's own close, which waits
-		 * for its background flush or compaction in progress: what the
-		 * workload made the engine write is then in the page cache and
-		 * counted (write_bytes counts at the time a page is dirtied).
+		 * The window closes once the engine is idle (wait_idle: memtable
+		 * flushed, background flushes, compactions and value-file
+		 * collection done) and closed: what the workload made the engine
+		 * write is then in the page cache and counted (write_bytes counts
+		 * at the time a page is dirtied).
 		 */
+		if (wait_idle(e, db, &r->idle_secs))
+			goto out;
 		int crc = e->close(db);
 		db = NULL;
 		if (crc || read_proc_io(&w1, &c1))
@@ -630,6 +741,10 @@ int bench_run_group(const struct bench_engine *e, const struct bench_config *cfg
 		r->io_cancelled_bytes = c1 - c0;
 		if (g->measure_space && measure_space(e, dir, cfg, &live, r))
 			goto out;
+		if (g->measure_idle_space) {
+			r->du_bytes = du_bytes(dir);
+			r->live_bytes = bitmap_count(&live) * (BENCH_KEY_BYTES + cfg->value_size);
+		}
 		if (k + 1 < g->nwl && e->open(dir, &cfg->opts, &db))
 			goto out;
 	}
