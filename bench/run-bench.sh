@@ -5,9 +5,11 @@
 #    BUILDDIR/bench-opt: the tree `make bench` is typed in may be a
 #    sanitizer build, where liblsm runs several times slower and its
 #    figures would mean nothing. Only lsm-bench and liblsm are built there.
-# 2. Runs lsm-bench four times: the main run (100-byte values, every
+# 2. Runs lsm-bench six times: the main run (100-byte values, every
 #    workload, no compression), the same values with each engine's fast
-#    compression, and 4 KiB and 64 KiB values on fewer keys.
+#    compression, 4 KiB and 64 KiB values on fewer keys, and those two
+#    again with value separation at 4096 bytes (liblsm's blob_threshold,
+#    and RocksDB with blob files as a fourth engine, rocksdb-blob).
 # 3. Writes BUILDDIR/bench-results/: each run's .md/.dat/.raw.tsv, a
 #    gnuplot chart per run (.png), and BENCHMARKS-table.md, the section
 #    docs/BENCHMARKS.md quotes, headed by the command and the machine.
@@ -71,13 +73,20 @@ run v4k --num=$((num / 16)) --value-size=4096 \
 run v64k --num=$((num / 256)) --value-size=65536 \
 	--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq \
 	--title="64 KiB values, no compression, num/256 keys" || status=1
+vsep=fillseq,fillrandom,overwrite,readrandom,readseq,seekrandom,overwrite2x
+run vs64k --num=$((num / 64)) --value-size=65536 --blob-threshold=4096 --benchmarks=$vsep \
+	--title="64 KiB values, value separation at 4096 bytes, num/64 keys" || status=1
+run vs4k --num=$((num / 8)) --value-size=4096 --blob-threshold=4096 --benchmarks=$vsep \
+	--title="4 KiB values, value separation at 4096 bytes, num/8 keys" || status=1
 rmdir "$db" 2>/dev/null || true
 
 # ---- 3. charts and the table file ----
 if command -v gnuplot >/dev/null 2>&1; then
-	for name in main fast v4k v64k; do
+	for name in main fast v4k v64k vs64k vs4k; do
 		[ -s "$out/$name.dat" ] || continue
-		gnuplot -e "datafile='$out/$name.dat'; outfile='$out/$name.png'" \
+		blob=0
+		case $name in vs*) blob=1 ;; esac
+		gnuplot -e "datafile='$out/$name.dat'; outfile='$out/$name.png'; blob=$blob" \
 			"$srcdir/bench/lsm-bench.gp" || status=1
 	done
 else
@@ -110,7 +119,7 @@ table="$out/BENCHMARKS-table.md"
 	done
 	echo "Peers: ${peers:-none}."
 	echo
-	for name in main fast v4k v64k; do
+	for name in main fast v4k v64k vs64k vs4k; do
 		[ -s "$out/$name.md" ] || continue
 		cat "$out/$name.md"
 		if [ -s "$out/$name.png" ]; then
