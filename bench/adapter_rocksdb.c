@@ -273,51 +273,21 @@ static int rocksdb_adapter_it_status(bench_it *i)
 	return check("iterator", err);
 }
 
-const struct bench_engine bench_engine_rocksdb = {
-	.name = "rocksdb",
-	.open = rocksdb_adapter_open,
-	.compression_name = rocksdb_compression_name,
-	.close = rocksdb_adapter_close,
-	.put = rocksdb_adapter_put,
-	.del = rocksdb_adapter_del,
-	.get = rocksdb_adapter_get,
-	.compact = rocksdb_adapter_compact,
-	.flush = rocksdb_adapter_flush,
-	.busy = rocksdb_adapter_busy,
-	.it_new = rocksdb_adapter_it_new,
-	.it_free = rocksdb_adapter_it_free,
-	.it_first = rocksdb_adapter_it_first,
-	.it_last = rocksdb_adapter_it_last,
-	.it_seek = rocksdb_adapter_it_seek,
-	.it_next = rocksdb_adapter_it_next,
-	.it_prev = rocksdb_adapter_it_prev,
-	.it_valid = rocksdb_adapter_it_valid,
-	.it_key = rocksdb_adapter_it_key,
-	.it_value = rocksdb_adapter_it_value,
-	.it_status = rocksdb_adapter_it_status,
-};
+/* The two RocksDB engines differ only in their options, that is in open. */
+#define ROCKSDB_ENGINE(NAME, OPEN)                                                            \
+	{                                                                                     \
+		.name = NAME, .open = OPEN, .compression_name = rocksdb_compression_name,     \
+		.close = rocksdb_adapter_close, .put = rocksdb_adapter_put,                   \
+		.del = rocksdb_adapter_del, .get = rocksdb_adapter_get,                       \
+		.compact = rocksdb_adapter_compact, .flush = rocksdb_adapter_flush,           \
+		.busy = rocksdb_adapter_busy, .it_new = rocksdb_adapter_it_new,               \
+		.it_free = rocksdb_adapter_it_free, .it_first = rocksdb_adapter_it_first,     \
+		.it_last = rocksdb_adapter_it_last, .it_seek = rocksdb_adapter_it_seek,       \
+		.it_next = rocksdb_adapter_it_next, .it_prev = rocksdb_adapter_it_prev,       \
+		.it_valid = rocksdb_adapter_it_valid, .it_key = rocksdb_adapter_it_key,       \
+		.it_value = rocksdb_adapter_it_value, .it_status = rocksdb_adapter_it_status, \
+	}
 
-/* The same but for open: the two engines differ only in their options. */
-const struct bench_engine bench_engine_rocksdb_blob = {
-	.name = "rocksdb-blob",
-	.open = rocksdb_blob_adapter_open,
-	.compression_name = rocksdb_compression_name,
-	.close = rocksdb_adapter_close,
-	.put = rocksdb_adapter_put,
-	.del = rocksdb_adapter_del,
-	.get = rocksdb_adapter_get,
-	.compact = rocksdb_adapter_compact,
-	.flush = rocksdb_adapter_flush,
-	.busy = rocksdb_adapter_busy,
-	.it_new = rocksdb_adapter_it_new,
-	.it_free = rocksdb_adapter_it_free,
-	.it_first = rocksdb_adapter_it_first,
-	.it_last = rocksdb_adapter_it_last,
-	.it_seek = rocksdb_adapter_it_seek,
-	.it_next = rocksdb_adapter_it_next,
-	.it_prev = rocksdb_adapter_it_prev,
-	.it_valid = rocksdb_adapter_it_valid,
-	.it_key = rocksdb_adapter_it_key,
-	.it_value = rocksdb_adapter_it_value,
-	.it_status = rocksdb_adapter_it_status,
-};
+const struct bench_engine bench_engine_rocksdb = ROCKSDB_ENGINE("rocksdb", rocksdb_adapter_open);
+const struct bench_engine bench_engine_rocksdb_blob =
+	ROCKSDB_ENGINE("rocksdb-blob", rocksdb_blob_adapter_open);

@@ -224,20 +224,23 @@ static size_t make_value(uint8_t *buf, int i, int gen)
 	return len;
 }
 
-static void check_all(lsm_db *db, int n, int gen, uint8_t *buf)
+/* Key i reads back as value i of generation gen (through ro, which may be NULL). */
+static void expect_value(lsm_db *db, const lsm_read_options *ro, int i, int gen, uint8_t *buf)
 {
-	for (int i = 0; i < n; i++) {
-		char key[16];
-		snprintf(key, sizeof(key), "k%06d", i);
-		void *v;
-		size_t vl;
-		ck_assert_int_eq(lsm_get(db, NULL, key, strlen(key), &v, &vl), 0);
-		size_t want = make_value(buf, i, gen);
-		ck_assert_uint_eq(vl, want);
-		ck_assert(memcmp(v, buf, vl) == 0);
-		free(v);
-	}
-	lsm_iter *it = lsm_iter_new(db, NULL);
+	char key[16];
+	void *v;
+	size_t vl;
+	snprintf(key, sizeof(key), "k%06d", i);
+	ck_assert_int_eq(lsm_get(db, ro, key, strlen(key), &v, &vl), 0);
+	size_t want = make_value(buf, i, gen);
+	ck_assert_uint_eq(vl, want);
+	ck_assert(memcmp(v, buf, vl) == 0);
+	free(v);
+}
+
+/* An iterator from its first key gives values 0..n-1 of generation gen. */
+static void expect_scan(lsm_iter *it, int n, int gen, uint8_t *buf)
+{
 	int i = 0;
 	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it), i++) {
 		size_t vl, want = make_value(buf, i, gen);
@@ -248,6 +251,14 @@ static void check_all(lsm_db *db, int n, int gen, uint8_t *buf)
 	}
 	ck_assert_int_eq(lsm_iter_status(it), 0);
 	ck_assert_int_eq(i, n);
+}
+
+static void check_all(lsm_db *db, int n, int gen, uint8_t *buf)
+{
+	for (int i = 0; i < n; i++)
+		expect_value(db, NULL, i, gen, buf);
+	lsm_iter *it = lsm_iter_new(db, NULL);
+	expect_scan(it, n, gen, buf);
 	lsm_iter_free(it);
 }
 
@@ -332,15 +343,7 @@ START_TEST(test_value_files_go_once_no_table_refers_to_them)
 	put_all(db, 150, 1, buf);
 	ck_assert_int_eq(lsm_flush(db), 0);
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
-	int i = 0;
-	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it), i++) {
-		size_t vl, want = make_value(buf, i, 0);
-		const void *v = lsm_iter_value(it, &vl);
-		ck_assert_ptr_nonnull(v);
-		ck_assert_uint_eq(vl, want);
-		ck_assert(memcmp(v, buf, vl) == 0);
-	}
-	ck_assert_int_eq(i, 150);
+	expect_scan(it, 150, 0, buf);
 	lsm_iter_free(it);
 	/* Released: the compaction dropped every reference into the first generation. */
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
@@ -543,27 +546,11 @@ START_TEST(test_collection_moves_live_values_out_of_mostly_dead_files)
 	}
 	ck_assert_int_eq(lsm_flush(db), 0);
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
-	int i = 0;
-	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it), i++) {
-		size_t vl, want = make_value(buf, i, 0);
-		const void *v = lsm_iter_value(it, &vl);
-		ck_assert_ptr_nonnull(v);
-		ck_assert_uint_eq(vl, want);
-		ck_assert(memcmp(v, buf, vl) == 0);
-	}
-	ck_assert_int_eq(i, 300);
+	expect_scan(it, 300, 0, buf);
 	lsm_iter_free(it);
 	lsm_read_options ro = {.snapshot = snap};
-	for (i = 0; i < 300; i += 7) {
-		char key[16];
-		snprintf(key, sizeof(key), "k%06d", i);
-		void *v;
-		size_t vl, want = make_value(buf, i, 0);
-		ck_assert_int_eq(lsm_get(db, &ro, key, strlen(key), &v, &vl), 0);
-		ck_assert_uint_eq(vl, want);
-		ck_assert(memcmp(v, buf, vl) == 0);
-		free(v);
-	}
+	for (int i = 0; i < 300; i += 7)
+		expect_value(db, &ro, i, 0, buf);
 	lsm_snapshot_release(db, snap);
 	/* With the snapshot gone a compaction drops the old references; collection follows. */
 	ck_assert_int_eq(lsm_compact_range(db, NULL, 0, NULL, 0), 0);
@@ -579,28 +566,12 @@ START_TEST(test_collection_moves_live_values_out_of_mostly_dead_files)
 		      (unsigned long long)st.blob_file_bytes,
 		      (unsigned long long)st.blob_live_bytes);
 	ck_assert_int_gt(count_files(dir, ".blob"), 0);
-	for (i = 0; i < 300; i++) {
-		char key[16];
-		snprintf(key, sizeof(key), "k%06d", i);
-		void *v;
-		size_t vl, want = make_value(buf, i, i % 2 == 0);
-		ck_assert_int_eq(lsm_get(db, NULL, key, strlen(key), &v, &vl), 0);
-		ck_assert_uint_eq(vl, want);
-		ck_assert(memcmp(v, buf, vl) == 0);
-		free(v);
-	}
+	for (int i = 0; i < 300; i++)
+		expect_value(db, NULL, i, i % 2 == 0, buf);
 	ck_assert_int_eq(lsm_close(db), 0);
 	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
-	for (i = 0; i < 300; i++) {
-		char key[16];
-		snprintf(key, sizeof(key), "k%06d", i);
-		void *v;
-		size_t vl, want = make_value(buf, i, i % 2 == 0);
-		ck_assert_int_eq(lsm_get(db, NULL, key, strlen(key), &v, &vl), 0);
-		ck_assert_uint_eq(vl, want);
-		ck_assert(memcmp(v, buf, vl) == 0);
-		free(v);
-	}
+	for (int i = 0; i < 300; i++)
+		expect_value(db, NULL, i, i % 2 == 0, buf);
 	ck_assert_int_eq(lsm_close(db), 0);
 	free(buf);
 	tu_rmtree(dir);
