@@ -337,7 +337,7 @@ void lsm_db_bg_schedule(lsm_db *db);
  */
 int lsm_db_write_l0(lsm_db *db, lsm_memtable *m, lsm_version_edit *e);
 /*
- * Deletes WALs, tables, MANIFESTs and temporary files no longer needed.
+ * obsolete.c: deletes WALs, tables, MANIFESTs and temporary files no longer needed.
  * REQUIRES: db->mu held (released while it lists and unlinks).
  */
 void lsm_db_delete_obsolete(lsm_db *db);
