@@ -270,24 +270,6 @@ START_TEST(test_damaged_value_files_are_refused_or_read_as_errors_never_wrong)
 }
 END_TEST
 
-/* Runs "lsmctl DIR verify"; returns its exit status, its output in out. */
-static int run_lsmctl_verify(const char *lsmctl, const char *dir, char *out, size_t cap)
-{
-	char *log = tu_path(dir, "..lsmctl.out");
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "'%s' '%s' verify >'%s' 2>&1", lsmctl, dir, log);
-	int st = system(cmd);
-	ck_assert_msg(st != -1 && WIFEXITED(st), "running %s failed (status %d)", cmd, st);
-	FILE *f = fopen(log, "r");
-	size_t n = f ? fread(out, 1, cap - 1, f) : 0;
-	out[n] = 0;
-	if (f)
-		fclose(f);
-	unlink(log);
-	free(log);
-	return WEXITSTATUS(st);
-}
-
 START_TEST(test_lsmctl_verify_names_a_damaged_value_file)
 {
 	const char *top = getenv("top_builddir");
@@ -300,7 +282,7 @@ START_TEST(test_lsmctl_verify_names_a_damaged_value_file)
 	g_seed = tu_seed();
 	char *base = build_db();
 	static char out[1 << 16];
-	int st = run_lsmctl_verify(lsmctl, base, out, sizeof(out));
+	int st = tu_lsmctl_verify(lsmctl, base, out, sizeof(out));
 	ck_assert_msg(st == 0, "lsmctl verify of an intact db exited %d:\n%s", st, out);
 	/* Zero the middle third of every value file: live values are hit. */
 	char names[256][32];
@@ -318,7 +300,7 @@ START_TEST(test_lsmctl_verify_names_a_damaged_value_file)
 		close(fd);
 		free(p);
 	}
-	st = run_lsmctl_verify(lsmctl, base, out, sizeof(out));
+	st = tu_lsmctl_verify(lsmctl, base, out, sizeof(out));
 	ck_assert_msg(st == 1, "lsmctl verify of damaged value files exited %d:\n%s", st, out);
 	ck_assert_msg(strstr(out, ".log") || strstr(out, ".blob"),
 		      "lsmctl verify names no value file:\n%s", out);

@@ -195,24 +195,6 @@ END_TEST
 
 /* ---- lsmctl ---- */
 
-/* Runs "lsmctl DIR verify"; returns its exit status, its output in out. */
-static int run_lsmctl_verify(const char *lsmctl, const char *dir, char *out, size_t cap)
-{
-	char *log = tu_path(dir, "..lsmctl.out");
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd), "'%s' '%s' verify >'%s' 2>&1", lsmctl, dir, log);
-	int st = system(cmd);
-	EXPECT(st != -1 && WIFEXITED(st), "running %s failed (status %d)", cmd, st);
-	FILE *f = fopen(log, "r");
-	size_t n = f ? fread(out, 1, cap - 1, f) : 0;
-	out[n] = 0;
-	if (f)
-		fclose(f);
-	unlink(log);
-	free(log);
-	return WEXITSTATUS(st);
-}
-
 START_TEST(test_lsmctl_verify_exits_nonzero_on_a_damaged_table)
 {
 	const char *top = getenv("top_builddir");
@@ -231,13 +213,13 @@ START_TEST(test_lsmctl_verify_exits_nonzero_on_a_damaged_table)
 	image *img = build_image(13);
 	snprintf(g_case, sizeof(g_case), "lsmctl verify");
 	char *good = copy_db(img->dir), *bad = copy_db(img->dir);
-	int st = run_lsmctl_verify(lsmctl, good, out, sizeof(out));
+	int st = tu_lsmctl_verify(lsmctl, good, out, sizeof(out));
 	EXPECT(st == 0, "lsmctl verify of an intact db exited %d:\n%s", st, out);
 	/* A data block in the middle of a table: found by reading every block. */
 	const table_info *t = &img->tables[0];
 	damage d = {KIND_TABLE, DMG_FLIP, t->name, t->size / 3, 0x40};
 	apply_damage(bad, &d);
-	st = run_lsmctl_verify(lsmctl, bad, out, sizeof(out));
+	st = tu_lsmctl_verify(lsmctl, bad, out, sizeof(out));
 	EXPECT(st != 0, "lsmctl verify of a damaged table exited 0:\n%s", out);
 	EXPECT(strstr(out, t->name) != NULL, "lsmctl verify does not name %s:\n%s", t->name, out);
 	printf("lsmctl verify: exit 0 on the intact db, %d on the damaged one\n", st);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 char *tu_mkdtemp(const char *tag)
@@ -105,6 +106,23 @@ int tu_scale(void)
 	const char *s = getenv("LSM_TEST_SCALE");
 	int v = s ? atoi(s) : 1;
 	return v > 0 ? v : 1;
+}
+
+int tu_lsmctl_verify(const char *lsmctl, const char *dir, char *out, size_t cap)
+{
+	char *log = tu_path(dir, "..lsmctl.out");
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd), "'%s' '%s' verify >'%s' 2>&1", lsmctl, dir, log);
+	int st = system(cmd);
+	ck_assert_msg(st != -1 && WIFEXITED(st), "running %s failed (status %d)", cmd, st);
+	FILE *f = fopen(log, "r");
+	size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+	out[n] = 0;
+	if (f)
+		fclose(f);
+	unlink(log);
+	free(log);
+	return WEXITSTATUS(st);
 }
 
 int tu_run_suite(Suite *s)

@@ -32,6 +32,12 @@ void tu_fill(tu_rng *r, void *buf, size_t n);
 /* Scale for long tests: LSM_TEST_SCALE (default 1); make stress sets it higher. */
 int tu_scale(void);
 
+/*
+ * Runs "lsmctl DIR verify" (lsmctl is its path); returns its exit status and
+ * its output, cut to cap - 1 bytes, in out. Fails the test if it cannot run.
+ */
+int tu_lsmctl_verify(const char *lsmctl, const char *dir, char *out, size_t cap);
+
 /* Runs the suite with Check's normal output; returns the exit status for main. */
 int tu_run_suite(Suite *s);
 
