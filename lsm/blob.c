@@ -37,7 +37,8 @@
  * Durability: the value is in the same WAL record as its batch, so the
  * group commit's one write and (for a sync write) one fdatasync cover it;
  * a reference exists only in memory until its memtable is flushed, which
- * happens after the WAL was synced (db.c switch_memtable; recovery syncs a
+ * happens after the WAL was synced (compact.c flush_oldest, by
+ * lsm_db_sync_retired; recovery syncs a
  * replayed WAL before writing tables from it). A torn WAL tail is dropped
  * at replay together with the references it would have produced.
  */

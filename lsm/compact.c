@@ -311,8 +311,11 @@ int lsm_db_write_l0(lsm_db *db, lsm_memtable *m, lsm_version_edit *e)
 static int flush_oldest(lsm_db *db, int in_compaction)
 {
 	lsm_version_edit e;
+	/* The table will refer to values in the WAL: they must be durable first. */
+	int rc = lsm_db_sync_retired(db, db->imm[0].id + 1);
+	if (rc)
+		return rc;
 	lsm_imm im = db->imm[0];
-	int rc;
 
 	lsm_edit_init(&e);
 	lsm_memtable_ref(im.mem);

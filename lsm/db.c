@@ -6,12 +6,16 @@
  * db_verify.c.
  *
  * Durability rule: after any crash the database holds a prefix of the
- * acknowledged writes and everything that was synced. Three things make
- * that hold across WAL files: a WAL is synced before the next one is
- * started (so a synced write in WAL n+1 implies all of WAL n survived),
- * the directory is synced after a WAL or table is created (so the file
- * itself survives), and a WAL is deleted only after the MANIFEST edit that
- * moves log_number past it has been synced.
+ * acknowledged writes and everything that was synced. Four things make
+ * that hold across WAL files: a retired WAL is synced before any later one
+ * is (lsm_db_sync_retired: so a synced write in WAL n+1 implies all of WAL
+ * n survived; the switch itself does not wait for the sync, which the
+ * flush of that WAL's memtable does in the background unless a synced
+ * write needs it first), recovery stops at the first WAL with a torn tail
+ * (what follows it was never synced), the directory is synced after a WAL
+ * or table is created (so the file itself survives), and a WAL is deleted
+ * only after the MANIFEST edit that moves log_number past it has been
+ * synced.
  */
 #include "db_impl.h"
 
@@ -365,12 +369,18 @@ int lsm_db_reserve_imm_slot(lsm_db *db)
 	return 0;
 }
 
-/* REQUIRES: db->mu held. Moves mem (whose WAL is log_number) to the immutable list. */
-void lsm_db_push_imm(lsm_db *db, lsm_memtable *mem, uint64_t log_number)
+/*
+ * REQUIRES: db->mu held. Moves mem (whose WAL is log_number) to the
+ * immutable list; wal, if not NULL, is that WAL's writer, not yet synced,
+ * which the list now owns.
+ */
+void lsm_db_push_imm(lsm_db *db, lsm_memtable *mem, uint64_t log_number, lsm_wal_writer *wal)
 {
 	assert(db->nimm < db->cap_imm);
 	db->imm[db->nimm].mem = mem;
 	db->imm[db->nimm].log_number = log_number;
+	db->imm[db->nimm].wal = wal;
+	db->imm[db->nimm].log_bytes = db->wal_bytes;
 	db->imm[db->nimm].id = db->imm_next_id++;
 	db->nimm++;
 	__atomic_store_n(&db->imm_pending, db->nimm, __ATOMIC_RELEASE);
@@ -401,12 +411,12 @@ static int switch_memtable(lsm_db *db)
 	}
 	lsm_wal_writer *old = db->wal;
 	pthread_mutex_unlock(&db->mu);
-	/* Prefix rule: all of the old WAL is durable before the new one can hold a synced write. */
-	rc = lsm_wal_sync(old);
-	if (!rc)
-		lsm_db_count(&db->c.syncs, 1);
-	if (!rc)
-		rc = lsm_wal_writer_open(db->env, path, &nw);
+	/*
+	 * The old WAL is not synced here (a stall of its whole size for every
+	 * writer): it goes with its memtable, and the flush or the next synced
+	 * write syncs it (lsm_db_sync_retired).
+	 */
+	rc = lsm_wal_writer_open(db->env, path, &nw);
 	if (!rc)
 		rc = db->env->sync_dir(db->env, db->dir);
 	pthread_mutex_lock(&db->mu);
@@ -414,13 +424,13 @@ static int switch_memtable(lsm_db *db)
 		lsm_db_set_bg_error(db, rc);
 		goto out;
 	}
-	lsm_wal_writer_close(old);
-	lsm_db_push_imm(db, db->mem, db->wal_number);
+	lsm_db_push_imm(db, db->mem, db->wal_number, old);
 	db->mem = nm;
 	nm = NULL;
 	db->wal = nw;
 	nw = NULL;
 	db->wal_number = number;
+	db->wal_bytes = 0;
 	db->mem_fill = 0;
 	db->mem_deletes = 0;
 	rc = lsm_db_install_sv(db);
@@ -462,6 +472,43 @@ int lsm_db_can_switch_idle(lsm_db *db)
 	return (db->mem_deletes || lsm_db_wal_worth_retiring(db)) && !db->wq_head &&
 	       !db->bg_error && db->nimm < db->opts.max_immutable_memtables &&
 	       db->vs.current->nfiles[0] < db->opts.l0_stop_trigger;
+}
+
+/* REQUIRES: db->mu held. The oldest immutable memtable below below_id whose WAL is unsynced. */
+static lsm_imm *unsynced_retired(lsm_db *db, uint64_t below_id)
+{
+	for (int i = 0; i < db->nimm && db->imm[i].id < below_id; i++)
+		if (db->imm[i].wal)
+			return &db->imm[i];
+	return NULL;
+}
+
+int lsm_db_sync_retired(lsm_db *db, uint64_t below_id)
+{
+	int rc = 0;
+	if (!unsynced_retired(db, below_id))
+		return 0;
+	/* Lock order: retire_mu, then mu. An entry with a WAL is not removed without retire_mu. */
+	pthread_mutex_unlock(&db->mu);
+	pthread_mutex_lock(&db->retire_mu);
+	pthread_mutex_lock(&db->mu);
+	lsm_imm *im;
+	while (!rc && (im = unsynced_retired(db, below_id)) != NULL) {
+		lsm_wal_writer *w = im->wal;
+		uint64_t id = im->id;
+		pthread_mutex_unlock(&db->mu);
+		rc = lsm_wal_sync(w);
+		pthread_mutex_lock(&db->mu);
+		if (rc)
+			break;
+		lsm_db_count(&db->c.syncs, 1);
+		for (int i = 0; i < db->nimm; i++)
+			if (db->imm[i].id == id)
+				db->imm[i].wal = NULL;
+		lsm_wal_writer_close(w);
+	}
+	pthread_mutex_unlock(&db->retire_mu);
+	return rc;
 }
 
 /* REQUIRES: db->mu held, by the background thread, lsm_db_can_switch_idle(db). */
@@ -592,6 +639,14 @@ static int write_group(lsm_db *db, lsm_writer *leader, lsm_writer **last)
 		sync |= w->sync;
 		user_bytes += w->batch->user_bytes;
 	}
+	/* Prefix rule: older WALs are durable before this one is synced. */
+	if (sync) {
+		rc = lsm_db_sync_retired(db, UINT64_MAX);
+		if (rc) {
+			lsm_db_set_bg_error(db, rc);
+			return rc;
+		}
+	}
 
 	uint64_t seq = db->vs.last_seq + 1;
 	uint64_t count = lsm_batch_count(g);
@@ -630,6 +685,7 @@ static int write_group(lsm_db *db, lsm_writer *leader, lsm_writer **last)
 			lsm_db_bg_schedule(db);
 		db->mem_deletes += ctx.deletes;
 		db->last_write_us = now_micros();
+		db->wal_bytes = lsm_wal_size(wal);
 		lsm_db_count(&db->c.puts, ctx.puts);
 		lsm_db_count(&db->c.deletes, ctx.deletes);
 		lsm_db_count(&db->c.user_bytes_written, user_bytes);
@@ -940,10 +996,13 @@ int lsm_sync(lsm_db *db)
 	} else {
 		/* As leader we own the WAL; no one else writes it meanwhile. */
 		lsm_wal_writer *wal = db->wal;
-		pthread_mutex_unlock(&db->mu);
-		rc = lsm_wal_sync(wal);
-		lsm_db_count(&db->c.syncs, 1);
-		pthread_mutex_lock(&db->mu);
+		rc = lsm_db_sync_retired(db, UINT64_MAX);
+		if (!rc) {
+			pthread_mutex_unlock(&db->mu);
+			rc = lsm_wal_sync(wal);
+			lsm_db_count(&db->c.syncs, 1);
+			pthread_mutex_lock(&db->mu);
+		}
 		if (rc)
 			lsm_db_set_bg_error(db, rc);
 	}
@@ -988,8 +1047,10 @@ static void db_free(lsm_db *db)
 		lsm_wal_writer_close(db->wal);
 	if (db->mem)
 		lsm_memtable_unref(db->mem);
-	for (int i = 0; i < db->nimm; i++)
+	for (int i = 0; i < db->nimm; i++) {
 		lsm_memtable_unref(db->imm[i].mem);
+		lsm_wal_writer_close(db->imm[i].wal); /* unsynced, as the active one: replayed */
+	}
 	free(db->imm);
 	for (int i = 0; i < db->nversions; i++)
 		lsm_version_unref(db->versions[i]);
@@ -1017,6 +1078,7 @@ static void db_free(lsm_db *db)
 	pthread_cond_destroy(&db->bg_cv);
 	pthread_cond_destroy(&db->done_cv);
 	pthread_mutex_destroy(&db->mu);
+	pthread_mutex_destroy(&db->retire_mu);
 	free(db->dir);
 	free(db);
 }
@@ -1059,6 +1121,7 @@ int lsm_open(lsm_db **dbp, const char *dir, const lsm_options *opts)
 	else
 		lsm_options_init(&db->opts);
 	pthread_mutex_init(&db->mu, NULL);
+	pthread_mutex_init(&db->retire_mu, NULL);
 	/* The background thread sleeps until a deadline on the monotonic clock. */
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -1251,6 +1314,9 @@ void lsm_stats_get(lsm_db *db, lsm_stats *st)
 	for (int i = 0; i < db->nimm; i++)
 		st->memtable_bytes += lsm_memtable_bytes(db->imm[i].mem);
 	st->immutable_memtables = (uint64_t)db->nimm;
+	st->log_bytes = db->wal_bytes;
+	for (int i = 0; i < db->nimm; i++)
+		st->log_bytes += db->imm[i].log_bytes;
 	st->last_sequence = lsm_db_last_seq(db);
 	st->background_error = db->bg_error;
 	lsm_db_blob_stats(db, &st->blob_files, &st->blob_file_bytes, &st->blob_live_bytes);
@@ -1306,8 +1372,9 @@ size_t lsm_stats_text(lsm_db *db, char *buf, size_t buflen)
 			 st.level_bytes[l]);
 	put_text(buf, buflen, &pos,
 		 "live bytes: %" PRIu64 "\nmemtables: %" PRIu64 " bytes, %" PRIu64
-		 " immutable\nlast sequence: %" PRIu64 "\n",
-		 st.live_bytes, st.memtable_bytes, st.immutable_memtables, st.last_sequence);
+		 " immutable; their WALs: %" PRIu64 " bytes\nlast sequence: %" PRIu64 "\n",
+		 st.live_bytes, st.memtable_bytes, st.immutable_memtables, st.log_bytes,
+		 st.last_sequence);
 	put_text(buf, buflen, &pos,
 		 "writes: %" PRIu64 " puts, %" PRIu64 " deletes, %" PRIu64 " batches, %" PRIu64
 		 " syncs; gets: %" PRIu64 "\n",

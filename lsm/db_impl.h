@@ -64,6 +64,13 @@ typedef struct lsm_imm {
 	lsm_memtable *mem;
 	uint64_t log_number;
 	uint64_t id; /* increasing, so lsm_flush can wait for "its" memtable */
+	/*
+	 * Its WAL, still open because it has not been synced since the switch
+	 * (NULL once it has: lsm_db_sync_retired). Changes under db->mu with
+	 * db->retire_mu held too.
+	 */
+	lsm_wal_writer *wal;
+	uint64_t log_bytes; /* the size of its WAL */
 } lsm_imm;
 
 /* A lsm_compact_range request handed to the background thread. */
@@ -103,6 +110,8 @@ struct lsm_db {
 	int read_only;
 
 	pthread_mutex_t mu;
+	/* Serialises syncing and closing retired WALs (lsm_db_sync_retired); taken before mu. */
+	pthread_mutex_t retire_mu;
 	pthread_cond_t bg_cv;	/* wakes the background thread; db->mu */
 	pthread_cond_t done_cv; /* background progress: flush, compaction, error; db->mu */
 
@@ -113,6 +122,7 @@ struct lsm_db {
 	lsm_memtable *mem;
 	lsm_wal_writer *wal; /* NULL when read-only */
 	uint64_t wal_number;
+	uint64_t wal_bytes; /* the active WAL's size as of the last write; db->mu */
 	/*
 	 * Bytes the entries in mem take, estimated from their encoding: the
 	 * arena's usage moves in 64 KiB blocks, too coarse to honour a small
@@ -252,6 +262,14 @@ int lsm_db_can_switch_idle(lsm_db *db);
 /* REQUIRES: db->mu held. Whether the active WAL is worth retiring when the db is idle. */
 int lsm_db_wal_worth_retiring(lsm_db *db);
 /* REQUIRES: db->mu held, background thread, lsm_db_can_switch_idle(). Errors are bg errors. */
+/*
+ * REQUIRES: db->mu held; released during the I/O and retaken. Syncs and
+ * closes the retired WALs of the immutable memtables with id < below_id,
+ * oldest first, so that every byte written before them is durable: what a
+ * flush needs before its table may refer to values in that WAL, and what a
+ * synced write needs before its own WAL is synced (the prefix rule, db.c).
+ */
+int lsm_db_sync_retired(lsm_db *db, uint64_t below_id);
 int lsm_db_switch_idle(lsm_db *db);
 /*
  * Waits to become the leader of the write queue (returns with db->mu held)
@@ -264,9 +282,10 @@ void lsm_db_writer_leave(lsm_db *db, lsm_writer *w);
 int lsm_db_reserve_imm_slot(lsm_db *db);
 /*
  * REQUIRES: db->mu held, lsm_db_reserve_imm_slot() succeeded. Moves mem (whose
- * WAL is log_number, 0 for none) to the immutable list.
+ * WAL is log_number, 0 for none) to the immutable list; wal, if not NULL, is
+ * that WAL's writer, not synced since its last write, which the list now owns.
  */
-void lsm_db_push_imm(lsm_db *db, lsm_memtable *mem, uint64_t log_number);
+void lsm_db_push_imm(lsm_db *db, lsm_memtable *mem, uint64_t log_number, lsm_wal_writer *wal);
 
 /*
  * What lsm_db_insert_one inserts into, and the puts and deletes it counted.

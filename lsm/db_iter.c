@@ -509,7 +509,9 @@ void lsm_iter_seek_for_prev(lsm_iter *it, const void *key, size_t klen)
 
 void lsm_iter_next(lsm_iter *it)
 {
-	assert(it->valid);
+	/* An iterator a failed value read stopped stays stopped: the usual loop
+	 * (value, then next) then ends and finds the error in lsm_iter_status. */
+	assert(it->valid || it->status);
 	if (!it->valid)
 		return;
 	if (it->dir == DIR_REVERSE) {
@@ -530,7 +532,7 @@ void lsm_iter_next(lsm_iter *it)
 
 void lsm_iter_prev(lsm_iter *it)
 {
-	assert(it->valid);
+	assert(it->valid || it->status); /* as lsm_iter_next */
 	if (!it->valid)
 		return;
 	if (it->dir == DIR_FORWARD) {

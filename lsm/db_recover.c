@@ -56,7 +56,7 @@ static int replay_rotate(replay_state *st)
 			lsm_memtable_unref(nm);
 			return rc;
 		}
-		lsm_db_push_imm(db, st->mem, 0);
+		lsm_db_push_imm(db, st->mem, 0, NULL);
 	} else {
 		rc = lsm_db_write_l0(db, st->mem, st->edit);
 		if (rc) {
@@ -87,7 +87,8 @@ static int sync_log(lsm_db *db, const char *path)
 }
 
 /* REQUIRES: db->mu held. Replays WAL number into st->mem. */
-static int replay_log(replay_state *st, uint64_t number)
+/* Replays one WAL; *torn gets whether it ended with a torn tail. */
+static int replay_log(replay_state *st, uint64_t number, int *torn)
 {
 	lsm_db *db = st->db;
 	lsm_wal_reader *r = NULL;
@@ -131,6 +132,8 @@ static int replay_log(replay_state *st, uint64_t number)
 				goto out;
 		}
 	}
+	if (rc == 0)
+		*torn = lsm_wal_reader_torn_tail(r, NULL, NULL);
 out:
 	if (r)
 		lsm_wal_reader_close(r);
@@ -402,8 +405,13 @@ int lsm_db_recover(lsm_db *db)
 		rc = lsm_seterr(-ENOMEM, "recovery: out of memory");
 		goto out;
 	}
-	for (int i = 0; i < nlogs && !rc; i++)
-		rc = replay_log(&st, logs[i]);
+	/*
+	 * A torn tail ends the replay: a later WAL may hold writes made after
+	 * the lost ones, and none of them was synced (a retired WAL is synced
+	 * before any later one is, db.c), so they go too, keeping a prefix.
+	 */
+	for (int i = 0, torn = 0; i < nlogs && !rc && !torn; i++)
+		rc = replay_log(&st, logs[i], &torn);
 	if (rc)
 		goto out;
 	__atomic_store_n(&db->vs.last_seq, st.max_seq, __ATOMIC_RELEASE);

@@ -206,7 +206,9 @@ const void *lsm_iter_key(const lsm_iter *it, size_t *klen);
  * here, not when the iterator moves, so a walk over keys alone never reads
  * it. If that read fails the result is NULL (*vlen 0) and the iterator
  * stops: it is no longer valid and lsm_iter_status() gives the error
- * (-LSM_ECORRUPT for damage, never a wrong value).
+ * (-LSM_ECORRUPT for damage, never a wrong value); lsm_iter_next and
+ * lsm_iter_prev leave it so, so a loop that reads the value and then
+ * steps simply ends.
  */
 const void *lsm_iter_value(const lsm_iter *it, size_t *vlen);
 /* 0, or the error that stopped the iterator (it is then not valid). */
@@ -280,6 +282,9 @@ typedef struct lsm_stats {
 	uint64_t block_cache_hits, block_cache_misses;
 	uint64_t bloom_useful; /* table lookups a bloom filter answered "absent" */
 	uint64_t memtable_bytes, immutable_memtables;
+	/* Bytes of the WALs not flushed yet (the memtables'): with value separation
+	 * the values written since the last flush are there. */
+	uint64_t log_bytes;
 	uint64_t last_sequence;
 	uint64_t live_bytes; /* sum of live table sizes */
 	/* Separated values: value files kept, their bytes, the bytes tables still refer to. */
