@@ -25,7 +25,8 @@ void fsck_check_chunks(struct ck *st)
 				  "Free it; the ranges that name it read as zeros",
 				  "chunk %s (%" PRIu32 " bytes, %" PRIu64 " reference%s) %s", hx,
 				  c->clen, c->raw, c->raw == 1 ? "" : "s",
-				  c->c_bad	 ? "does not match its SHA-256"
+				  c->c_lost	 ? "cannot be read (its value file is damaged)"
+				  : c->c_bad	 ? "does not match its SHA-256"
 				  : c->clen == 0 ? "is empty"
 						 : "is longer than the chunk size");
 			c->c_bad = 1;

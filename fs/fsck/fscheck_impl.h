@@ -86,6 +86,7 @@ struct ck_chunk {
 	uint8_t sha[SHA_LEN];
 	uint32_t clen;
 	uint8_t has_c, c_bad, has_r, r_bad;
+	uint8_t c_lost; /* its bytes cannot be read (damaged value file): c_bad too */
 	uint64_t r;    /* R value as found */
 	uint64_t raw;  /* F keys naming it, as found */
 	uint64_t refs; /* F keys naming it after the repair */

@@ -91,6 +91,20 @@ static void scan_chunk(struct ck *st, const uint8_t *k, const uint8_t *v, size_t
 	st->res->chunk_bytes += vlen;
 }
 
+/* A C key whose value cannot be read: a bad chunk, of unknown length. */
+static void scan_lost_chunk(struct ck *st, const uint8_t *k)
+{
+	struct ck_chunk *c = PUSH(st, st->ch, st->nch, st->capch);
+
+	if (!c)
+		return;
+	memcpy(c->sha, k + 1, SHA_LEN);
+	c->has_c = 1;
+	c->c_bad = 1;
+	c->c_lost = 1;
+	st->res->chunks++;
+}
+
 static void scan_ref(struct ck *st, const uint8_t *k, const uint8_t *v, size_t vlen)
 {
 	struct ck_chunk *c = ck_chunk_find(st, k + 1);
@@ -220,15 +234,36 @@ int fsck_scan(struct ck *st)
 	it = lsm_iter_new(st->db, &ro);
 	if (!it)
 		return -ENOMEM;
-	for (lsm_iter_seek_first(it); lsm_iter_valid(it) && !st->err; lsm_iter_next(it)) {
+	lsm_iter_seek_first(it);
+	while (lsm_iter_valid(it) && !st->err) {
 		size_t klen, vlen;
 		const uint8_t *k = lsm_iter_key(it, &klen);
 		const uint8_t *v = lsm_iter_value(it, &vlen);
 
+		if (!v && klen == 1 + SHA_LEN && k[0] == KEY_CHUNK &&
+		    lsm_iter_status(it) == -LSM_ECORRUPT) {
+			/*
+			 * A chunk whose bytes cannot be read (its value file is
+			 * damaged) is a bad chunk; the scan goes on after it
+			 * with a new iterator (a failed one stays stopped).
+			 */
+			uint8_t after[1 + SHA_LEN + 1];
+
+			memcpy(after, k, klen);
+			after[klen] = 0; /* the smallest key past k */
+			scan_lost_chunk(st, k);
+			lsm_iter_free(it);
+			it = lsm_iter_new(st->db, &ro);
+			if (!it)
+				return -ENOMEM;
+			lsm_iter_seek(it, after, sizeof(after));
+			continue;
+		}
 		scan_key(st, k, klen, v, vlen);
 		bytes += klen + vlen;
 		if (++st->res->keys % PROGRESS_STEP == 0)
 			ck_progress(st, 2, "reading keys", bytes < total ? bytes : total, total);
+		lsm_iter_next(it);
 	}
 	rc = lsm_iter_status(it);
 	lsm_iter_free(it);
