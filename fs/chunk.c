@@ -37,7 +37,8 @@ void chunk_sha(const void *data, size_t len, uint8_t sha[SHA_LEN])
 	}
 }
 
-int chunk_ref_get(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref)
+static int ref_get_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx,
+		      struct fref *ref)
 {
 	struct fkey k;
 	void *v = NULL;
@@ -46,7 +47,7 @@ int chunk_ref_get(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref)
 
 	key_fchunk(&k, ino, idx);
 	ref->len = 0;
-	rc = fs_get(fs, &k, &v, &vlen, ino);
+	rc = fs_get_at(fs, snap, &k, &v, &vlen, ino);
 	if (rc == LSM_NOTFOUND) {
 		rc = 0;
 		goto out;
@@ -65,14 +66,25 @@ out:
 	return rc;
 }
 
+int chunk_ref_get(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref)
+{
+	return ref_get_at(fs, NULL, ino, idx, ref);
+}
+
 int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref *ref)
+{
+	return chunk_read_at(fs, NULL, ino, idx, buf, ref);
+}
+
+int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
+		  struct fref *ref)
 {
 	struct fkey k;
 	void *v = NULL;
 	size_t vlen = 0;
 	int rc;
 
-	rc = chunk_ref_get(fs, ino, idx, ref);
+	rc = ref_get_at(fs, snap, ino, idx, ref);
 	if (rc)
 		goto out;
 	if (ref->len == 0) {
@@ -80,7 +92,7 @@ int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref 
 		goto out;
 	}
 	key_sha(&k, KEY_CHUNK, ref->sha);
-	rc = fs_get(fs, &k, &v, &vlen, ino);
+	rc = fs_get_at(fs, snap, &k, &v, &vlen, ino);
 	if (rc == LSM_NOTFOUND) {
 		fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": chunk data missing", ino, idx);
 		rc = -EIO;
@@ -142,17 +154,28 @@ out:
 	return rc;
 }
 
+void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref)
+{
+	/* Trailing zeros are never stored: they read back as zeros anyway. */
+	while (len && buf[len - 1] == 0)
+		len--;
+	ref->len = (uint32_t)len;
+	if (len)
+		chunk_sha(buf, len, ref->sha);
+}
+
+int chunk_store_hashed(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
+		       const uint8_t *buf, const struct fref *ref, int *dchunks)
+{
+	return fref_replace(op, ino, idx, old, ref, buf, dchunks);
+}
+
 int chunk_store(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
 		const uint8_t *buf, size_t len, int *dchunks)
 {
 	struct fref ref;
 
-	/* Trailing zeros are never stored: they read back as zeros anyway. */
-	while (len && buf[len - 1] == 0)
-		len--;
-	ref.len = (uint32_t)len;
-	if (len)
-		chunk_sha(buf, len, ref.sha);
+	chunk_hash(buf, len, &ref);
 	return fref_replace(op, ino, idx, old, &ref, buf, dchunks);
 }
 
@@ -232,19 +255,17 @@ int chunk_zero_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint6
 {
 	lsmfs *fs = op->fs;
 	struct fref old;
-	uint8_t *buf = malloc(fs->cs);
+	uint8_t *buf = op_alloc(op, fs->cs); /* op's: the new chunk's bytes until commit */
 	int dchunks = 0, rc;
 
 	if (!buf)
 		return -ENOMEM;
 	rc = chunk_read(fs, ino, idx, buf, &old);
 	if (rc || old.len <= s)
-		goto out; /* a hole, or nothing stored at or past s: already zeros */
+		return rc; /* a hole, or nothing stored at or past s: already zeros */
 	memset(buf + s, 0, e - s);
 	rc = chunk_store(op, ino, idx, &old, buf, fs->cs, &dchunks);
 	a->chunks += (uint64_t)(int64_t)dchunks;
-out:
-	free(buf);
 	return rc;
 }
 

@@ -17,8 +17,12 @@
 /* copy_file_range moves at most this much per call (the caller loops, as for write). */
 #define COPY_MAX (16u << 20)
 
-/* Reads [off, off + n) of a locked inode; n must not pass the end of file. */
-static int read_locked(lsmfs *fs, uint64_t ino, uint8_t *out, uint64_t n, uint64_t off)
+/*
+ * Reads [off, off + n) of ino as snap saw it (NULL: now, with the inode
+ * locked); n must not pass the end of file.
+ */
+static int read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint8_t *out, uint64_t n,
+		   uint64_t off)
 {
 	uint64_t cs = fs->cs, done = 0;
 	uint8_t *tmp = NULL;
@@ -30,13 +34,13 @@ static int read_locked(lsmfs *fs, uint64_t ino, uint8_t *out, uint64_t n, uint64
 		uint64_t take = cs - s < n - done ? cs - s : n - done;
 
 		if (s == 0 && take == cs) {
-			rc = chunk_read(fs, ino, idx, out + done, &ref);
+			rc = chunk_read_at(fs, snap, ino, idx, out + done, &ref);
 		} else {
 			if (!tmp && !(tmp = malloc(cs))) {
 				rc = -ENOMEM;
 				break;
 			}
-			rc = chunk_read(fs, ino, idx, tmp, &ref);
+			rc = chunk_read_at(fs, snap, ino, idx, tmp, &ref);
 			if (!rc)
 				memcpy(out + done, tmp + s, take);
 		}
@@ -55,11 +59,20 @@ static int check_regular(const struct lsmfs_attr *a)
 	return S_ISREG(a->mode) ? 0 : -EINVAL;
 }
 
+/*
+ * The inode lock is held only to read the size and take a snapshot: the
+ * chunks are then read from that snapshot, so readers of one file (the
+ * kernel's parallel readahead) and a writer do not queue behind each other,
+ * and a chunk a concurrent write frees is still readable. The read returns
+ * the file as it was when it started, as a read that had taken the lock
+ * first would.
+ */
 ssize_t lsmfs_read(lsmfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
 {
 	struct lsmfs_inode *ip;
+	const lsm_snapshot *snap = NULL;
 	uint64_t n = 0;
-	int rc;
+	int rc, touch;
 
 	if (off < 0)
 		return -EINVAL;
@@ -67,15 +80,23 @@ ssize_t lsmfs_read(lsmfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
 	if (rc)
 		return rc;
 	rc = check_regular(&ip->a);
-	if (rc || (uint64_t)off >= ip->a.size)
-		goto out;
+	if (rc || (uint64_t)off >= ip->a.size) {
+		iunlock_put(fs, ip);
+		return rc;
+	}
 	n = ip->a.size - (uint64_t)off;
 	if (n > size)
 		n = size;
-	rc = read_locked(fs, ino, buf, n, (uint64_t)off);
-	if (!rc)
+	snap = lsm_snapshot_new(fs->db);
+	touch = atime_needs_update(&ip->a, lsmfs_now());
+	pthread_mutex_unlock(&ip->mu);
+	rc = snap ? read_at(fs, snap, ino, buf, n, (uint64_t)off) : -ENOMEM;
+	if (snap)
+		lsm_snapshot_release(fs->db, snap);
+	pthread_mutex_lock(&ip->mu);
+	/* The open file keeps the inode; if it went meanwhile, there is no atime to keep. */
+	if (!rc && touch && ip->state == INODE_LOADED)
 		inode_touch_atime(fs, ip);
-out:
 	iunlock_put(fs, ip);
 	return rc ? rc : (ssize_t)n;
 }
@@ -90,31 +111,59 @@ static void kill_suid(const lsmfs_ctx *ctx, struct lsmfs_attr *a)
 		a->mode &= ~(uint32_t)S_ISGID;
 }
 
-/* Writes src[0..n) at off into a locked inode's working copy a, in op. */
+/*
+ * The references of the whole chunks a write of n bytes at off covers, in
+ * order (ref[i] for the i-th whole chunk), hashed before the inode lock is
+ * taken so that writes to one file hash in parallel. NULL when out of memory.
+ */
+static struct fref *hash_whole_chunks(uint64_t cs, const uint8_t *src, uint64_t n, uint64_t off)
+{
+	uint64_t first = (off + cs - 1) / cs, end = (off + n) / cs;
+	struct fref *ref = malloc((end > first ? end - first : 1) * sizeof(*ref));
+
+	for (uint64_t idx = first; ref && idx < end; idx++)
+		chunk_hash(src + (idx * cs - off), cs, &ref[idx - first]);
+	return ref;
+}
+
+/*
+ * Writes src[0..n) at off into a locked inode's working copy a, in op.
+ * whole[] are the references of the whole chunks it covers
+ * (hash_whole_chunks). src must stay valid until op_end.
+ */
 static int write_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, const uint8_t *src,
-			uint64_t n, uint64_t off)
+			uint64_t n, uint64_t off, const struct fref *whole)
 {
 	lsmfs *fs = op->fs;
 	uint64_t cs = fs->cs, done = 0;
-	uint8_t *tmp = NULL;
 	int rc = 0;
 
 	while (done < n) {
 		uint64_t pos = off + done, idx = pos / cs, s = pos % cs;
 		uint64_t take = cs - s < n - done ? cs - s : n - done;
-		struct fref old;
+		/* No chunk is stored at or past the end of file: nothing to read there. */
+		int beyond = idx * cs >= a->size;
+		struct fref old = {.len = 0};
 		int dchunks = 0;
 
 		if (s == 0 && take == cs) {
-			rc = chunk_ref_get(fs, ino, idx, &old);
+			if (!beyond)
+				rc = chunk_ref_get(fs, ino, idx, &old);
 			if (!rc)
-				rc = chunk_store(op, ino, idx, &old, src + done, cs, &dchunks);
+				rc = chunk_store_hashed(op, ino, idx, &old, src + done, whole++,
+							&dchunks);
 		} else {
-			if (!tmp && !(tmp = malloc(cs))) {
+			/* The merged chunk is op's until commit (op_ref borrows its bytes). */
+			uint8_t *tmp = op_alloc(op, cs);
+
+			if (!tmp) {
 				rc = -ENOMEM;
 				break;
 			}
-			rc = chunk_read(fs, ino, idx, tmp, &old);
+			if (beyond)
+				memset(tmp, 0, cs);
+			else
+				rc = chunk_read(fs, ino, idx, tmp, &old);
 			if (!rc) {
 				memcpy(tmp + s, src + done, take);
 				rc = chunk_store(op, ino, idx, &old, tmp, cs, &dchunks);
@@ -125,7 +174,6 @@ static int write_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, co
 		a->chunks += (uint64_t)(int64_t)dchunks;
 		done += take;
 	}
-	free(tmp);
 	if (!rc && off + n > a->size)
 		a->size = off + n;
 	return rc;
@@ -136,6 +184,7 @@ ssize_t lsmfs_write(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const void *b
 {
 	struct lsmfs_inode *ip;
 	struct lsmfs_attr na;
+	struct fref *whole;
 	struct fs_op op;
 	int rc;
 
@@ -144,9 +193,14 @@ ssize_t lsmfs_write(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const void *b
 		return -EINVAL;
 	if (size > (uint64_t)LSMFS_MAX_FILESIZE - (uint64_t)off)
 		return -EFBIG;
+	whole = hash_whole_chunks(fs->cs, buf, size, (uint64_t)off);
+	if (!whole)
+		return -ENOMEM;
 	rc = ilock_get(fs, ino, &ip);
-	if (rc)
+	if (rc) {
+		free(whole);
 		return rc;
+	}
 	rc = check_regular(&ip->a);
 	if (rc || size == 0)
 		goto out;
@@ -155,7 +209,7 @@ ssize_t lsmfs_write(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const void *b
 	if (!rc)
 		rc = op_begin(fs, &op);
 	if (!rc)
-		rc = write_locked(&op, ino, &na, buf, size, (uint64_t)off);
+		rc = write_locked(&op, ino, &na, buf, size, (uint64_t)off, whole);
 	if (rc)
 		goto out;
 	na.mtime = na.ctime = lsmfs_now();
@@ -168,6 +222,7 @@ ssize_t lsmfs_write(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const void *b
 out:
 	op_end(&op);
 	iunlock_put(fs, ip);
+	free(whole);
 	return rc ? rc : (ssize_t)size;
 }
 
@@ -355,7 +410,7 @@ static int copy_gather(lsmfs *fs, uint64_t ino_in, uint64_t off_in, uint64_t off
 			rc = chunk_ref_get(fs, ino_in, src / cs, &p[n].ref);
 		} else {
 			p[n].bytes = malloc(take);
-			rc = p[n].bytes ? read_locked(fs, ino_in, p[n].bytes, take, src) : -ENOMEM;
+			rc = p[n].bytes ? read_at(fs, NULL, ino_in, p[n].bytes, take, src) : -ENOMEM;
 		}
 		n++;
 		if (rc)
@@ -370,11 +425,8 @@ static int copy_apply(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, stru
 		      size_t np)
 {
 	lsmfs *fs = op->fs;
-	uint8_t *tmp = malloc(fs->cs);
 	int rc = 0;
 
-	if (!tmp)
-		return -ENOMEM;
 	for (size_t i = 0; i < np && !rc; i++) {
 		struct fref old;
 		int dchunks = 0;
@@ -384,7 +436,10 @@ static int copy_apply(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, stru
 			if (!rc)
 				rc = chunk_share(op, ino, p[i].idx, &old, &p[i].ref, &dchunks);
 		} else {
-			rc = chunk_read(fs, ino, p[i].idx, tmp, &old);
+			/* op's until commit: op_ref borrows the merged chunk's bytes. */
+			uint8_t *tmp = op_alloc(op, fs->cs);
+
+			rc = tmp ? chunk_read(fs, ino, p[i].idx, tmp, &old) : -ENOMEM;
 			if (!rc) {
 				memcpy(tmp + p[i].s, p[i].bytes, p[i].e - p[i].s);
 				rc = chunk_store(op, ino, p[i].idx, &old, tmp, fs->cs, &dchunks);
@@ -392,7 +447,6 @@ static int copy_apply(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, stru
 		}
 		a->chunks += (uint64_t)(int64_t)dchunks;
 	}
-	free(tmp);
 	return rc;
 }
 

@@ -35,9 +35,9 @@
  *
  * Readers that use no inode lock (readdir, the ancestor walk of rename) read
  * the engine directly: each lsm_get or iterator sees one consistent state.
- * Reads of file data do take the inode's lock: it keeps the chunks they
- * name from being freed between the F and the C lookup (and it serialises
- * readers of one file, a price paid for simplicity so far). Finishing an
+ * Reads of file data take the inode's lock only to read the size and take
+ * an engine snapshot, and read the F and C keys from that snapshot, so a
+ * chunk a concurrent write frees is still there for them. Finishing an
  * unlinked inode (forget, release, inode_reap) takes only that inode's
  * lock, after the operation that unlinked it has dropped its own.
  */
@@ -110,7 +110,8 @@ struct lsmfs {
 struct refdelta {
 	uint8_t sha[SHA_LEN];
 	int64_t delta;
-	uint8_t *data; /* owned copy of the bytes if the chunk may be new, else NULL */
+	/* the bytes if the chunk may be new, else NULL: borrowed, valid until op_end */
+	const uint8_t *data;
 	uint32_t len;
 };
 
@@ -119,6 +120,8 @@ struct fs_op {
 	lsm_batch *b;
 	struct refdelta *rd;
 	size_t nrd, rdcap;
+	void **kept; /* buffers op_keep handed over: freed by op_end */
+	size_t nkept, keptcap;
 	int ino_held; /* ino_mu is held until commit (a new range is in the batch) */
 	uint64_t ino_saved_next, ino_saved_end;
 };
@@ -130,8 +133,16 @@ void op_end(struct fs_op *op);
 int op_put(struct fs_op *op, const struct fkey *k, const void *val, size_t vlen);
 int op_del(struct fs_op *op, const struct fkey *k);
 int op_put_inode(struct fs_op *op, uint64_t ino, const struct lsmfs_attr *a);
-/* Records one more (+1, with data if it may be new) or one less (-1) reference. */
+/*
+ * Records one more (+1, with data if it may be new) or one less (-1)
+ * reference. data is not copied: it must stay valid until op_end (the
+ * caller's request buffer, or a buffer handed to op_keep).
+ */
 int op_ref(struct fs_op *op, const uint8_t *sha, int64_t delta, const void *data, uint32_t len);
+/* A malloc'd buffer op owns from now on, freed by op_end (also when this fails). */
+int op_keep(struct fs_op *op, void *buf);
+/* A buffer of n bytes that op owns (op_keep of a fresh malloc), or NULL. */
+void *op_alloc(struct fs_op *op, size_t n);
 /* Hands out a fresh inode number; may add the superblock to the batch. */
 int op_alloc_ino(struct fs_op *op, uint64_t *ino);
 
@@ -140,6 +151,9 @@ int fs_err(lsmfs *fs, int rc, const char *what, uint64_t ino);
 void fs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* lsm_get of a key; LSM_NOTFOUND (1) when absent, errno-mapped errors. */
 int fs_get(lsmfs *fs, const struct fkey *k, void **val, size_t *vlen, uint64_t ino);
+/* fs_get in the state snap saw (NULL: the latest). */
+int fs_get_at(lsmfs *fs, const lsm_snapshot *snap, const struct fkey *k, void **val, size_t *vlen,
+	      uint64_t ino);
 
 /* ---- inode.c: the inode cache and attributes ---- */
 
@@ -223,15 +237,27 @@ int dir_is_empty(lsmfs *fs, uint64_t ino);
 /* Reads chunk idx of ino into buf (fs->cs bytes, zero-filled past its bytes).
  * *ref gets the reference (ref->len == 0: a hole). */
 int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref *ref);
+/*
+ * chunk_read in the state snap saw: F and C from one view, so a chunk a
+ * concurrent write frees is still there. Needs no inode lock.
+ */
+int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
+		  struct fref *ref);
 /* Reads the F key only. */
 int chunk_ref_get(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref);
 /*
  * Makes chunk idx of ino hold buf[0..len) (trailing zeros are trimmed; all
  * zeros is a hole) in op, given its old reference. *dchunks gets the change
- * of the inode's chunk count (-1, 0, +1).
+ * of the inode's chunk count (-1, 0, +1). buf must stay valid until op_end
+ * (op_ref).
  */
 int chunk_store(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
 		const uint8_t *buf, size_t len, int *dchunks);
+/* The reference chunk_store would give buf[0..len): length without trailing zeros, digest. */
+void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref);
+/* chunk_store with the reference already computed by chunk_hash (outside any lock). */
+int chunk_store_hashed(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
+		       const uint8_t *buf, const struct fref *ref, int *dchunks);
 /* Makes chunk idx of ino refer to the existing chunk ref (a shared copy). */
 int chunk_share(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
 		const struct fref *ref, int *dchunks);

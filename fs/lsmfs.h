@@ -32,6 +32,13 @@ extern "C" {
 #define LSMFS_FORMAT_VERSION 1
 #define LSMFS_DEFAULT_CHUNK  (64u * 1024u)
 #define LSMFS_MIN_CHUNK	     4096u
+/*
+ * Values from 4 KiB up go to the engine's value files: every chunk of a
+ * file past its first few KiB, never an inode, entry or reference (all
+ * under 100 bytes). Smaller chunks stay in the tree, where a small file is
+ * read with no second pread (docs/BENCHMARKS.md, "lsmfs on value files").
+ */
+#define LSMFS_BLOB_THRESHOLD 4096u
 #define LSMFS_MAX_CHUNK	     (1024u * 1024u)
 #define LSMFS_XATTR_NAME_MAX 255
 #define LSMFS_XATTR_SIZE_MAX 65536
@@ -65,6 +72,13 @@ typedef struct lsmfs_opts {
 	size_t cache_bytes; /* engine block cache (default 64 MiB) */
 	int sync_writes;    /* 1: fsync the WAL on every change, not only on fsync() */
 	int verify_chunks;  /* 1 (default): check each chunk's SHA-256 on read */
+	/*
+	 * The engine's blob_threshold: chunks (and other values) of at least
+	 * this many bytes are written once, to the engine's value files, and
+	 * compaction moves only a reference to them (default
+	 * LSMFS_BLOB_THRESHOLD; 0: every value stays in the tree).
+	 */
+	size_t blob_threshold;
 	int read_only;
 	/*
 	 * Bytes of the data dir's filesystem kept free: operations that add

@@ -62,9 +62,16 @@ int fs_err(lsmfs *fs, int rc, const char *what, uint64_t ino)
 
 int fs_get(lsmfs *fs, const struct fkey *k, void **val, size_t *vlen, uint64_t ino)
 {
+	return fs_get_at(fs, NULL, k, val, vlen, ino);
+}
+
+int fs_get_at(lsmfs *fs, const lsm_snapshot *snap, const struct fkey *k, void **val, size_t *vlen,
+	      uint64_t ino)
+{
+	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
 	void *v = NULL;
 	size_t n = 0;
-	int rc = lsm_get(fs->db, NULL, k->b, k->len, &v, &n);
+	int rc = lsm_get(fs->db, &ro, k->b, k->len, &v, &n);
 
 	if (rc == 0) {
 		if (val)
@@ -108,13 +115,41 @@ static void ino_release(struct fs_op *op, int ok)
 void op_end(struct fs_op *op)
 {
 	ino_release(op, 0);
-	for (size_t i = 0; i < op->nrd; i++)
-		free(op->rd[i].data);
+	for (size_t i = 0; i < op->nkept; i++)
+		free(op->kept[i]);
+	free(op->kept);
 	free(op->rd);
 	lsm_batch_free(op->b);
 	op->rd = NULL;
+	op->kept = NULL;
 	op->b = NULL;
-	op->nrd = op->rdcap = 0;
+	op->nrd = op->rdcap = op->nkept = op->keptcap = 0;
+}
+
+int op_keep(struct fs_op *op, void *buf)
+{
+	if (op->nkept == op->keptcap) {
+		size_t cap = op->keptcap ? op->keptcap * 2 : 4;
+		void **n = realloc(op->kept, cap * sizeof(*n));
+
+		if (!n) {
+			free(buf);
+			return -ENOMEM;
+		}
+		op->kept = n;
+		op->keptcap = cap;
+	}
+	op->kept[op->nkept++] = buf;
+	return 0;
+}
+
+void *op_alloc(struct fs_op *op, size_t n)
+{
+	void *buf = malloc(n);
+
+	if (!buf || op_keep(op, buf) != 0)
+		return NULL;
+	return buf;
 }
 
 int op_put(struct fs_op *op, const struct fkey *k, const void *val, size_t vlen)
@@ -154,13 +189,7 @@ int op_ref(struct fs_op *op, const uint8_t *sha, int64_t delta, const void *data
 	memcpy(r->sha, sha, SHA_LEN);
 	r->delta = delta;
 	r->len = len;
-	r->data = NULL;
-	if (data) {
-		r->data = malloc(len);
-		if (!r->data)
-			return -ENOMEM;
-		memcpy(r->data, data, len);
-	}
+	r->data = data;
 	op->nrd++;
 	return 0;
 }
@@ -222,14 +251,9 @@ static void rd_merge(struct fs_op *op)
 			if (!d->data) {
 				d->data = s->data;
 				d->len = s->len;
-				s->data = NULL;
 			}
-			free(s->data);
-			s->data = NULL;
 		} else {
 			op->rd[++w] = *s;
-			if (w != i)
-				s->data = NULL;
 		}
 	}
 	op->nrd = w + 1;

@@ -36,6 +36,7 @@ void lsmfs_opts_init(lsmfs_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->cache_bytes = 64u << 20;
 	o->verify_chunks = 1;
+	o->blob_threshold = LSMFS_BLOB_THRESHOLD;
 	o->reserve_bytes = -1;
 }
 
@@ -433,6 +434,7 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 	lo.create_if_missing = 0;
 	lo.block_cache_bytes = opts->cache_bytes;
 	lo.env = opts->engine_env;
+	lo.blob_threshold = opts->blob_threshold;
 	/*
 	 * Look first through a read-only open: a refused mount (newer format,
 	 * no superblock) must not let WAL recovery rewrite anything.
@@ -537,7 +539,8 @@ int lsmfs_statfs(lsmfs *fs, struct statvfs *sv)
 	uint64_t used, avail = 0, free_host = 0, inos, reserve = fs->space.reserve;
 
 	lsm_stats_get(fs->db, &ls);
-	used = ls.live_bytes + ls.memtable_bytes;
+	/* Tables, value files, and the WALs not flushed yet (where new values are). */
+	used = ls.live_bytes + ls.blob_file_bytes + ls.log_bytes;
 	if (statvfs(fs->dir, &host) == 0) {
 		avail = (uint64_t)host.f_bavail * host.f_frsize;
 		avail = avail > reserve ? avail - reserve : 0;
