@@ -14,7 +14,9 @@
  *                 <- to block end  ->                    <- up to 32761 ->
  *
  * Reading it is one pread of lsm_blob_span(off, len) bytes and a memmove of
- * each later piece over the header before it (lsm_blob_unframe).
+ * each later piece over the header before it (lsm_blob_unframe), or, into
+ * a caller's buffer, one preadv that puts the pieces in place and the
+ * headers aside (lsm_blob_read_into).
  *
  * The reference, the value of an LSM_TYPE_BLOB entry in memtables and
  * tables:
@@ -311,6 +313,75 @@ int lsm_blob_read(lsm_blob_files *bf, const lsm_blob_ref *ref, lsm_buf *out)
 		return rc;
 	out->len = (size_t)ref->len;
 	return 0;
+}
+
+/*
+ * The buffers one preadv fills for a value at off: its pieces into dst,
+ * the fragment headers between them into hdr. 0 if more are needed than
+ * an env takes in one call.
+ */
+static int value_iov(uint8_t *dst, uint64_t off, uint64_t len, uint8_t *hdr, struct iovec *iov)
+{
+	uint64_t first = BLOCK - off % BLOCK;
+	int n = 0;
+
+	if (first > len)
+		first = len;
+	iov[n].iov_base = dst;
+	iov[n++].iov_len = (size_t)first;
+	dst += first;
+	len -= first;
+	while (len) {
+		uint64_t piece = len < PER_BLOCK ? len : PER_BLOCK;
+
+		if (n + 2 > LSM_ENV_IOV_MAX)
+			return 0;
+		iov[n].iov_base = hdr;
+		iov[n++].iov_len = HEADER;
+		iov[n].iov_base = dst;
+		iov[n++].iov_len = (size_t)piece;
+		dst += piece;
+		len -= piece;
+	}
+	return n;
+}
+
+int lsm_blob_read_into(lsm_blob_files *bf, const lsm_blob_ref *ref, void *dst)
+{
+	struct iovec iov[LSM_ENV_IOV_MAX];
+	uint8_t hdr[HEADER];
+	lsm_cache_handle *h = NULL;
+	uint64_t span = lsm_blob_span(ref->offset, ref->len);
+	size_t got = 0;
+	int n = bf->env->preadv ? value_iov(dst, ref->offset, ref->len, hdr, iov) : 0;
+	int rc;
+
+	if (n == 0) {
+		/* No preadv, or a value too long for one: read it whole, then copy it. */
+		lsm_buf tmp;
+
+		lsm_buf_init(&tmp);
+		rc = lsm_blob_read(bf, ref, &tmp);
+		if (!rc)
+			memcpy(dst, tmp.data, (size_t)ref->len);
+		lsm_buf_free(&tmp);
+		return rc;
+	}
+	rc = bf_get(bf, ref->file, &h);
+	if (rc)
+		return rc;
+	bf_entry *e = lsm_cache_value(h);
+	rc = bf->env->preadv(bf->env, e->file, iov, n, ref->offset, &got);
+	if (!rc && got < span)
+		rc = LSM_CORRUPT(e->path, ref->offset,
+				 "value of %" PRIu64 " bytes is cut short: the file ends %zu bytes "
+				 "into it",
+				 ref->len, got);
+	if (!rc && lsm_checksum(dst, (size_t)ref->len) != ref->checksum)
+		rc = LSM_CORRUPT(e->path, ref->offset, "value of %" PRIu64 " bytes fails its checksum",
+				 ref->len);
+	lsm_cache_release(bf->cache, h);
+	return rc;
 }
 
 int lsm_blob_read_encoded(lsm_blob_files *bf, lsm_slice enc, lsm_buf *out)

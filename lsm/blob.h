@@ -75,6 +75,13 @@ void lsm_blob_files_evict(lsm_blob_files *bf, uint64_t number);
 int lsm_blob_read(lsm_blob_files *bf, const lsm_blob_ref *ref, lsm_buf *out);
 /* lsm_blob_read of the reference encoded in enc. */
 int lsm_blob_read_encoded(lsm_blob_files *bf, lsm_slice enc, lsm_buf *out);
+/*
+ * lsm_blob_read into dst (room for ref->len bytes): with the env's preadv
+ * one call scatters the value's pieces straight to dst and the fragment
+ * headers aside, so no byte is moved after the read. On an error dst may
+ * hold any bytes.
+ */
+int lsm_blob_read_into(lsm_blob_files *bf, const lsm_blob_ref *ref, void *dst);
 
 /*
  * Read-ahead for a reader walking separated values in order (iterators):

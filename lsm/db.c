@@ -736,14 +736,6 @@ out:
 	return rc;
 }
 
-static int check_key(size_t klen)
-{
-	if (klen > LSM_MAX_KEY)
-		return lsm_seterr(-EINVAL, "key of %zu bytes is over the %u-byte limit", klen,
-				  LSM_MAX_KEY);
-	return 0;
-}
-
 int lsm_put(lsm_db *db, const lsm_write_options *wopts, const void *key, size_t klen,
 	    const void *val, size_t vlen)
 {
@@ -766,186 +758,6 @@ int lsm_delete(lsm_db *db, const lsm_write_options *wopts, const void *key, size
 	if (!rc)
 		rc = lsm_write(db, wopts, b);
 	lsm_batch_free(b);
-	return rc;
-}
-
-/* ---- reads ---- */
-
-/* Copies value into a malloc'd, NUL-terminated buffer. */
-static int copy_value(lsm_slice v, void **val, size_t *vlen)
-{
-	uint8_t *p = malloc(v.len + 1);
-	if (!p)
-		return lsm_seterr(-ENOMEM, "lsm_get: out of memory for a %zu-byte value", v.len);
-	if (v.len)
-		memcpy(p, v.data, v.len);
-	p[v.len] = 0;
-	*val = p;
-	*vlen = v.len;
-	return 0;
-}
-
-/*
- * Looks the seek key up in one table. Returns 1 (found, *type set, value in
- * buf), 0 (absent) or a negative error.
- */
-static int table_lookup(lsm_db *db, const lsm_file_meta *f, lsm_slice ikey, int fill_cache,
-			int *type, lsm_buf *buf, int *skipped)
-{
-	lsm_table *t;
-	*skipped = 0;
-	int rc = lsm_tcache_get(db->tcache, f->number, f->size, &t);
-	if (rc)
-		return rc;
-	rc = lsm_table_get(t, ikey, fill_cache, type, buf, skipped);
-	if (*skipped)
-		lsm_db_count(&db->c.bloom_useful, 1);
-	lsm_table_unref(t);
-	return rc;
-}
-
-void lsm_db_charge_seek(lsm_db *db, lsm_file_meta *f, int level)
-{
-	if (__atomic_sub_fetch(&f->allowed_seeks, 1, __ATOMIC_RELAXED) != 0)
-		return;
-	pthread_mutex_lock(&db->mu);
-	if (!db->seek_file) {
-		db->seek_file = f->number;
-		db->seek_level = level;
-		lsm_db_bg_schedule(db);
-	}
-	pthread_mutex_unlock(&db->mu);
-}
-
-static int in_file_range(const lsm_file_meta *f, lsm_slice ukey)
-{
-	lsm_slice lo = lsm_ikey_user(lsm_slice_of(f->smallest.data, f->smallest.len));
-	lsm_slice hi = lsm_ikey_user(lsm_slice_of(f->largest.data, f->largest.len));
-	return lsm_user_compare(ukey, lo) >= 0 && lsm_user_compare(ukey, hi) <= 0;
-}
-
-/* Searches the tables of v, newest data first. Same returns as table_lookup. */
-/*
- * Searches the tables of v, newest data first. Same returns as table_lookup.
- * A table read in vain (its bloom filter let the key through) before the
- * search went on to another is charged a seek (lsm_db_charge_seek).
- */
-static int version_get(lsm_db *db, lsm_version *v, lsm_slice ukey, lsm_slice ikey, int fill_cache,
-		       int *type, lsm_buf *buf)
-{
-	int rc = 0, skipped, missed_level = 0, charged = 0;
-	lsm_file_meta *missed = NULL;
-	for (int level = 0; level < LSM_MAX_LEVELS && !rc; level++) {
-		int n = v->nfiles[level];
-		for (int k = 0; k < n && !rc; k++) {
-			int i = k;
-			if (level > 0) { /* one candidate per deeper level */
-				i = lsm_version_find_file(v, level, ikey);
-				k = n;
-				if (i >= n)
-					continue;
-			}
-			lsm_file_meta *f = v->files[level][i];
-			if (!in_file_range(f, ukey))
-				continue;
-			if (missed && !charged) {
-				lsm_db_charge_seek(db, missed, missed_level);
-				charged = 1;
-			}
-			rc = table_lookup(db, f, ikey, fill_cache, type, buf, &skipped);
-			if (rc == 0 && !skipped && !missed) {
-				missed = f;
-				missed_level = level;
-			}
-		}
-	}
-	return rc;
-}
-
-int lsm_get(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen, void **val,
-	    size_t *vlen)
-{
-	uint8_t small[256];
-	uint8_t *ikbuf = small;
-	lsm_buf buf;
-	lsm_sv *sv = NULL;
-	lsm_slice ukey = lsm_slice_of(key, klen);
-	int type = LSM_TYPE_DELETE, found = 0;
-	int fill_cache = ropts ? ropts->fill_cache : 1;
-	int rc;
-
-	lsm_buf_init(&buf);
-	*val = NULL;
-	*vlen = 0;
-	if (!db)
-		return lsm_seterr(-EINVAL, "lsm_get: NULL db");
-	rc = check_key(klen);
-	if (rc)
-		return rc;
-	lsm_db_count(&db->c.gets, 1);
-
-	pthread_mutex_lock(&db->mu);
-	uint64_t seq = ropts && ropts->snapshot ? ropts->snapshot->seq : lsm_db_last_seq(db);
-	sv = lsm_db_sv_get(db);
-	pthread_mutex_unlock(&db->mu);
-
-	lsm_slice v;
-	found = lsm_memtable_get(sv->mem, ukey, seq, &type, &v);
-	for (int i = 0; i < sv->nimm && !found; i++)
-		found = lsm_memtable_get(sv->imm[i], ukey, seq, &type, &v);
-	if (found && type == LSM_TYPE_BLOB) {
-		rc = lsm_blob_read_encoded(db->blob_files, v, &buf);
-		if (rc)
-			goto out;
-		goto hand_over;
-	}
-	if (found) {
-		rc = type == LSM_TYPE_VALUE ? copy_value(v, val, vlen) : LSM_NOTFOUND;
-		goto out;
-	}
-
-	if (klen + LSM_TRAILER > sizeof(small)) {
-		ikbuf = malloc(klen + LSM_TRAILER);
-		if (!ikbuf) {
-			rc = lsm_seterr(-ENOMEM, "lsm_get: out of memory");
-			goto out;
-		}
-	}
-	lsm_ikey_make(ikbuf, key, klen, seq, LSM_TYPE_FOR_SEEK);
-	rc = version_get(db, sv->v, ukey, lsm_slice_of(ikbuf, klen + LSM_TRAILER), fill_cache,
-			 &type, &buf);
-	if (rc < 0)
-		goto out;
-	if (rc == 0 || type == LSM_TYPE_DELETE) {
-		rc = LSM_NOTFOUND;
-		goto out;
-	}
-	if (type == LSM_TYPE_BLOB) {
-		lsm_buf ref = buf;
-		lsm_buf_init(&buf);
-		rc = lsm_blob_read_encoded(db->blob_files, lsm_slice_of(ref.data, ref.len), &buf);
-		lsm_buf_free(&ref);
-		if (rc)
-			goto out;
-	}
-hand_over:
-	/* Hand the buffer over instead of copying what may be a large value. */
-	rc = lsm_buf_reserve(&buf, 1);
-	if (rc) {
-		rc = lsm_seterr(rc, "lsm_get: out of memory");
-		goto out;
-	}
-	buf.data[buf.len] = 0;
-	*val = buf.data;
-	*vlen = buf.len;
-	lsm_buf_init(&buf);
-	rc = 0;
-out:
-	if (ikbuf != small)
-		free(ikbuf);
-	lsm_buf_free(&buf);
-	if (sv)
-		lsm_db_sv_release(db, sv);
 	return rc;
 }
 
@@ -983,6 +795,16 @@ void lsm_snapshot_release(lsm_db *db, const lsm_snapshot *snap)
 }
 
 /* ---- sync and flush ---- */
+
+void lsm_reclaim(lsm_db *db)
+{
+	if (db->read_only)
+		return;
+	pthread_mutex_lock(&db->mu);
+	db->reclaim_soon = 1;
+	lsm_db_bg_schedule(db);
+	pthread_mutex_unlock(&db->mu);
+}
 
 int lsm_sync(lsm_db *db)
 {

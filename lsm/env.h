@@ -19,6 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+
+/* The most buffers one preadv call of an env takes. */
+#define LSM_ENV_IOV_MAX 64
 
 typedef struct lsm_file lsm_file;
 
@@ -41,6 +45,13 @@ struct lsm_env {
 	 * less than n only at end of file.
 	 */
 	int (*pread)(lsm_env *env, lsm_file *f, void *buf, size_t n, uint64_t off, size_t *nread);
+	/*
+	 * pread into iovcnt buffers (at most LSM_ENV_IOV_MAX), filled in order;
+	 * *nread as for pread. May be NULL: callers then pread and move the
+	 * bytes themselves.
+	 */
+	int (*preadv)(lsm_env *env, lsm_file *f, const struct iovec *iov, int iovcnt, uint64_t off,
+		      size_t *nread);
 	/* Writes all n bytes at off (a partial write is an error). */
 	int (*pwrite)(lsm_env *env, lsm_file *f, const void *buf, size_t n, uint64_t off);
 	/* Writes all n bytes at the end of what this handle has written/found. */

@@ -92,6 +92,41 @@ static int px_pread(lsm_env *env, lsm_file *f, void *buf, size_t n, uint64_t off
 	return 0;
 }
 
+static int px_preadv(lsm_env *env, lsm_file *f, const struct iovec *iov, int iovcnt,
+		     uint64_t off, size_t *nread)
+{
+	struct iovec v[LSM_ENV_IOV_MAX];
+	size_t done = 0;
+	int first = 0;
+
+	if (iovcnt > LSM_ENV_IOV_MAX)
+		return lsm_seterr(-EINVAL, "preadv of %d buffers (at most %d)", iovcnt,
+				  LSM_ENV_IOV_MAX);
+	memcpy(v, iov, (size_t)iovcnt * sizeof(*v));
+	while (first < iovcnt) {
+		ssize_t r = preadv(f->fd, v + first, iovcnt - first, (off_t)(off + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return sys_err("preadv", f->path);
+		}
+		if (r == 0)
+			break;
+		done += (size_t)r;
+		/* A short read (a signal, the end of file): go on after what came. */
+		while (first < iovcnt && (size_t)r >= v[first].iov_len) {
+			r -= (ssize_t)v[first].iov_len;
+			first++;
+		}
+		if (first < iovcnt) {
+			v[first].iov_base = (char *)v[first].iov_base + r;
+			v[first].iov_len -= (size_t)r;
+		}
+	}
+	*nread = done;
+	return 0;
+}
+
 static int px_pwrite(lsm_env *env, lsm_file *f, const void *buf, size_t n, uint64_t off)
 {
 	size_t done = 0;
@@ -377,6 +412,7 @@ static lsm_env posix_env = {
 	.open_file = px_open,
 	.close = px_close,
 	.pread = px_pread,
+	.preadv = px_preadv,
 	.pwrite = px_pwrite,
 	.append = px_append,
 	.sync = px_sync,

@@ -150,6 +150,15 @@ int lsm_delete(lsm_db *db, const lsm_write_options *wopts, const void *key, size
  */
 int lsm_get(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen, void **val,
 	    size_t *vlen);
+/*
+ * lsm_get into the caller's buffer buf of cap bytes: on 0 the value is in
+ * buf[0..*vlen) (no NUL added). A separated value is read straight into
+ * buf, with no copy. -ERANGE when the value is longer than cap (*vlen then
+ * gives its length, buf holds nothing of it); otherwise the returns of
+ * lsm_get. On an error buf may have been written.
+ */
+int lsm_get_into(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen,
+		 void *buf, size_t cap, size_t *vlen);
 
 /* ---- write batches: applied all or nothing, in order ---- */
 
@@ -220,6 +229,14 @@ int lsm_iter_status(const lsm_iter *it);
 int lsm_sync(lsm_db *db);
 /* Writes the memtable to an L0 table and waits for it. */
 int lsm_flush(lsm_db *db);
+/*
+ * A hint: the writes just made deleted much data (a big file, say). The
+ * background thread then gives the space back (flush, the merges that drop
+ * the deleted values, the files they emptied) once writes pause for a
+ * quarter of a second, instead of the 2 s an idle db otherwise waits.
+ * Returns at once.
+ */
+void lsm_reclaim(lsm_db *db);
 /*
  * Compacts every table overlapping [begin, end] down the levels and waits.
  * NULL begin/end means unbounded on that side.

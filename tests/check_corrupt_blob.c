@@ -162,7 +162,7 @@ static void count_problem(void *arg, const lsm_verify_problem *p)
 /* Every get and one iteration: exact, or an error naming name. Returns the errors seen. */
 static int check_reads(lsm_db *db, const char *name, const char *what)
 {
-	uint8_t *buf = malloc(64 * KiB);
+	uint8_t *buf = malloc(64 * KiB), *into = malloc(64 * KiB);
 	int errors = 0;
 	for (uint32_t k = 0; k < NKEYS; k++) {
 		char key[16];
@@ -183,6 +183,13 @@ static int check_reads(lsm_db *db, const char *name, const char *what)
 		ck_assert_msg(vl == want && !memcmp(v, buf, vl), "%s: get %s: wrong bytes", what,
 			      key);
 		free(v);
+		/* The same value read straight into a buffer (lsm_get_into). */
+		rc = lsm_get_into(db, NULL, key, strlen(key), into, 64 * KiB, &vl);
+		ck_assert_msg(rc == 0 || (rc == -LSM_ECORRUPT && strstr(lsm_errmsg(), name)),
+			      "%s: get_into %s: %s (%s)", what, key, lsm_strerror(rc),
+			      lsm_errmsg());
+		ck_assert_msg(rc || (vl == want && !memcmp(into, buf, vl)),
+			      "%s: get_into %s: wrong bytes", what, key);
 	}
 	lsm_iter *it = lsm_iter_new(db, NULL);
 	uint32_t k = 0;
@@ -203,6 +210,7 @@ static int check_reads(lsm_db *db, const char *name, const char *what)
 	}
 	lsm_iter_free(it);
 	free(buf);
+	free(into);
 	return errors;
 }
 

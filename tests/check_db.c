@@ -48,6 +48,40 @@ START_TEST(test_put_get_delete_overwrite)
 }
 END_TEST
 
+/* lsm_get_into: from the memtable, from a table and from a value file; too small a buffer. */
+START_TEST(test_get_into_reads_into_the_callers_buffer)
+{
+	lsm_options o;
+	lsm_options_init(&o);
+	o.blob_threshold = 1000;
+	lsm_db *db = td_open(td_dir, &o);
+	char big[3000], buf[4000];
+	size_t vlen = 0;
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + i % 26);
+	ck_assert_int_eq(lsm_put(db, NULL, "small", 5, "12345", 5), 0);
+	ck_assert_int_eq(lsm_put(db, NULL, "big", 3, big, sizeof(big)), 0);
+	for (int round = 0; round < 2; round++) { /* memtable, then tables */
+		memset(buf, 0, sizeof(buf));
+		ck_assert_int_eq(lsm_get_into(db, NULL, "small", 5, buf, sizeof(buf), &vlen), 0);
+		ck_assert_uint_eq(vlen, 5);
+		ck_assert_mem_eq(buf, "12345", 5);
+		ck_assert_int_eq(lsm_get_into(db, NULL, "big", 3, buf, sizeof(buf), &vlen), 0);
+		ck_assert_uint_eq(vlen, sizeof(big));
+		ck_assert_mem_eq(buf, big, sizeof(big));
+		/* Too small: -ERANGE and the length needed. */
+		ck_assert_int_eq(lsm_get_into(db, NULL, "big", 3, buf, 100, &vlen), -ERANGE);
+		ck_assert_uint_eq(vlen, sizeof(big));
+		ck_assert_int_eq(lsm_get_into(db, NULL, "small", 5, buf, 4, &vlen), -ERANGE);
+		ck_assert_uint_eq(vlen, 5);
+		ck_assert_int_eq(lsm_get_into(db, NULL, "none", 4, buf, sizeof(buf), &vlen),
+				 LSM_NOTFOUND);
+		ck_assert_int_eq(lsm_flush(db), 0);
+	}
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
 START_TEST(test_batch_applies_all_entries_in_order)
 {
 	lsm_db *db = td_open(td_dir, NULL);
@@ -813,6 +847,7 @@ static Suite *db_suite(void)
 	Suite *s = suite_create("db");
 	TCase *tc = td_tcase(s, "basic", 60);
 	tcase_add_test(tc, test_put_get_delete_overwrite);
+	tcase_add_test(tc, test_get_into_reads_into_the_callers_buffer);
 	tcase_add_test(tc, test_batch_applies_all_entries_in_order);
 	tcase_add_test(tc, test_reopen_replays_unflushed_writes_from_wal);
 	tcase_add_test(tc, test_second_open_is_busy_and_names_the_pid);
