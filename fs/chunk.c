@@ -79,49 +79,49 @@ int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref 
 int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
 		  struct fref *ref)
 {
+	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
 	struct fkey k;
-	void *v = NULL;
 	size_t vlen = 0;
 	int rc;
 
 	rc = ref_get_at(fs, snap, ino, idx, ref);
 	if (rc)
-		goto out;
+		return rc;
 	if (ref->len == 0) {
 		memset(buf, 0, fs->cs);
-		goto out;
+		return 0;
 	}
+	/* Straight into buf: a chunk in a value file is read with no copy. */
 	key_sha(&k, KEY_CHUNK, ref->sha);
-	rc = fs_get_at(fs, snap, &k, &v, &vlen, ino);
+	rc = lsm_get_into(fs->db, &ro, k.b, k.len, buf, fs->cs, &vlen);
 	if (rc == LSM_NOTFOUND) {
 		fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": chunk data missing", ino, idx);
-		rc = -EIO;
-		goto out;
+		return -EIO;
+	}
+	if (rc == -ERANGE) {
+		fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": %zu bytes stored, more than a chunk",
+		       ino, idx, vlen);
+		return -EIO;
 	}
 	if (rc)
-		goto out;
+		return fs_err(fs, rc, "read", ino);
 	if (vlen != ref->len) {
 		fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": %zu bytes stored, %" PRIu32
 		       " expected",
 		       ino, idx, vlen, ref->len);
-		rc = -EIO;
-		goto out;
+		return -EIO;
 	}
 	if (fs->verify_chunks) {
 		uint8_t sha[SHA_LEN];
 
-		chunk_sha(v, vlen, sha);
+		chunk_sha(buf, vlen, sha);
 		if (memcmp(sha, ref->sha, SHA_LEN) != 0) {
 			fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": SHA-256 mismatch", ino, idx);
-			rc = -EIO;
-			goto out;
+			return -EIO;
 		}
 	}
-	memcpy(buf, v, vlen);
 	memset(buf + vlen, 0, fs->cs - vlen);
-out:
-	free(v);
-	return rc;
+	return 0;
 }
 
 /* Sets F (ino, idx) to ref (len 0: delete it) and accounts the references. */

@@ -302,6 +302,7 @@ static int rd_resolve(struct fs_op *op, struct refdelta *d)
 		rc = op_del(op, &ck);
 		if (!rc)
 			rc = op_del(op, &rk);
+		op->chunks_freed++;
 		goto out;
 	}
 	if (old == 0) {
@@ -340,6 +341,9 @@ int op_commit(struct fs_op *op)
 			rc = rd_resolve(op, &op->rd[i]);
 	if (!rc && lsm_batch_count(op->b) > 0)
 		rc = fs_err(fs, lsm_write(fs->db, &fs->wopts, op->b), "write", 0);
+	/* A big file's worth of chunks went: have the engine give their space back soon. */
+	if (!rc && op->chunks_freed >= RECLAIM_CHUNKS)
+		lsm_reclaim(fs->db);
 	for (unsigned s = 0; s < CHUNK_STRIPES; s++)
 		if (held & (1ull << s))
 			pthread_mutex_unlock(&fs->chunk_mu[s]);

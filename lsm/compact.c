@@ -480,6 +480,8 @@ static compaction *compaction_new(lsm_db *db, int level, lsm_file_meta *const *f
 #define TOMBSTONE_RATIO 4
 #define TOMBSTONE_MIN	16
 #define IDLE_MICROS	(2 * 1000 * 1000)
+/* The quiet wait after lsm_reclaim: long enough for a burst of deletions to end. */
+#define RECLAIM_MICROS (250 * 1000)
 #define IDLE_MAX_AMP	16
 
 /* REQUIRES: db->mu held. Bytes a compaction of f (of level) into level + 1 reads and rewrites. */
@@ -1225,7 +1227,9 @@ static void *bg_main(void *arg)
 			bg_wait(db, retry_at);
 			continue;
 		} else if (idle_work(db, &c)) {
-			uint64_t now = now_micros(), quiet = db->last_write_us + IDLE_MICROS;
+			uint64_t now = now_micros();
+			uint64_t quiet = db->last_write_us +
+					 (db->reclaim_soon ? RECLAIM_MICROS : IDLE_MICROS);
 			if (now < quiet || (!c && !lsm_db_can_switch_idle(db))) {
 				compaction_free(c);
 				pthread_cond_broadcast(&db->done_cv);
@@ -1237,6 +1241,7 @@ static void *bg_main(void *arg)
 			else
 				rc = lsm_db_switch_idle(db);
 		} else {
+			db->reclaim_soon = 0; /* nothing left to give back */
 			pthread_cond_broadcast(&db->done_cv);
 			bg_wait(db, 0);
 			continue;

@@ -133,6 +133,8 @@ struct lsm_db {
 	uint64_t mem_deletes;
 	/* CLOCK_MONOTONIC microseconds of the last write, or of open. db->mu. */
 	uint64_t last_write_us;
+	/* lsm_reclaim asked: idle work starts after a short quiet wait. db->mu. */
+	int reclaim_soon;
 
 	/* Immutable memtables, oldest first. db->mu. */
 	lsm_imm *imm;
