@@ -6,6 +6,7 @@
  * chunk_truncate (chunk.c), which setattr and open (inode.c) call.
  */
 #include "fs_impl.h"
+#include "workpool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,39 +18,77 @@
 /* copy_file_range moves at most this much per call (the caller loops, as for write). */
 #define COPY_MAX (16u << 20)
 
+/* One chunk's part of a read: what read_piece fills. */
+struct read_piece {
+	uint64_t idx;	   /* chunk */
+	uint32_t s, take;  /* bytes [s, s + take) of it */
+	uint8_t *dst;	   /* where they go */
+};
+
+struct read_job {
+	lsmfs *fs;
+	const lsm_snapshot *snap;
+	uint64_t ino;
+	struct read_piece *p;
+	int rc; /* the first error; written with __atomic */
+};
+
+static void read_piece(void *arg, size_t i)
+{
+	struct read_job *j = arg;
+	struct read_piece *p = &j->p[i];
+	uint32_t cs = j->fs->cs;
+	struct fref ref;
+	uint8_t *tmp = NULL;
+	int rc, zero = 0;
+
+	if (__atomic_load_n(&j->rc, __ATOMIC_RELAXED))
+		return; /* the read fails anyway */
+	if (p->s == 0 && p->take == cs) {
+		rc = chunk_read_at(j->fs, j->snap, j->ino, p->idx, p->dst, &ref);
+	} else {
+		tmp = malloc(cs);
+		rc = tmp ? chunk_read_at(j->fs, j->snap, j->ino, p->idx, tmp, &ref) : -ENOMEM;
+		if (!rc)
+			memcpy(p->dst, tmp + p->s, p->take);
+		free(tmp);
+	}
+	if (rc)
+		__atomic_compare_exchange_n(&j->rc, &zero, rc, 0, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+}
+
 /*
  * Reads [off, off + n) of ino as snap saw it (NULL: now, with the inode
- * locked); n must not pass the end of file.
+ * locked); n must not pass the end of file. The chunks are read by the
+ * work pool at once: their lookups, preads and checks overlap.
  */
 static int read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint8_t *out, uint64_t n,
 		   uint64_t off)
 {
 	uint64_t cs = fs->cs, done = 0;
-	uint8_t *tmp = NULL;
-	struct fref ref;
-	int rc = 0;
+	struct read_piece one, *p = &one;
+	size_t np = 0, maxp = (size_t)(n / cs + 2);
+	struct read_job j = {.fs = fs, .snap = snap, .ino = ino};
 
+	if (maxp > 1 && !(p = malloc(maxp * sizeof(*p))))
+		return -ENOMEM;
 	while (done < n) {
-		uint64_t pos = off + done, idx = pos / cs, s = pos % cs;
+		uint64_t pos = off + done, s = pos % cs;
 		uint64_t take = cs - s < n - done ? cs - s : n - done;
 
-		if (s == 0 && take == cs) {
-			rc = chunk_read_at(fs, snap, ino, idx, out + done, &ref);
-		} else {
-			if (!tmp && !(tmp = malloc(cs))) {
-				rc = -ENOMEM;
-				break;
-			}
-			rc = chunk_read_at(fs, snap, ino, idx, tmp, &ref);
-			if (!rc)
-				memcpy(out + done, tmp + s, take);
-		}
-		if (rc)
-			break;
+		p[np].idx = pos / cs;
+		p[np].s = (uint32_t)s;
+		p[np].take = (uint32_t)take;
+		p[np].dst = out + done;
+		np++;
 		done += take;
 	}
-	free(tmp);
-	return rc;
+	j.p = p;
+	workpool_run(fs->pool, np, read_piece, &j);
+	if (p != &one)
+		free(p);
+	return j.rc;
 }
 
 static int check_regular(const struct lsmfs_attr *a)
@@ -116,13 +155,27 @@ static void kill_suid(const lsmfs_ctx *ctx, struct lsmfs_attr *a)
  * order (ref[i] for the i-th whole chunk), hashed before the inode lock is
  * taken so that writes to one file hash in parallel. NULL when out of memory.
  */
-static struct fref *hash_whole_chunks(uint64_t cs, const uint8_t *src, uint64_t n, uint64_t off)
-{
-	uint64_t first = (off + cs - 1) / cs, end = (off + n) / cs;
-	struct fref *ref = malloc((end > first ? end - first : 1) * sizeof(*ref));
+struct hash_job {
+	const uint8_t *first; /* the first whole chunk's bytes */
+	uint64_t cs;
+	struct fref *ref;
+};
 
-	for (uint64_t idx = first; ref && idx < end; idx++)
-		chunk_hash(src + (idx * cs - off), cs, &ref[idx - first]);
+static void hash_piece(void *arg, size_t i)
+{
+	struct hash_job *j = arg;
+
+	chunk_hash(j->first + i * j->cs, j->cs, &j->ref[i]);
+}
+
+static struct fref *hash_whole_chunks(lsmfs *fs, const uint8_t *src, uint64_t n, uint64_t off)
+{
+	uint64_t cs = fs->cs, first = (off + cs - 1) / cs, end = (off + n) / cs;
+	struct fref *ref = malloc((end > first ? end - first : 1) * sizeof(*ref));
+	struct hash_job j = {.first = src + (first * cs - off), .cs = cs, .ref = ref};
+
+	if (ref && end > first)
+		workpool_run(fs->pool, (size_t)(end - first), hash_piece, &j);
 	return ref;
 }
 
@@ -193,7 +246,7 @@ ssize_t lsmfs_write(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const void *b
 		return -EINVAL;
 	if (size > (uint64_t)LSMFS_MAX_FILESIZE - (uint64_t)off)
 		return -EFBIG;
-	whole = hash_whole_chunks(fs->cs, buf, size, (uint64_t)off);
+	whole = hash_whole_chunks(fs, buf, size, (uint64_t)off);
 	if (!whole)
 		return -ENOMEM;
 	rc = ilock_get(fs, ino, &ip);

@@ -3,6 +3,7 @@
  * statfs. The S key's layout is drawn in keys.h.
  */
 #include "fs_impl.h"
+#include "workpool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -393,6 +394,19 @@ static void recover_orphans(lsmfs *fs)
 	free(inos);
 }
 
+/*
+ * Helpers of the work pool: one per core for the hashing, and two more so
+ * that cold reads keep the disk busy while others wait for it.
+ */
+static unsigned pool_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	return n > 14 ? 16u : (unsigned)n + 2;
+}
+
 int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char **msg)
 {
 	lsmfs_opts defaults;
@@ -480,6 +494,7 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 		pthread_mutex_init(&fs->chunk_mu[i], NULL);
 	/* The rest of the last reserved range may have been used before a crash: skip it. */
 	fs->ino_next = sb.ino_end;
+	fs->pool = workpool_new(pool_threads()); /* NULL: reads and writes work alone */
 	if (!fs->read_only)
 		recover_orphans(fs);
 	say(msg, 0, "mounted %s", dir);
@@ -500,6 +515,7 @@ void lsmfs_unmount(lsmfs *fs)
 
 	if (!fs)
 		return;
+	workpool_free(fs->pool);
 	rc = lsm_close(fs->db);
 	/* lsm_close leaves the background error's message as recorded when it happened. */
 	if (rc)

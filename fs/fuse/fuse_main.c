@@ -45,6 +45,8 @@ enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2 };
  * only writer, and every change goes through the kernel, which updates or
  * drops what it cached. */
 #define FSMAIN_TIMEOUT 86400.0
+/* Readahead of the mount: 16 chunks of 64 KiB, FUSE's largest request (max_pages 256). */
+#define FSMAIN_READAHEAD_KIB 1024u
 
 struct fsmain_opts {
 	char *data_dir;
@@ -452,6 +454,60 @@ static int fsmain_serve(struct fuse_session *se, const struct fuse_cmdline_opts 
 	return rc;
 }
 
+/* True if the mountinfo path field p (octal escapes: \040 for a space) names path. */
+static int fsmain_mountinfo_path_is(const char *p, const char *path)
+{
+	while (*p && *path) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
+			int c = (p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0');
+
+			if (c != (unsigned char)*path)
+				return 0;
+			p += 4;
+		} else if (*p++ != *path) {
+			return 0;
+		}
+		path++;
+	}
+	return !*p && !*path;
+}
+
+/*
+ * The kernel starts a FUSE mount with its default readahead (128 KiB, the
+ * lower of its default and our max_readahead), so a sequential read comes
+ * as 128-256 KiB requests, each a round trip. Reading 1 MiB ahead lets one
+ * request fetch 16 chunks. The knob is the mount's backing-device entry in
+ * sysfs, named after its device number; set before the kernel's INIT
+ * exchange finishes, the INIT reply's max_readahead (1 MiB) keeps it.
+ * Best effort: without the right to write it, reads simply stay smaller.
+ */
+static void fsmain_raise_readahead(const char *mountpoint, unsigned kib)
+{
+	char line[4096], path[64], dev[32], mnt[4096];
+	unsigned major = 0, minor = 0;
+	int found = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		/* ID PARENT MAJOR:MINOR ROOT MOUNTPOINT ... ; the last match is the newest */
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", dev, mnt) == 2 &&
+		    fsmain_mountinfo_path_is(mnt, mountpoint) &&
+		    sscanf(dev, "%u:%u", &major, &minor) == 2)
+			found = 1;
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", major, minor);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fprintf(f, "%u\n", kib);
+	fclose(f);
+}
+
 /*
  * Opens the data dir, mounts and serves: the child's part. The engine's
  * threads start inside lsmfs_mount; they are born with the termination
@@ -490,6 +546,7 @@ static int fsmain_run(struct fuse_session *se, struct fsop_state *s, const struc
 		rc = -1; /* libfuse has said why */
 		goto out_signals;
 	}
+	fsmain_raise_readahead(o->mountpoint, FSMAIN_READAHEAD_KIB);
 	fsmain_detach();
 	if (chdir("/") != 0)
 		perror("lsmfs: chdir /");
