@@ -40,9 +40,9 @@
  * group commit's one write and (for a sync write) one fdatasync cover it;
  * a reference exists only in memory until its memtable is flushed, which
  * happens after the WAL was synced (compact.c flush_oldest, by
- * lsm_db_sync_retired; recovery syncs a
- * replayed WAL before writing tables from it). A torn WAL tail is dropped
- * at replay together with the references it would have produced.
+ * lsm_db_sync_retired; recovery syncs a replayed WAL before writing tables
+ * from it). A torn WAL tail is dropped at replay together with the
+ * references it would have produced.
  */
 #include "blob.h"
 

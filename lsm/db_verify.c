@@ -71,27 +71,63 @@ static char *value_file_path(lsm_db *db, uint64_t number)
 }
 
 /*
+ * The value bytes per value file that f's references add up to (found)
+ * against what its meta says (the MANIFEST's BLOB_USE entries, from which
+ * the collector counts live and dead bytes): a mismatch would make it
+ * delete a file still referred to, or never collect a dead one.
+ */
+static void check_accounting(lsm_db *db, const lsm_file_meta *f, const lsm_blob_uses *found,
+			     verify_ctx *vc)
+{
+	int same = found->n == f->nblobs;
+	for (int k = 0; same && k < f->nblobs; k++) {
+		int hit = 0;
+		for (int i = 0; i < found->n; i++)
+			hit |= found->v[i].file == f->blobs[k].file &&
+			       found->v[i].bytes == f->blobs[k].bytes;
+		same = hit;
+	}
+	if (same)
+		return;
+	char *path = lsm_table_filename(db->dir, f->number);
+	char msg[160];
+	snprintf(msg, sizeof(msg),
+		 "the MANIFEST counts %d value file(s) this table refers to, its references "
+		 "name %d, or their byte counts differ",
+		 f->nblobs, found->n);
+	problem(vc, -LSM_ECORRUPT, path ? path : "table", 0, msg);
+	free(path);
+}
+
+/*
  * Reads every value table f's blob references point at and checks it
  * against its reference (length, checksum): one problem per damaged value,
- * naming the value file and the value's offset in it.
+ * naming the value file and the value's offset in it. Then checks the
+ * table's value accounting (check_accounting).
  */
 static void verify_table_values(lsm_db *db, const lsm_file_meta *f, verify_ctx *vc)
 {
-	if (!f->nblobs)
-		return;
+	if (!f->nblobs && !db->opts.blob_threshold)
+		return; /* no value file, nor a reason to look for references */
 	lsm_it *it = lsm_db_table_iter(db, f, 0);
+	lsm_blob_uses found;
 	lsm_buf val;
 	lsm_blob_ahead ahead;
+	int failed = 0;
 	memset(&ahead, 0, sizeof(ahead));
 	lsm_buf_init(&val);
+	lsm_blob_uses_init(&found);
 	for (lsm_it_seek_first(it); lsm_it_valid(it); lsm_it_next(it)) {
 		if (lsm_ikey_type(lsm_it_key(it)) != LSM_TYPE_BLOB)
 			continue;
 		lsm_blob_ref ref;
 		lsm_slice enc = lsm_it_value(it);
 		int rc = lsm_blob_ref_decode(enc, &ref);
-		if (rc)
+		if (rc) {
+			failed = 1;
 			continue; /* the table's own check reports a malformed reference */
+		}
+		failed |= lsm_blob_uses_add(&found, ref.file, ref.len) != 0;
 		rc = lsm_blob_read_ahead(db->blob_files, enc, &val, &ahead);
 		if (!rc)
 			continue;
@@ -100,8 +136,11 @@ static void verify_table_values(lsm_db *db, const lsm_file_meta *f, verify_ctx *
 		free(path);
 	}
 	/* The table's own errors are verify_table's to report. */
+	if (!failed && lsm_it_status(it) == 0)
+		check_accounting(db, f, &found, vc);
 	lsm_it_destroy(it);
 	lsm_buf_free(&val);
+	lsm_blob_uses_free(&found);
 }
 
 static int ignore_entry(void *arg, uint64_t seq, int type, lsm_slice key, lsm_slice val)
