@@ -308,6 +308,8 @@ run_tree() {
 	timed tree-find find "$ROOT/$base"
 	drop_caches
 	timed tree-du du -s "$ROOT/$base"
+	# How much the unpacked tree takes by du's count (st_blocks), in KiB.
+	record tree-dusize "$(du -sk "$ROOT/$base" | cut -f1)" KiB
 	drop_caches
 	timed tree-grep grep -r -q -e 'no-such-string-in-any-header-qqzx' "$ROOT/$base"
 	drop_caches
@@ -323,13 +325,40 @@ fio_field() { awk -F';' -v f="$1" 'NR == 1 { print $f }' "$work/fio.out"; }
 # MiB/s of the last fio job from its io KiB (field $1) and wall time $2.
 fio_rate() { awk -v kb="$(fio_field "$1")" -v s="$2" 'BEGIN { printf "%.1f", kb / 1024 / s }'; }
 
+# Bytes lsmfs's daemon has had written so far (/proc/PID/io write_bytes:
+# what its writes dirtied, whenever the kernel writes it back), once the
+# figure has stopped growing for 2 s (the engine is idle: flushes, merges
+# and collection done), at most 60 s. Empty for other targets.
+daemon_written() {
+	[ "$target" = lsmfs ] && [ -n "$mnt_pid" ] || return 0
+	dw_last=-1
+	dw_same=0
+	dw_i=0
+	while [ "$dw_i" -lt 120 ] && [ "$dw_same" -lt 4 ]; do
+		dw_now=$(awk '/^write_bytes/ { print $2 }' "/proc/$mnt_pid/io" 2>/dev/null)
+		if [ "$dw_now" = "$dw_last" ]; then dw_same=$((dw_same + 1)); else dw_same=0; fi
+		dw_last=$dw_now
+		dw_i=$((dw_i + 1))
+		sleep 0.5
+	done
+	echo "$dw_last"
+}
+# Records workload $1: bytes the daemon wrote since $2 (daemon_written) per user byte ($3).
+record_wamp() {
+	[ -n "$2" ] || return 0
+	rw_now=$(daemon_written)
+	record "$1" "$(awk -v a="$rw_now" -v b="$2" -v u="$3" 'BEGIN { printf "%.3f", (a - b) / u }')" '×'
+}
+
 run_data() {
 	# Sequential write of DATA MiB, fsync'd at the end (what is not on
 	# the disk is not written yet), wall time from open to fsync.
+	w0=$(daemon_written)
 	t0=$(now)
 	if fio_job --name=seqwrite --filename=fio.dat --rw=write --bs=1M --size="${data_mb}M" \
 		--end_fsync=1; then
 		record data-seqwrite "$(fio_rate 47 "$(elapsed "$t0")")" MiB/s
+		record_wamp data-seqwrite-wamp "$w0" "$((data_mb * 1048576))"
 	else
 		failed "fio seqwrite: $(head -c 300 "$work/fio.err")"
 		return
@@ -341,10 +370,12 @@ run_data() {
 	else
 		failed "fio seqread: $(head -c 300 "$work/fio.err")"
 	fi
+	w0=$(daemon_written)
 	t0=$(now)
 	if fio_job --name=randwrite --filename=fio.dat --rw=randwrite --bs=4k \
 		--size="${data_mb}M" --time_based --runtime="$fio_time" --end_fsync=1; then
 		record data-randwrite "$(fio_rate 47 "$(elapsed "$t0")")" MiB/s
+		record_wamp data-randwrite-wamp "$w0" "$(($(fio_field 47) * 1024))"
 	else
 		failed "fio randwrite: $(head -c 300 "$work/fio.err")"
 	fi
