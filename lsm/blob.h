@@ -78,10 +78,11 @@ int lsm_blob_read_encoded(lsm_blob_files *bf, lsm_slice enc, lsm_buf *out);
 /*
  * lsm_blob_read into dst (room for ref->len bytes): with the env's preadv
  * one call scatters the value's pieces straight to dst and the fragment
- * headers aside, so no byte is moved after the read. On an error dst may
- * hold any bytes.
+ * headers aside, so no byte is moved after the read. check 0 skips the
+ * value's checksum (the caller checks the bytes; the fallback path without
+ * preadv checks anyway). On an error dst may hold any bytes.
  */
-int lsm_blob_read_into(lsm_blob_files *bf, const lsm_blob_ref *ref, void *dst);
+int lsm_blob_read_into(lsm_blob_files *bf, const lsm_blob_ref *ref, void *dst, int check);
 
 /*
  * Read-ahead for a reader walking separated values in order (iterators):

@@ -220,7 +220,8 @@ int lsm_get_into(lsm_db *db, const lsm_read_options *ropts, const void *key, siz
 			*vlen = (size_t)ref.len;
 			rc = -ERANGE;
 		} else if (!rc) {
-			rc = lsm_blob_read_into(db->blob_files, &ref, buf);
+			rc = lsm_blob_read_into(db->blob_files, &ref, buf,
+						!(ropts && ropts->caller_checks_values));
 			if (!rc)
 				*vlen = (size_t)ref.len;
 		}

@@ -112,6 +112,13 @@ typedef struct lsm_write_options {
 typedef struct lsm_read_options {
 	const lsm_snapshot *snapshot; /* NULL: read the latest state */
 	int verify_checksums;	      /* always on for blocks; kept for API symmetry */
+	/*
+	 * 1: lsm_get_into does not check a separated value against the
+	 * checksum in its reference, because the caller checks the bytes
+	 * itself (lsmfs compares each chunk with its SHA-256). A damaged
+	 * value is then the caller's to catch. Default 0: checked.
+	 */
+	int caller_checks_values;
 	int fill_cache;		      /* 0: do not insert blocks read into the cache (scans) */
 } lsm_read_options;
 
