@@ -1,9 +1,10 @@
 #!/bin/sh
 # fsx on lsmfs: random reads, writes, truncates, fallocates, hole punches,
-# mmap reads and writes, reopens and fsyncs on one file, each checked
-# against the tester's copy; once with mmap, once without. The same two
-# runs (same seeds) go on the host's own filesystem at the same time: a
-# failure on both is the tester's, a failure on lsmfs alone is lsmfs's.
+# zero ranges, mmap reads and writes, reopens and fsyncs on one file, each
+# checked against the tester's copy; once with mmap, once without. The
+# same two runs (same seeds) go on the host's own filesystem at the same
+# time: a failure on both is the tester's, a failure on lsmfs alone is
+# lsmfs's.
 #
 # FSX_OPS (default 20000) sets the operations of each run; make stress sets
 # 1000000. LSMFS_CAMPAIGN_SEED replays a run.
@@ -27,6 +28,16 @@ case "$FSX_FAILED" in
 *host*) fail "fsx failed on the host's filesystem too ($FSX_FAILED): suspect the tester" ;;
 ?*) fail "fsx failed on lsmfs only ($FSX_FAILED): an lsmfs bug" ;;
 esac
+
+step "on lsmfs every fallocate mode ran: none was turned off as unsupported"
+for name in lsmfs_mmap lsmfs_plain; do
+	if grep "not supported here" "$T/$name.out"; then
+		fail "fsx run $name turned an operation off"
+	fi
+	for op in falloc punch zero; do
+		grep -Eq " $op [1-9][0-9]*( |\$)" "$T/$name.out" || fail "fsx run $name made no $op"
+	done
+done
 
 step "after a remount both files hold what fsx last saw"
 remount_fs
