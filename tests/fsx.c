@@ -36,6 +36,12 @@
  *	-R, -W      no mmap reads, no mmap writes
  *	-F          no fallocate (neither falloc nor punch nor zero)
  *	-Z          no zero range (falloc and punch still run)
+ *	-s          small writes: 7 of 8 writes (not mapwrites) are 1..8192
+ *	            bytes at an offset aligned to nothing (not even 512): the
+ *	            read-modify-write of a partial page and chunk; with a file
+ *	            (-l) larger than the filesystem's caches, those reads go to
+ *	            its disk. So that the file stays that large, 7 of 8
+ *	            truncates move its size by at most maxop.
  *	-t trace    write every operation to trace, one per line, as it starts
  *	-r trace    replay the operations of a trace instead of random ones (-N
  *	            stops early: bisecting a failure)
@@ -117,6 +123,7 @@ struct fsx {
 	long page;
 	FILE *trace;
 	const char *trace_path, *replay_path, *expect_path;
+	int small; /* -s */
 	int debug, quiet;
 };
 
@@ -275,12 +282,30 @@ static void check_bytes(const uint8_t *got, uint64_t off, uint64_t len, const ch
 
 /* ---- the model ---- */
 
+/*
+ * Marks [from, to) as set by seq. By doubling copies: a truncate of a file
+ * of many megabytes (-s -l) would spend most of the run in a byte loop.
+ */
+static void set_who(uint64_t from, uint64_t to, uint64_t seq)
+{
+	uint64_t n = to - from, done = 1;
+
+	if (from >= to)
+		return;
+	X.who[from] = (uint32_t)seq;
+	while (done < n) {
+		uint64_t k = min64(done, n - done);
+
+		memcpy(X.who + from + done, X.who + from, k * sizeof(*X.who));
+		done += k;
+	}
+}
+
 static void model_write(const struct op *o)
 {
-	for (uint64_t i = 0; i < o->len; i++) {
+	for (uint64_t i = 0; i < o->len; i++)
 		X.good[o->off + i] = o->arg ? 0 : pattern(o->seq, o->off + i);
-		X.who[o->off + i] = (uint32_t)o->seq;
-	}
+	set_who(o->off, o->off + o->len, o->seq);
 	if (o->off + o->len > X.size)
 		X.size = o->off + o->len;
 }
@@ -290,8 +315,7 @@ static void model_zero(const struct op *o, uint64_t from, uint64_t to)
 	if (from >= to)
 		return;
 	memset(X.good + from, 0, to - from);
-	for (uint64_t i = from; i < to; i++)
-		X.who[i] = (uint32_t)o->seq;
+	set_who(from, to, o->seq);
 }
 
 /* The new size: bytes cut off must read as zeros if the file grows again. */
@@ -598,6 +622,15 @@ static void pick_range(struct op *o)
 		o->len &= ~(uint64_t)4095;
 }
 
+/* -s: 1..8192 bytes at an offset that no sector, page or chunk boundary starts. */
+static void pick_small(struct op *o)
+{
+	o->len = 1 + below(min64(min64(8192, X.maxop), X.maxlen));
+	o->off = below(X.maxlen - o->len + 1);
+	if (o->off % 512 == 0 && o->off + o->len < X.maxlen)
+		o->off++;
+}
+
 static void choose(struct op *o, uint64_t seq)
 {
 	memset(o, 0, sizeof(*o));
@@ -617,7 +650,10 @@ static void choose(struct op *o, uint64_t seq)
 		break;
 	case OP_WRITE:
 	case OP_MAPWRITE:
-		pick_range(o);
+		if (X.small && o->kind == OP_WRITE && below(8))
+			pick_small(o);
+		else
+			pick_range(o);
 		o->arg = below(10) == 0;
 		break;
 	case OP_FALLOC:
@@ -635,6 +671,12 @@ static void choose(struct op *o, uint64_t seq)
 		o->arg = FALLOC_FL_ZERO_RANGE | (below(2) ? FALLOC_FL_KEEP_SIZE : 0);
 		break;
 	case OP_TRUNCATE:
+		if (X.small && below(8)) {
+			/* -s: the file stays large, its size moves by up to maxop */
+			o->off = X.size - min64(X.size, X.maxop / 2) + below(X.maxop + 1);
+			o->off = min64(o->off, X.maxlen);
+			break;
+		}
 		/* down more often than up, else the file just sits at maxlen */
 		o->off = maybe_align(below(2) ? below(X.size + 1) : below(X.maxlen + 1));
 		break;
@@ -816,7 +858,7 @@ static void set_weight(const char *spec)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fsx [-S seed] [-N ops] [-l maxlen] [-o maxop] [-c n] [-w op=n]... "
-			"[-RWFZ] [-t trace | -r trace] [-E file] [-p n] [-dq] FILE\n");
+			"[-RWFZs] [-t trace | -r trace] [-E file] [-p n] [-dq] FILE\n");
 	exit(2);
 }
 
@@ -829,7 +871,7 @@ int main(int argc, char **argv)
 
 	X.maxlen = 256 * 1024;
 	X.maxop = 64 * 1024;
-	while ((c = getopt(argc, argv, "S:N:l:o:c:w:RWFZt:r:E:p:dq")) != -1) {
+	while ((c = getopt(argc, argv, "S:N:l:o:c:w:RWFZst:r:E:p:dq")) != -1) {
 		switch (c) {
 		case 'S':
 			X.seed = strtoull(optarg, NULL, 0);
@@ -860,6 +902,9 @@ int main(int argc, char **argv)
 			break;
 		case 'Z':
 			weights[OP_ZERO] = 0;
+			break;
+		case 's':
+			X.small = 1;
 			break;
 		case 't':
 			X.trace_path = optarg;
