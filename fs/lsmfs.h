@@ -188,7 +188,7 @@ ssize_t lsmfs_listxattr(lsmfs *fs, uint64_t ino, char *buf, size_t size);
 int lsmfs_removexattr(lsmfs *fs, uint64_t ino, const char *name);
 
 /*
- * The modes of ext4 but two:
+ * The modes of ext4 less COLLAPSE_RANGE and INSERT_RANGE:
  *   0                      allocate: extends the size, takes no space (holes
  *                          read as zeros)
  *   FALLOC_FL_KEEP_SIZE    nothing to do
