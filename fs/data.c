@@ -1,9 +1,10 @@
 /*
- * data.c — file contents: read, write, fallocate, SEEK_DATA / SEEK_HOLE,
- * copy_file_range. A write rewrites each chunk it touches (read-modify-write
- * when partial) and swaps the F key to the new digest; the chunk store
- * (chunk.c) and op_commit keep the shared chunks counted. Truncation is
- * chunk_truncate (chunk.c), which setattr and open (inode.c) call.
+ * data.c — file contents: read, write, fallocate (allocate, punch hole, zero
+ * range), SEEK_DATA / SEEK_HOLE, copy_file_range. A write rewrites each
+ * chunk it touches (read-modify-write when partial) and swaps the F key to
+ * the new digest; the chunk store (chunk.c) and op_commit keep the shared
+ * chunks counted. Truncation is chunk_truncate (chunk.c), which setattr and
+ * open (inode.c) call.
  */
 #include "fs_impl.h"
 #include "workpool.h"
@@ -302,6 +303,26 @@ static int punch_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, ui
 	return rc;
 }
 
+/*
+ * The modes taken: those ext4 takes, less COLLAPSE_RANGE and INSERT_RANGE
+ * (which move every byte after the range), refused with EOPNOTSUPP. Over
+ * a mount the kernel's FUSE client refuses those two itself; the core
+ * answers the same for callers without it.
+ */
+static int falloc_mode_ok(int mode)
+{
+	switch (mode) {
+	case 0:
+	case FALLOC_FL_KEEP_SIZE:
+	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
+	case FALLOC_FL_ZERO_RANGE:
+	case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE:
+		return 1;
+	default:
+		return 0; /* also PUNCH_HOLE without KEEP_SIZE, as the VFS refuses it */
+	}
+}
+
 int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 {
 	struct lsmfs_inode *ip;
@@ -313,9 +334,8 @@ int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 	memset(&op, 0, sizeof(op));
 	if (off < 0 || len <= 0)
 		return -EINVAL;
-	if (mode != 0 && mode != FALLOC_FL_KEEP_SIZE &&
-	    mode != (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
-		return -EOPNOTSUPP; /* zero/collapse/insert range; punch without KEEP_SIZE */
+	if (!falloc_mode_ok(mode))
+		return -EOPNOTSUPP;
 	if ((uint64_t)len > (uint64_t)LSMFS_MAX_FILESIZE - (uint64_t)off)
 		return -EFBIG;
 	end = (uint64_t)off + (uint64_t)len;
@@ -331,8 +351,11 @@ int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		goto out;
 	}
 	na = ip->a;
-	/* Allocating takes no space here, but a caller asking for space learns it is not there. */
-	if (!(mode & FALLOC_FL_PUNCH_HOLE)) {
+	/*
+	 * Allocating takes no space here, but a caller asking for space learns
+	 * it is not there. Punch and zero range store no zeros: never refused.
+	 */
+	if (!(mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))) {
 		rc = space_need(fs, (uint64_t)len, 0);
 		if (rc)
 			goto out;
@@ -348,10 +371,20 @@ int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 	rc = op_begin(fs, &op);
 	if (rc)
 		goto out;
+	/*
+	 * Punch and zero range do the same to the bytes: the whole chunks go
+	 * (holes), the partial ones are rewritten with the range zeroed. No
+	 * chunk is stored past the end of file, so there is nothing to zero
+	 * there.
+	 */
 	if (mode != 0 && (uint64_t)off < na.size)
 		rc = punch_locked(&op, ino, &na, (uint64_t)off, end < na.size ? end : na.size);
 	if (rc)
 		goto out;
+	/* Without KEEP_SIZE a zero range grows the file as mode 0 does: with a hole. */
+	if (mode == FALLOC_FL_ZERO_RANGE && end > na.size)
+		na.size = end;
+	/* Both times change, as on ext4, even where no byte or size did (past EOF). */
 	na.mtime = na.ctime = lsmfs_now();
 	rc = op_put_inode(&op, ino, &na);
 	if (!rc)

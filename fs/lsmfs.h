@@ -187,8 +187,22 @@ ssize_t lsmfs_getxattr(lsmfs *fs, uint64_t ino, const char *name, void *buf, siz
 ssize_t lsmfs_listxattr(lsmfs *fs, uint64_t ino, char *buf, size_t size);
 int lsmfs_removexattr(lsmfs *fs, uint64_t ino, const char *name);
 
-/* mode 0 (allocate: extends size, takes no space — holes read as zeros),
- * FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE. */
+/*
+ * The modes of ext4 less COLLAPSE_RANGE and INSERT_RANGE:
+ *   0                      allocate: extends the size, takes no space (holes
+ *                          read as zeros)
+ *   FALLOC_FL_KEEP_SIZE    nothing to do
+ *   FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE
+ *                          the range reads as zeros: whole chunks become
+ *                          holes, partial ones are rewritten
+ *   FALLOC_FL_ZERO_RANGE   the same, and past the end of file the size grows
+ *                          to off + len (a hole)
+ *   FALLOC_FL_ZERO_RANGE|FALLOC_FL_KEEP_SIZE
+ *                          the same, the size never changes
+ * Punch and zero range change mtime and ctime and are never refused for
+ * space (space.h). FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE and any
+ * other mode: -EOPNOTSUPP. One batch per call.
+ */
 int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len);
 /* SEEK_DATA / SEEK_HOLE at chunk granularity; -ENXIO past the end. */
 off_t lsmfs_lseek(lsmfs *fs, uint64_t ino, off_t off, int whence);

@@ -17,7 +17,9 @@
  *                             allocates nothing (holes), so it only tells
  *                             the caller the space is not there now
  * Never refused: unlink, rmdir, rename, truncate (up: takes no space; down:
- * frees), punch hole, removexattr, chmod/chown/utimes, fsync, release.
+ * frees), punch hole and zero range (no zero byte is stored: like a punch,
+ * and growing the file as truncate does), removexattr, chmod/chown/utimes,
+ * fsync, release.
  *
  * Free space is the data dir filesystem's f_bavail * f_frsize (through the
  * engine env's free_space, so the fault env's limit is seen by tests). It

@@ -1,9 +1,10 @@
 /*
  * check_fscore_data.c — the fs core's file data without a mount:
  * deduplicated chunks and their reference counts, holes, sparse files past
- * 4 GiB, fallocate, punch and seek, copy_file_range sharing chunks, damaged
- * chunks and tables failing reads but not the mount, read-only mounts, and
- * the space reserve that refuses new data but never freeing.
+ * 4 GiB, fallocate, punch, zero range and seek, copy_file_range sharing
+ * chunks, damaged chunks and tables failing reads but not the mount,
+ * read-only mounts, and the space reserve that refuses new data but never
+ * freeing.
  */
 #include "check_fscore.h"
 
@@ -181,7 +182,12 @@ START_TEST(test_fallocate_punch_and_seek)
 	memset(data, 'd', sizeof(data));
 	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, data, sizeof(data), 0), sizeof(data));
 	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE, 0, 10), -EOPNOTSUPP);
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE, 0, 10), -EOPNOTSUPP);
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_COLLAPSE_RANGE, 0, cs), -EOPNOTSUPP);
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_INSERT_RANGE, 0, cs), -EOPNOTSUPP);
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE | FALLOC_FL_PUNCH_HOLE, 0, 10),
+			 -EOPNOTSUPP);
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE, 0, 0), -EINVAL);
+	ck_assert_int_eq(lsmfs_fallocate(fs, ROOT, FALLOC_FL_ZERO_RANGE, 0, 10), -EISDIR);
 	ck_assert_int_eq(lsmfs_fallocate(fs, f, 0, 0, 0), -EINVAL);
 	ck_assert_int_eq(lsmfs_fallocate(fs, ROOT, 0, 0, 10), -EISDIR);
 	/* punch [cs + 100, 4 cs): chunk 1 keeps 100 bytes, chunks 2 and 3 go */
@@ -221,6 +227,217 @@ START_TEST(test_fallocate_punch_and_seek)
 	ck_assert_int_eq(st.st_size, 9 * cs);
 	lsmfs_unmount(fs);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/*
+ * Zero range against a model: a file and a buffer of what it must hold.
+ * After each step the size, the bytes and the blocks are compared: lsmfs
+ * stores no zero bytes, so the file takes exactly its chunks that hold a
+ * byte other than zero.
+ */
+#define ZCS  4096u
+#define ZCAP (32 * ZCS)
+
+struct zmodel {
+	lsmfs *fs;
+	uint64_t ino;
+	uint8_t buf[ZCAP]; /* zeros past size */
+	uint64_t size;
+};
+
+static void zm_check(struct zmodel *m)
+{
+	struct stat st;
+	uint64_t chunks = 0;
+	uint8_t *got;
+	size_t n;
+
+	ck_assert_int_eq(lsmfs_getattr(m->fs, m->ino, &st), 0);
+	ck_assert_uint_eq((uint64_t)st.st_size, m->size);
+	got = tf_slurp(m->fs, m->ino, &n);
+	ck_assert_uint_eq(n, m->size);
+	if (memcmp(got, m->buf, n) != 0) {
+		size_t i = 0;
+
+		while (got[i] == m->buf[i])
+			i++;
+		ck_abort_msg("byte %zu: %u, expected %u", i, got[i], m->buf[i]);
+	}
+	free(got);
+	for (uint64_t c = 0; c * ZCS < m->size; c++)
+		for (uint64_t i = c * ZCS; i < (c + 1) * ZCS && i < m->size; i++)
+			if (m->buf[i]) {
+				chunks++;
+				break;
+			}
+	ck_assert_uint_eq((uint64_t)st.st_blocks, chunks * ZCS / 512);
+}
+
+static void zm_write(struct zmodel *m, const uint8_t *src, uint64_t off, uint64_t n)
+{
+	ck_assert_uint_le(off + n, ZCAP);
+	ck_assert_int_eq(lsmfs_write(m->fs, &tf_root, m->ino, src, n, (off_t)off), (ssize_t)n);
+	memcpy(m->buf + off, src, n);
+	if (off + n > m->size)
+		m->size = off + n;
+}
+
+/* ZERO_RANGE (with KEEP_SIZE when keep) on the file and the model, then compared. */
+static void zm_zero(struct zmodel *m, int keep, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+	int mode = FALLOC_FL_ZERO_RANGE | (keep ? FALLOC_FL_KEEP_SIZE : 0);
+
+	ck_assert_int_eq(lsmfs_fallocate(m->fs, m->ino, mode, (off_t)off, (off_t)len), 0);
+	if (off < m->size)
+		memset(m->buf + off, 0, (end < m->size ? end : m->size) - off);
+	if (!keep && end > m->size) {
+		ck_assert_uint_le(end, ZCAP);
+		m->size = end;
+	}
+	zm_check(m);
+}
+
+/* The times a call leaves: mtime is set far back first, so any change shows. */
+static void zm_age(struct zmodel *m)
+{
+	struct stat in, st;
+
+	memset(&in, 0, sizeof(in));
+	in.st_mtim.tv_sec = 1000;
+	ck_assert_int_eq(lsmfs_setattr(m->fs, &tf_root, m->ino, &in, LSMFS_SET_MTIME, &st), 0);
+}
+
+static void zm_assert_touched(struct zmodel *m)
+{
+	struct stat st;
+
+	ck_assert_int_eq(lsmfs_getattr(m->fs, m->ino, &st), 0);
+	ck_assert_int_gt(st.st_mtim.tv_sec, 1000000000);
+	ck_assert_int_eq(st.st_ctim.tv_sec, st.st_mtim.tv_sec);
+}
+
+START_TEST(test_zero_range)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, ZCS);
+	static struct zmodel m;
+	static uint8_t data[ZCAP];
+	struct stat in, st;
+	tu_rng r;
+
+	tu_rng_init(&r, tu_seed());
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(1 + tu_below(&r, 255)); /* no zero byte: every chunk stored */
+	memset(&m, 0, sizeof(m));
+	m.fs = fs;
+	m.ino = tf_file(fs, ROOT, "f", NULL, 0);
+	zm_write(&m, data, 0, 8 * ZCS + 123);
+
+	/* inside one chunk: it is rewritten, still stored */
+	zm_zero(&m, 0, ZCS + 100, 200);
+	zm_zero(&m, 1, 2 * ZCS + 1, ZCS - 2);
+	/* across chunk boundaries: chunks 4 and 5 become holes, 3 and 6 keep their ends */
+	zm_zero(&m, 0, 4 * ZCS - 10, 2 * ZCS + 20);
+	ck_assert_int_eq(lsmfs_lseek(fs, m.ino, 0, SEEK_HOLE), 4 * ZCS);
+	ck_assert_int_eq(lsmfs_lseek(fs, m.ino, 4 * ZCS, SEEK_DATA), 6 * ZCS);
+	/* the end of a chunk and the start of the next, no whole chunk between */
+	zm_zero(&m, 1, 7 * ZCS - 5, 10);
+	/* over holes: nothing to zero there, the data around them still goes */
+	zm_zero(&m, 0, 4 * ZCS + 7, ZCS);
+	zm_zero(&m, 1, 3 * ZCS + 50, 3 * ZCS);
+	/* a whole chunk exactly */
+	zm_zero(&m, 0, 0, ZCS);
+	ck_assert_int_eq(lsmfs_lseek(fs, m.ino, 0, SEEK_DATA), ZCS);
+
+	/* past EOF with KEEP_SIZE: the tail goes, the size stays, the times change */
+	zm_age(&m);
+	zm_zero(&m, 1, m.size - 50, 3 * ZCS);
+	zm_assert_touched(&m);
+	/* wholly past EOF with KEEP_SIZE: nothing but the times */
+	zm_age(&m);
+	zm_zero(&m, 1, m.size + 5 * ZCS, 10 * ZCS);
+	zm_assert_touched(&m);
+	/* past EOF without it: the size grows to off + len, a hole */
+	zm_write(&m, data, m.size, 2 * ZCS);
+	zm_zero(&m, 0, m.size - 70, ZCS);
+	zm_age(&m);
+	zm_zero(&m, 0, m.size + 3 * ZCS + 1, 99);
+	zm_assert_touched(&m);
+	/* cut back into the zeroed range, then grown by one again */
+	memset(&in, 0, sizeof(in));
+	in.st_size = (off_t)(m.size - 10);
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, m.ino, &in, LSMFS_SET_SIZE, &st), 0);
+	m.size -= 10;
+	zm_zero(&m, 0, m.size - 5, 15);
+
+	/* random writes and zero ranges, each step compared */
+	for (int i = 0; i < 300; i++) {
+		uint64_t off = tu_below(&r, ZCAP - 1), len = 1 + tu_below(&r, ZCAP - off);
+
+		if (tu_below(&r, 4) == 0)
+			off -= off % ZCS;
+		if (tu_below(&r, 4) == 0 && len > ZCS)
+			len -= len % ZCS;
+		if (tu_below(&r, 3) == 0)
+			zm_write(&m, data + tu_below(&r, ZCS), off, len < 3 * ZCS ? len : 3 * ZCS);
+		else
+			zm_zero(&m, (int)tu_below(&r, 2), off, len);
+	}
+	fs = tf_remount(fs, dir);
+	m.fs = fs;
+	zm_check(&m);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/* A zero range over chunks another file shares drops this file's references only. */
+START_TEST(test_zero_range_keeps_shared_chunks)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, ZCS);
+	static struct zmodel m;
+	static uint8_t data[8 * ZCS];
+	uint64_t g, h;
+	uint8_t *got;
+	size_t n;
+	tu_rng r;
+
+	tu_rng_init(&r, tu_seed());
+	tu_fill(&r, data, sizeof(data));
+	memset(&m, 0, sizeof(m));
+	m.fs = fs;
+	m.ino = tf_file(fs, ROOT, "f", NULL, 0);
+	zm_write(&m, data, 0, sizeof(data));
+	/* g shares f's chunks by reference, h holds the same bytes (deduplicated) */
+	g = tf_file(fs, ROOT, "g", NULL, 0);
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, m.ino, 0, g, 0, sizeof(data)),
+			 (ssize_t)sizeof(data));
+	h = tf_file(fs, ROOT, "h", data, sizeof(data));
+	zm_zero(&m, 0, ZCS / 2, 3 * ZCS);
+	zm_zero(&m, 1, 5 * ZCS, 10 * ZCS);
+	zm_zero(&m, 0, 7 * ZCS - 1, 2 * ZCS);
+	for (int i = 0; i < 2; i++) {
+		got = tf_slurp(fs, i ? h : g, &n);
+		ck_assert_uint_eq(n, sizeof(data));
+		ck_assert_int_eq(memcmp(got, data, n), 0);
+		free(got);
+	}
+	/* and once f is gone, g and h still read their bytes */
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "f"), 0);
+	fs = tf_remount(fs, dir);
+	got = tf_slurp(fs, g, &n);
+	ck_assert_uint_eq(n, sizeof(data));
+	ck_assert_int_eq(memcmp(got, data, n), 0);
+	free(got);
+	lsmfs_unmount(fs);
+	/* 8 distinct chunks of g and h, and f's rewritten partial ones gone with it */
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 8);
 	ck_assert_int_eq(tf_check(dir), 0);
 	tu_rmtree(dir);
 }
@@ -486,6 +703,12 @@ START_TEST(test_reserve_refuses_adding_data_never_freeing)
 	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, a, &in, LSMFS_SET_MODE, &st), 0);
 	ck_assert_int_eq(lsmfs_fallocate(fs, a, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 5),
 			 0);
+	/* zero range stores no zeros: inside the file, past its end, growing it */
+	ck_assert_int_eq(
+		lsmfs_fallocate(fs, a, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 2, 1 << 20), 0);
+	ck_assert_int_eq(lsmfs_fallocate(fs, a, FALLOC_FL_ZERO_RANGE, 3, 1 << 20), 0);
+	ck_assert_int_eq(lsmfs_getattr(fs, a, &st), 0);
+	ck_assert_int_eq(st.st_size, 3 + (1 << 20));
 	ck_assert_int_eq(lsmfs_removexattr(fs, a, "user.x"), 0);
 	ck_assert_int_eq(lsmfs_rename(fs, ROOT, "a", d, "a", 0), 0);
 	ck_assert_int_eq(lsmfs_fsync(fs, a, 0), 0);
@@ -558,6 +781,8 @@ int main(void)
 	tcase_add_test(tc, test_holes_read_as_zeros_and_take_no_blocks);
 	tcase_add_test(tc, test_sparse_file_past_4gib);
 	tcase_add_test(tc, test_fallocate_punch_and_seek);
+	tcase_add_test(tc, test_zero_range);
+	tcase_add_test(tc, test_zero_range_keeps_shared_chunks);
 	tcase_add_test(tc, test_copy_file_range_shares_aligned_chunks);
 	tcase_add_test(tc, test_corrupt_chunk_reads_eio_other_files_fine);
 	tcase_add_test(tc, test_engine_corruption_fails_the_read_not_the_mount);

@@ -215,9 +215,13 @@ static void op_truncate(struct run *t)
 	ck_assert_int_eq(out.st_size, in.st_size);
 }
 
+/* A punch, or a zero range with KEEP_SIZE or without (which may grow the file). */
 static void op_punch(struct run *t)
 {
-	int f = pick(t, FM_FILE);
+	static const int modes[] = {FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				    FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+				    FALLOC_FL_ZERO_RANGE};
+	int f = pick(t, FM_FILE), mode = modes[tu_below(&t->r, 3)];
 	uint64_t off = rand_off(t, 40 * CS), len = 1 + rand_off(t, 8 * CS);
 	fm_node *nd;
 
@@ -226,9 +230,9 @@ static void op_punch(struct run *t)
 	nd = &t->m.nodes[f];
 	if (off < nd->size)
 		memset(nd->data + off, 0, (off + len < nd->size ? off + len : nd->size) - off);
-	ck_assert_int_eq(lsmfs_fallocate(t->fs, nd->ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					 (off_t)off, (off_t)len),
-			 0);
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > nd->size)
+		fm_truncate(&t->m, f, off + len);
+	ck_assert_int_eq(lsmfs_fallocate(t->fs, nd->ino, mode, (off_t)off, (off_t)len), 0);
 }
 
 static void op_copy(struct run *t)

@@ -16,6 +16,8 @@
  *	truncate    ftruncate up or down
  *	falloc      fallocate mode 0 (extends the size) or FALLOC_FL_KEEP_SIZE
  *	punch       fallocate PUNCH_HOLE|KEEP_SIZE: the range reads as zeros
+ *	zero        fallocate ZERO_RANGE, with KEEP_SIZE or without: the range
+ *	            reads as zeros; without KEEP_SIZE the file grows to its end
  *	fsync       fsync or fdatasync
  *	invalidate  fdatasync, then POSIX_FADV_DONTNEED: the next reads come from
  *	            the filesystem, not from the page cache
@@ -32,7 +34,14 @@
  *	-c n        compare the whole file every n operations (default 1000, 0 = at the end only)
  *	-w op=n     weight of an operation in the mix (0 disables it); repeatable
  *	-R, -W      no mmap reads, no mmap writes
- *	-F          no fallocate (neither falloc nor punch)
+ *	-F          no fallocate (neither falloc nor punch nor zero)
+ *	-Z          no zero range (falloc and punch still run)
+ *	-s          small writes: 7 of 8 writes (not mapwrites) are 1..8192
+ *	            bytes at an offset aligned to nothing (not even 512): the
+ *	            read-modify-write of a partial page and chunk; with a file
+ *	            (-l) larger than the filesystem's caches, those reads go to
+ *	            its disk. So that the file stays that large, 7 of 8
+ *	            truncates move its size by at most maxop.
  *	-t trace    write every operation to trace, one per line, as it starts
  *	-r trace    replay the operations of a trace instead of random ones (-N
  *	            stops early: bisecting a failure)
@@ -74,6 +83,7 @@ enum {
 	OP_TRUNCATE,
 	OP_FALLOC,
 	OP_PUNCH,
+	OP_ZERO,
 	OP_FSYNC,
 	OP_INVAL,
 	OP_REOPEN,
@@ -81,18 +91,18 @@ enum {
 };
 
 static const char *const op_names[OP_COUNT] = {
-	"read",	  "write", "mapread", "mapwrite",   "truncate",
-	"falloc", "punch", "fsync",   "invalidate", "reopen",
+	"read",	 "write", "mapread", "mapwrite",   "truncate", "falloc",
+	"punch", "zero",  "fsync",   "invalidate", "reopen",
 };
 
 /* Reads and writes dominate, as in the classic fsx; the rest keep coming. */
-static int weights[OP_COUNT] = {24, 24, 10, 10, 7, 5, 6, 4, 6, 4};
+static int weights[OP_COUNT] = {24, 24, 10, 10, 7, 5, 6, 5, 4, 6, 4};
 
 struct op {
 	uint64_t seq; /* 1, 2, ...: also what the written pattern is made of */
 	int kind;
 	uint64_t off, len; /* truncate: off is the new size, len 0 */
-	int arg;	   /* write, mapwrite: 1 = zeros; falloc: mode; fsync: datasync */
+	int arg;	   /* write, mapwrite: 1 = zeros; falloc, zero: mode; fsync: datasync */
 };
 
 #define HISTORY 32
@@ -113,6 +123,7 @@ struct fsx {
 	long page;
 	FILE *trace;
 	const char *trace_path, *replay_path, *expect_path;
+	int small; /* -s */
 	int debug, quiet;
 };
 
@@ -185,6 +196,7 @@ static void describe(char *out, size_t cap, const struct op *o)
 			 ")%s",
 			 name, o->off, o->off + o->len, o->off, o->len,
 			 o->kind == OP_FALLOC ? (o->arg ? " keep-size" : " mode 0")
+			 : o->kind == OP_ZERO ? (o->arg & FALLOC_FL_KEEP_SIZE ? " keep-size" : "")
 			 : (o->kind == OP_WRITE || o->kind == OP_MAPWRITE) && o->arg ? " zeros"
 										     : "");
 		break;
@@ -270,12 +282,30 @@ static void check_bytes(const uint8_t *got, uint64_t off, uint64_t len, const ch
 
 /* ---- the model ---- */
 
+/*
+ * Marks [from, to) as set by seq. By doubling copies: a truncate of a file
+ * of many megabytes (-s -l) would spend most of the run in a byte loop.
+ */
+static void set_who(uint64_t from, uint64_t to, uint64_t seq)
+{
+	uint64_t n = to - from, done = 1;
+
+	if (from >= to)
+		return;
+	X.who[from] = (uint32_t)seq;
+	while (done < n) {
+		uint64_t k = min64(done, n - done);
+
+		memcpy(X.who + from + done, X.who + from, k * sizeof(*X.who));
+		done += k;
+	}
+}
+
 static void model_write(const struct op *o)
 {
-	for (uint64_t i = 0; i < o->len; i++) {
+	for (uint64_t i = 0; i < o->len; i++)
 		X.good[o->off + i] = o->arg ? 0 : pattern(o->seq, o->off + i);
-		X.who[o->off + i] = (uint32_t)o->seq;
-	}
+	set_who(o->off, o->off + o->len, o->seq);
 	if (o->off + o->len > X.size)
 		X.size = o->off + o->len;
 }
@@ -285,8 +315,7 @@ static void model_zero(const struct op *o, uint64_t from, uint64_t to)
 	if (from >= to)
 		return;
 	memset(X.good + from, 0, to - from);
-	for (uint64_t i = from; i < to; i++)
-		X.who[i] = (uint32_t)o->seq;
+	set_who(from, to, o->seq);
 }
 
 /* The new size: bytes cut off must read as zeros if the file grows again. */
@@ -438,9 +467,18 @@ static void op_mapwrite(const struct op *o)
 	model_write(o);
 }
 
-static void disable_falloc(const char *why)
+/*
+ * A filesystem may have fallocate but not ZERO_RANGE (tmpfs): a refused
+ * zero range turns off only itself. The message is what a campaign looks
+ * for to tell that an operation never ran.
+ */
+static void disable_falloc(int mode, const char *why)
 {
-	if (weights[OP_FALLOC] || weights[OP_PUNCH]) {
+	if (mode & FALLOC_FL_ZERO_RANGE) {
+		if (weights[OP_ZERO] && !X.quiet)
+			printf("fsx: zero range not supported here (%s): zero off\n", why);
+		weights[OP_ZERO] = 0;
+	} else if (weights[OP_FALLOC] || weights[OP_PUNCH]) {
 		if (!X.quiet)
 			printf("fsx: fallocate not supported here (%s): falloc and punch off\n",
 			       why);
@@ -454,7 +492,7 @@ static int falloc(int mode, uint64_t off, uint64_t len)
 	if (fallocate(X.fd, mode, (off_t)off, (off_t)len) == 0)
 		return 0;
 	if (errno == EOPNOTSUPP || errno == ENOSYS) {
-		disable_falloc(strerror(errno));
+		disable_falloc(mode, strerror(errno));
 		return 1;
 	}
 	fail_errno("fallocate");
@@ -474,6 +512,16 @@ static void op_punch(const struct op *o)
 		return;
 	if (o->off < X.size)
 		model_zero(o, o->off, min64(o->off + o->len, X.size));
+}
+
+static void op_zero(const struct op *o)
+{
+	if (falloc(o->arg, o->off, o->len))
+		return;
+	if (o->off < X.size)
+		model_zero(o, o->off, min64(o->off + o->len, X.size));
+	if (!(o->arg & FALLOC_FL_KEEP_SIZE) && o->off + o->len > X.size)
+		model_resize(o, o->off + o->len);
 }
 
 static void op_truncate(const struct op *o)
@@ -574,6 +622,15 @@ static void pick_range(struct op *o)
 		o->len &= ~(uint64_t)4095;
 }
 
+/* -s: 1..8192 bytes at an offset that no sector, page or chunk boundary starts. */
+static void pick_small(struct op *o)
+{
+	o->len = 1 + below(min64(min64(8192, X.maxop), X.maxlen));
+	o->off = below(X.maxlen - o->len + 1);
+	if (o->off % 512 == 0 && o->off + o->len < X.maxlen)
+		o->off++;
+}
+
 static void choose(struct op *o, uint64_t seq)
 {
 	memset(o, 0, sizeof(*o));
@@ -593,7 +650,10 @@ static void choose(struct op *o, uint64_t seq)
 		break;
 	case OP_WRITE:
 	case OP_MAPWRITE:
-		pick_range(o);
+		if (X.small && o->kind == OP_WRITE && below(8))
+			pick_small(o);
+		else
+			pick_range(o);
 		o->arg = below(10) == 0;
 		break;
 	case OP_FALLOC:
@@ -604,7 +664,19 @@ static void choose(struct op *o, uint64_t seq)
 		o->off = maybe_align(below(X.size + X.size / 8 + 1));
 		o->len = 1 + below(X.maxop);
 		break;
+	case OP_ZERO:
+		/* mostly where there is data to zero, sometimes past the end; never past maxlen */
+		o->off = maybe_align(below(min64(X.size + X.size / 8 + 1, X.maxlen)));
+		o->len = 1 + below(min64(X.maxop, X.maxlen - o->off));
+		o->arg = FALLOC_FL_ZERO_RANGE | (below(2) ? FALLOC_FL_KEEP_SIZE : 0);
+		break;
 	case OP_TRUNCATE:
+		if (X.small && below(8)) {
+			/* -s: the file stays large, its size moves by up to maxop */
+			o->off = X.size - min64(X.size, X.maxop / 2) + below(X.maxop + 1);
+			o->off = min64(o->off, X.maxlen);
+			break;
+		}
 		/* down more often than up, else the file just sits at maxlen */
 		o->off = maybe_align(below(2) ? below(X.size + 1) : below(X.maxlen + 1));
 		break;
@@ -655,6 +727,9 @@ static void run(const struct op *o)
 		break;
 	case OP_PUNCH:
 		op_punch(o);
+		break;
+	case OP_ZERO:
+		op_zero(o);
 		break;
 	case OP_FSYNC:
 		op_fsync(o);
@@ -710,6 +785,10 @@ static int op_fits(const struct op *o)
 	case OP_MAPWRITE:
 	case OP_FALLOC:
 		return o->len > 0 && o->len <= X.maxop && o->off + o->len <= X.maxlen;
+	case OP_ZERO:
+		return o->len > 0 && o->len <= X.maxop && o->off + o->len <= X.maxlen &&
+		       (o->arg == FALLOC_FL_ZERO_RANGE ||
+			o->arg == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE));
 	case OP_TRUNCATE:
 		return o->off <= X.maxlen;
 	default:
@@ -779,7 +858,7 @@ static void set_weight(const char *spec)
 static void usage(void)
 {
 	fprintf(stderr, "usage: fsx [-S seed] [-N ops] [-l maxlen] [-o maxop] [-c n] [-w op=n]... "
-			"[-RWF] [-t trace | -r trace] [-E file] [-p n] [-dq] FILE\n");
+			"[-RWFZs] [-t trace | -r trace] [-E file] [-p n] [-dq] FILE\n");
 	exit(2);
 }
 
@@ -792,7 +871,7 @@ int main(int argc, char **argv)
 
 	X.maxlen = 256 * 1024;
 	X.maxop = 64 * 1024;
-	while ((c = getopt(argc, argv, "S:N:l:o:c:w:RWFt:r:E:p:dq")) != -1) {
+	while ((c = getopt(argc, argv, "S:N:l:o:c:w:RWFZst:r:E:p:dq")) != -1) {
 		switch (c) {
 		case 'S':
 			X.seed = strtoull(optarg, NULL, 0);
@@ -819,7 +898,13 @@ int main(int argc, char **argv)
 			weights[OP_MAPWRITE] = 0;
 			break;
 		case 'F':
-			weights[OP_FALLOC] = weights[OP_PUNCH] = 0;
+			weights[OP_FALLOC] = weights[OP_PUNCH] = weights[OP_ZERO] = 0;
+			break;
+		case 'Z':
+			weights[OP_ZERO] = 0;
+			break;
+		case 's':
+			X.small = 1;
 			break;
 		case 't':
 			X.trace_path = optarg;

@@ -611,6 +611,11 @@ static void fsop_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	fsop_reply_rc(req, lsmfs_access(fsop_fs(req), &ctx, ino, mask));
 }
 
+/*
+ * The mode goes through as the kernel sent it: its FUSE client passes
+ * KEEP_SIZE, PUNCH_HOLE and ZERO_RANGE and refuses every other flag itself;
+ * lsmfs_fallocate judges the combinations.
+ */
 static void fsop_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			   struct fuse_file_info *fi)
 {

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Sparse files and sizes: truncate up and down, dd with seek, a 5 GiB
-# sparse file (size, du, bytes past 4 GiB), fallocate and hole punching,
-# SEEK_DATA/SEEK_HOLE, cp of a sparse file (copy_file_range and seeks).
+# sparse file (size, du, bytes past 4 GiB), fallocate, hole punching and
+# zero ranges (the same commands on the host's filesystem beside the data
+# dir for comparison), SEEK_DATA/SEEK_HOLE, cp of a sparse file
+# (copy_file_range and seeks).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/mounted/lib.sh"
 
 expect_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1' ($3)"; }
@@ -79,10 +81,57 @@ zeros_at ph $CHUNK $CHUNK || fail "punched range not zero"
 cmp -n $CHUNK "$T/ph" ph
 expect_eq "$("$FSPROBE" seek ph hole 0)" $CHUNK "the punched chunk is a hole"
 
+step "fallocate -z and -z -n zero ranges as on the host, growing the file or not"
+# The host directory sits on the filesystem that holds the data dir
+# (usually ext4); one without ZERO_RANGE (tmpfs) leaves lsmfs's own checks.
+mkdir "$T/host"
+: >"$T/host/probe"
+HOST_ZERO=0
+fallocate -z -l 1 "$T/host/probe" 2>/dev/null && HOST_ZERO=1
+[ "$HOST_ZERO" = 1 ] || echo "$(stat -f -c %T "$T") has no ZERO_RANGE: not compared"
+head -c $((4 * CHUNK + 1000)) /dev/urandom >"$T/zsrc"
+for d in "$MNT" "$T/host"; do
+	[ "$d" = "$MNT" ] || [ "$HOST_ZERO" = 1 ] || continue
+	cp "$T/zsrc" "$d/z1"
+	cp "$T/zsrc" "$d/z2"
+	touch -d @1000000000 "$d/z1" "$d/z2"
+	fallocate -z -o 100 -l 200 "$d/z1"                              # inside one chunk
+	fallocate -z -n -o $((CHUNK - 10)) -l $((2 * CHUNK + 20)) "$d/z1" # chunks 1 and 2 whole
+	fallocate -z -n -o $((4 * CHUNK + 900)) -l $((3 * CHUNK)) "$d/z1" # past EOF, same size
+	fallocate -z -o $((4 * CHUNK)) -l $((2 * CHUNK + 5)) "$d/z2"      # past EOF: grows
+	fallocate -z -o $((9 * CHUNK)) -l 10 "$d/z2"                      # beyond it: a hole between
+done
+expect_eq "$(size z1)" $((4 * CHUNK + 1000)) "-z -n keeps the size"
+expect_eq "$(size z2)" $((9 * CHUNK + 10)) "-z grows the file to the range's end"
+zeros_at z1 100 200 || fail "range inside a chunk not zero"
+zeros_at z1 $((CHUNK - 10)) $((2 * CHUNK + 20)) || fail "range across chunks not zero"
+zeros_at z1 $((4 * CHUNK + 900)) 100 || fail "range past EOF: the tail not zero"
+cmp -n 100 "$T/zsrc" z1
+# what lies between and after the ranges is untouched
+bytes "$T/zsrc" 300 $((CHUNK - 310)) >"$T/zmid"
+bytes z1 300 $((CHUNK - 310)) | cmp - "$T/zmid"
+bytes "$T/zsrc" $((3 * CHUNK + 10)) $((CHUNK + 890)) >"$T/zend"
+bytes z1 $((3 * CHUNK + 10)) $((CHUNK + 890)) | cmp - "$T/zend"
+cmp -n $((4 * CHUNK)) "$T/zsrc" z2
+zeros_at z2 $((4 * CHUNK)) $((5 * CHUNK + 10)) || fail "grown range not zero"
+expect_eq "$("$FSPROBE" seek z1 hole 0)" $CHUNK "the zeroed whole chunks are holes"
+expect_eq "$("$FSPROBE" seek z1 data $CHUNK)" $((3 * CHUNK)) "data after the holes"
+[ "$(kib z1)" -le $((3 * CHUNK / 1024)) ] || fail "zeroed chunks still take space: $(kib z1) KiB"
+for f in z1 z2; do
+	[ "$(stat -c %Y $f)" != 1000000000 ] || fail "fallocate -z left the mtime of $f"
+	[ "$HOST_ZERO" = 1 ] || continue
+	expect_eq "$(size $f)" "$(size "$T/host/$f")" "size of $f against the host"
+	cmp "$T/host/$f" $f
+done
+cp z1 "$T/z1"
+cp z2 "$T/z2"
+
 step "sizes and holes survive remount"
 cd /
 remount_fs
 cd "$MNT"
+cmp "$T/z1" z1
+cmp "$T/z2" z2
 expect_eq "$(size big)" 5368709120 "size"
 expect_eq "$(tail -c 3 big)" end "last bytes"
 zeros_at td 100 199900 || fail "truncated tail"
