@@ -145,8 +145,7 @@ static void put_inode(const char *dir, uint64_t ino, const struct lsmfs_attr *a)
 	struct fkey k;
 
 	key_ino(&k, KEY_INODE, ino);
-	inode_encode(v, a);
-	tf_raw_put(dir, k.b, k.len, v, sizeof(v));
+	tf_raw_put(dir, k.b, k.len, v, inode_encode(v, a));
 }
 
 static void dent_key(const char *dir, struct fkey *k, uint64_t parent, const char *name)
