@@ -46,8 +46,10 @@
  * decodes with stored_old set, and st_blocks stays chunks x chunk size, the
  * figure that build gave, so nothing changes for the file; such an inode is
  * written back in 88 bytes until its figure is known again: when its last
- * chunk goes (a truncate to 0, a rewrite) it holds exactly nothing. An
- * 88-byte inode without chunks decodes as stored 0, exact.
+ * chunk goes (a truncate to 0, a rewrite) it holds exactly nothing, and
+ * fsck -y fills the figure in from the F keys. For fsck such an inode is
+ * not a problem; only a stored field that is there and wrong is. An 88-byte
+ * inode without chunks decodes as stored 0, exact.
  *
  * Directory entries: nhash is a 54-bit SipHash-2-4 of the name keyed with
  * the volume uuid (so names cannot be chosen to collide without knowing it).

@@ -167,8 +167,13 @@ void fsck_count_raw(struct ck *st)
 
 		if (c)
 			c->raw++;
-		if (ci)
-			ci->rawf++;
+		if (!ci)
+			continue;
+		ci->rawf++;
+		if (f->bad || f->len > st->cs)
+			ci->fbad = 1;
+		else
+			ci->rawstored += stored_bytes(f->len);
 	}
 }
 
