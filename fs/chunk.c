@@ -127,14 +127,36 @@ int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t id
 	return 0;
 }
 
-/* Sets F (ino, idx) to ref (len 0: delete it) and accounts the references. */
-static int fref_replace(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
-			const struct fref *ref, const uint8_t *data, int *dchunks)
+void attr_chunks_add(struct lsmfs_attr *a, uint64_t n, uint64_t bytes)
+{
+	a->chunks += n;
+	if (!a->stored_old)
+		a->stored += bytes;
+}
+
+void attr_chunks_sub(struct lsmfs_attr *a, uint64_t n, uint64_t bytes)
+{
+	/* A count already wrong (fsck's to fix) stops at 0 rather than wrapping. */
+	a->chunks = a->chunks > n ? a->chunks - n : 0;
+	if (!a->stored_old)
+		a->stored = a->stored > bytes ? a->stored - bytes : 0;
+	if (a->chunks == 0) {
+		/* A file without chunks holds nothing: exact, also for an older build's inode. */
+		a->stored = 0;
+		a->stored_old = 0;
+	}
+}
+
+/*
+ * Sets F (ino, idx) to ref (len 0: delete it), accounts the references, and
+ * moves a's chunk count and stored bytes with it.
+ */
+static int fref_replace(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+			const struct fref *old, const struct fref *ref, const uint8_t *data)
 {
 	struct fkey k;
 	int rc = 0;
 
-	*dchunks = 0;
 	if (old->len == ref->len && (ref->len == 0 || memcmp(old->sha, ref->sha, SHA_LEN) == 0))
 		goto out; /* same bytes: nothing changes */
 	key_fchunk(&k, ino, idx);
@@ -152,7 +174,13 @@ static int fref_replace(struct fs_op *op, uint64_t ino, uint64_t idx, const stru
 		goto out;
 	if (old->len)
 		rc = op_ref(op, old->sha, -1, NULL, 0);
-	*dchunks = (ref->len != 0) - (old->len != 0);
+	if (rc)
+		goto out;
+	/* Out first: replacing an older build's only chunk makes its figure exact. */
+	if (old->len)
+		attr_chunks_sub(a, 1, stored_bytes(old->len));
+	if (ref->len)
+		attr_chunks_add(a, 1, stored_bytes(ref->len));
 out:
 	return rc;
 }
@@ -167,25 +195,25 @@ void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref)
 		chunk_sha(buf, len, ref->sha);
 }
 
-int chunk_store_hashed(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
-		       const uint8_t *buf, const struct fref *ref, int *dchunks)
+int chunk_store_hashed(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+		       const struct fref *old, const uint8_t *buf, const struct fref *ref)
 {
-	return fref_replace(op, ino, idx, old, ref, buf, dchunks);
+	return fref_replace(op, ino, a, idx, old, ref, buf);
 }
 
-int chunk_store(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
-		const uint8_t *buf, size_t len, int *dchunks)
+int chunk_store(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+		const struct fref *old, const uint8_t *buf, size_t len)
 {
 	struct fref ref;
 
 	chunk_hash(buf, len, &ref);
-	return fref_replace(op, ino, idx, old, &ref, buf, dchunks);
+	return fref_replace(op, ino, a, idx, old, &ref, buf);
 }
 
-int chunk_share(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
-		const struct fref *ref, int *dchunks)
+int chunk_share(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+		const struct fref *old, const struct fref *ref)
 {
-	return fref_replace(op, ino, idx, old, ref, NULL, dchunks);
+	return fref_replace(op, ino, a, idx, old, ref, NULL);
 }
 
 /* ---- ranges of a file's chunks ---- */
@@ -232,13 +260,10 @@ struct drop_ctx {
 static int drop_one(void *arg, uint64_t idx, const struct fref *ref)
 {
 	struct drop_ctx *d = arg;
-	int dchunks = 0, rc;
 
 	if (idx >= d->limit)
 		return 1;
-	rc = chunk_store(d->op, d->ino, idx, ref, NULL, 0, &dchunks);
-	d->a->chunks += (uint64_t)(int64_t)dchunks;
-	return rc;
+	return chunk_store(d->op, d->ino, d->a, idx, ref, NULL, 0);
 }
 
 int chunk_drop_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t from,
@@ -259,7 +284,7 @@ int chunk_zero_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint6
 	lsmfs *fs = op->fs;
 	struct fref old;
 	uint8_t *buf = op_alloc(op, fs->cs); /* op's: the new chunk's bytes until commit */
-	int dchunks = 0, rc;
+	int rc;
 
 	if (!buf)
 		return -ENOMEM;
@@ -267,9 +292,7 @@ int chunk_zero_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint6
 	if (rc || old.len <= s)
 		return rc; /* a hole, or nothing stored at or past s: already zeros */
 	memset(buf + s, 0, e - s);
-	rc = chunk_store(op, ino, idx, &old, buf, fs->cs, &dchunks);
-	a->chunks += (uint64_t)(int64_t)dchunks;
-	return rc;
+	return chunk_store(op, ino, a, idx, &old, buf, fs->cs);
 }
 
 int chunk_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t size)

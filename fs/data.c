@@ -198,14 +198,12 @@ static int write_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, co
 		/* No chunk is stored at or past the end of file: nothing to read there. */
 		int beyond = idx * cs >= a->size;
 		struct fref old = {.len = 0};
-		int dchunks = 0;
 
 		if (s == 0 && take == cs) {
 			if (!beyond)
 				rc = chunk_ref_get(fs, ino, idx, &old);
 			if (!rc)
-				rc = chunk_store_hashed(op, ino, idx, &old, src + done, whole++,
-							&dchunks);
+				rc = chunk_store_hashed(op, ino, a, idx, &old, src + done, whole++);
 		} else {
 			/* The merged chunk is op's until commit (op_ref borrows its bytes). */
 			uint8_t *tmp = op_alloc(op, cs);
@@ -220,12 +218,11 @@ static int write_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, co
 				rc = chunk_read(fs, ino, idx, tmp, &old);
 			if (!rc) {
 				memcpy(tmp + s, src + done, take);
-				rc = chunk_store(op, ino, idx, &old, tmp, cs, &dchunks);
+				rc = chunk_store(op, ino, a, idx, &old, tmp, cs);
 			}
 		}
 		if (rc)
 			break;
-		a->chunks += (uint64_t)(int64_t)dchunks;
 		done += take;
 	}
 	if (!rc && off + n > a->size)
@@ -515,12 +512,11 @@ static int copy_apply(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, stru
 
 	for (size_t i = 0; i < np && !rc; i++) {
 		struct fref old;
-		int dchunks = 0;
 
 		if (p[i].share) {
 			rc = chunk_ref_get(fs, ino, p[i].idx, &old);
 			if (!rc)
-				rc = chunk_share(op, ino, p[i].idx, &old, &p[i].ref, &dchunks);
+				rc = chunk_share(op, ino, a, p[i].idx, &old, &p[i].ref);
 		} else {
 			/* op's until commit: op_ref borrows the merged chunk's bytes. */
 			uint8_t *tmp = op_alloc(op, fs->cs);
@@ -528,10 +524,9 @@ static int copy_apply(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, stru
 			rc = tmp ? chunk_read(fs, ino, p[i].idx, tmp, &old) : -ENOMEM;
 			if (!rc) {
 				memcpy(tmp + p[i].s, p[i].bytes, p[i].e - p[i].s);
-				rc = chunk_store(op, ino, p[i].idx, &old, tmp, fs->cs, &dchunks);
+				rc = chunk_store(op, ino, a, p[i].idx, &old, tmp, fs->cs);
 			}
 		}
-		a->chunks += (uint64_t)(int64_t)dchunks;
 	}
 	return rc;
 }

@@ -251,26 +251,34 @@ int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t id
 int chunk_ref_get(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref);
 /*
  * Makes chunk idx of ino hold buf[0..len) (trailing zeros are trimmed; all
- * zeros is a hole) in op, given its old reference. *dchunks gets the change
- * of the inode's chunk count (-1, 0, +1). buf must stay valid until op_end
- * (op_ref).
+ * zeros is a hole) in op, given its old reference. a is the inode's working
+ * copy: its chunk count and stored bytes follow the change (attr_chunks_*),
+ * to be written in the same op. buf must stay valid until op_end (op_ref).
  */
-int chunk_store(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
-		const uint8_t *buf, size_t len, int *dchunks);
+int chunk_store(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+		const struct fref *old, const uint8_t *buf, size_t len);
 /* The reference chunk_store would give buf[0..len): length without trailing zeros, digest. */
 void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref);
 /* chunk_store with the reference already computed by chunk_hash (outside any lock). */
-int chunk_store_hashed(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
-		       const uint8_t *buf, const struct fref *ref, int *dchunks);
-/* Makes chunk idx of ino refer to the existing chunk ref (a shared copy). */
-int chunk_share(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *old,
-		const struct fref *ref, int *dchunks);
+int chunk_store_hashed(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+		       const struct fref *old, const uint8_t *buf, const struct fref *ref);
+/* Makes chunk idx of ino refer to the existing chunk ref (a shared copy, counted in full). */
+int chunk_share(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+		const struct fref *old, const struct fref *ref);
+/*
+ * Counts n more (add) or n fewer (sub) F keys holding bytes stored bytes
+ * (the sum of their stored_bytes) in a: the chunk count and the stored
+ * field move together. An older build's inode (stored_old) keeps no figure
+ * until its last chunk goes.
+ */
+void attr_chunks_add(struct lsmfs_attr *a, uint64_t n, uint64_t bytes);
+void attr_chunks_sub(struct lsmfs_attr *a, uint64_t n, uint64_t bytes);
 
 /*
  * Ranges of one file's chunks, below both the file data operations
  * (data.c) and setattr and open (inode.c), which truncate. Those that change
- * chunks take the working attributes a and keep a->chunks counted. REQUIRES:
- * the inode's mu held.
+ * chunks take the working attributes a and keep a->chunks and a->stored
+ * counted. REQUIRES: the inode's mu held.
  */
 /* Called for each F key found by chunk_scan; non-zero stops the scan and is returned. */
 typedef int (*fref_fn)(void *arg, uint64_t idx, const struct fref *ref);

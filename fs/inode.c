@@ -158,8 +158,8 @@ int iload(lsmfs *fs, struct lsmfs_inode *ip)
 	if (rc)
 		goto out;
 	if (inode_decode(&ip->a, v, vlen)) {
-		fs_log("inode %" PRIu64 ": inode record has %zu bytes, expected %d", ip->ino, vlen,
-		       INODE_LEN);
+		fs_log("inode %" PRIu64 ": inode record has %zu bytes, expected at least %d",
+		       ip->ino, vlen, INODE_LEN_OLD);
 		rc = -EIO;
 		goto out;
 	}
@@ -225,8 +225,11 @@ void inode_to_stat(const lsmfs *fs, uint64_t ino, const struct lsmfs_attr *a, st
 	st->st_rdev = a->rdev;
 	st->st_size = (off_t)a->size;
 	st->st_blksize = fs->cs;
-	/* Holes take nothing; a stored chunk counts whole even if its tail is trimmed. */
-	st->st_blocks = (blkcnt_t)(a->chunks * (fs->cs / 512));
+	/*
+	 * Holes take nothing; a chunk takes its stored bytes rounded up to 4 KiB
+	 * (keys.h). An older build's inode shows the whole chunks it showed then.
+	 */
+	st->st_blocks = (blkcnt_t)((a->stored_old ? a->chunks * fs->cs : a->stored) / 512);
 	st->st_atim = ns_to_ts(a->atime);
 	st->st_mtim = ns_to_ts(a->mtime);
 	st->st_ctim = ns_to_ts(a->ctime);
@@ -258,9 +261,11 @@ int inode_in_use(lsmfs *fs, struct lsmfs_inode *ip)
 
 /*
  * Deletes up to max keys of the prefix tag+ino (F keys also drop their chunk
- * references); *n gets how many.
+ * references); *n gets how many, *bytes what the F keys among them held
+ * (stored_bytes of each).
  */
-static int free_prefix(struct fs_op *op, char tag, uint64_t ino, uint64_t max, uint64_t *n)
+static int free_prefix(struct fs_op *op, char tag, uint64_t ino, uint64_t max, uint64_t *n,
+		       uint64_t *bytes)
 {
 	lsmfs *fs = op->fs;
 	struct fkey pfx;
@@ -268,6 +273,7 @@ static int free_prefix(struct fs_op *op, char tag, uint64_t ino, uint64_t max, u
 	int rc = 0;
 
 	*n = 0;
+	*bytes = 0;
 	key_ino(&pfx, tag, ino);
 	it = lsm_iter_new(fs->db, NULL);
 	if (!it)
@@ -292,6 +298,7 @@ static int free_prefix(struct fs_op *op, char tag, uint64_t ino, uint64_t max, u
 			continue;
 		}
 		rc = op_ref(op, ref.sha, -1, NULL, 0);
+		*bytes += stored_bytes(ref.len);
 	}
 	if (!rc)
 		rc = fs_err(fs, lsm_iter_status(it), "scan", ino);
@@ -302,13 +309,13 @@ static int free_prefix(struct fs_op *op, char tag, uint64_t ino, uint64_t max, u
 int inode_free_keys(struct fs_op *op, uint64_t ino, const struct lsmfs_attr *a, int orphan)
 {
 	struct fkey k;
-	uint64_t n;
+	uint64_t n, bytes;
 	int rc = 0;
 
 	if (S_ISREG(a->mode) && a->chunks)
-		rc = free_prefix(op, KEY_FCHUNK, ino, UINT64_MAX, &n);
+		rc = free_prefix(op, KEY_FCHUNK, ino, UINT64_MAX, &n, &bytes);
 	if (!rc && (a->flags & LSMFS_IFLAG_XATTR))
-		rc = free_prefix(op, KEY_XATTR, ino, UINT64_MAX, &n);
+		rc = free_prefix(op, KEY_XATTR, ino, UINT64_MAX, &n, &bytes);
 	if (!rc && S_ISLNK(a->mode)) {
 		key_ino(&k, KEY_LINK, ino);
 		rc = op_del(op, &k);
@@ -350,15 +357,16 @@ static int free_step(lsmfs *fs, struct lsmfs_inode *ip)
 {
 	struct lsmfs_attr na = ip->a;
 	struct fs_op op;
-	uint64_t n = 0;
+	uint64_t n = 0, bytes = 0;
 	int rc;
 
 	rc = op_begin(fs, &op);
 	if (!rc)
-		rc = free_prefix(&op, KEY_FCHUNK, ip->ino, FREE_STEP, &n);
+		rc = free_prefix(&op, KEY_FCHUNK, ip->ino, FREE_STEP, &n, &bytes);
 	if (rc)
 		goto out;
-	na.chunks = na.chunks > n ? na.chunks - n : 0;
+	/* The inode shows what is left, should the next step not come before a crash. */
+	attr_chunks_sub(&na, n, bytes);
 	rc = op_put_inode(&op, ip->ino, &na);
 	if (!rc)
 		rc = op_commit(&op);

@@ -34,7 +34,7 @@ int super_decode(struct lsmfs_super *sb, const void *val, size_t len)
 	return 0;
 }
 
-void inode_encode(uint8_t out[INODE_LEN], const struct lsmfs_attr *a)
+size_t inode_encode(uint8_t out[INODE_LEN], const struct lsmfs_attr *a)
 {
 	put_be32(out, a->mode);
 	put_be32(out + 4, a->uid);
@@ -50,13 +50,18 @@ void inode_encode(uint8_t out[INODE_LEN], const struct lsmfs_attr *a)
 	put_be64(out + 64, a->rdev);
 	put_be64(out + 72, a->generation);
 	put_be64(out + 80, a->parent);
+	/* Without a known figure the old layout stays: 88 bytes read as "not known". */
+	if (a->stored_old)
+		return INODE_LEN_OLD;
+	put_be64(out + 88, a->stored);
+	return INODE_LEN;
 }
 
 int inode_decode(struct lsmfs_attr *a, const void *val, size_t len)
 {
 	const uint8_t *p = val;
 
-	if (len < INODE_LEN)
+	if (len < INODE_LEN_OLD)
 		return -EUCLEAN;
 	a->mode = get_be32(p);
 	a->uid = get_be32(p + 4);
@@ -71,6 +76,14 @@ int inode_decode(struct lsmfs_attr *a, const void *val, size_t len)
 	a->rdev = get_be64(p + 64);
 	a->generation = get_be64(p + 72);
 	a->parent = get_be64(p + 80);
+	if (len >= INODE_LEN) {
+		a->stored = get_be64(p + 88);
+		a->stored_old = 0;
+	} else {
+		/* An older build's inode (keys.h): no chunks is a known figure, 0. */
+		a->stored = 0;
+		a->stored_old = a->chunks != 0;
+	}
 	return 0;
 }
 

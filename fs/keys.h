@@ -28,13 +28,28 @@
  * the first: its inodes will carry LSMFS_IFLAG_INLINE and their bytes after
  * the fixed inode fields, so an older build must not mount such a volume.
  *
- * Inode value (88 bytes, longer allowed):
+ * Inode value (96 bytes, longer allowed; 88 from older builds, see below):
  *   [mode:4][uid:4][gid:4][nlink:4][flags:4][reserved:4]
  *   [size:8][chunks:8][atime:8][mtime:8][ctime:8][rdev:8][generation:8][parent:8]
+ *   [stored:8]
  * Times are signed nanoseconds since the epoch (two's complement). chunks is
- * the number of F keys, kept so that st_blocks needs no scan. parent is the
- * directory's parent (readdir synthesises "..", no entry is stored); for
- * other types it is the parent at creation and means nothing after that.
+ * the number of F keys; stored is the sum of their len, each rounded up to
+ * STORED_UNIT (stored_bytes), in bytes: what st_blocks reports, so that a
+ * 100-byte file takes 4 KiB as on ext4 rather than a whole chunk. A chunk
+ * shared by several files counts in each, as a reflinked extent on btrfs.
+ * Both change in the batch that changes the F keys, so stat needs no scan.
+ * parent is the directory's parent (readdir synthesises "..", no entry is
+ * stored); for other types it is the parent at creation and means nothing
+ * after that.
+ *
+ * An 88-byte inode was written by a build that kept no stored field. It
+ * decodes with stored_old set, and st_blocks stays chunks x chunk size, the
+ * figure that build gave, so nothing changes for the file; such an inode is
+ * written back in 88 bytes until its figure is known again: when its last
+ * chunk goes (a truncate to 0, a rewrite) it holds exactly nothing, and
+ * fsck -y fills the figure in from the F keys. For fsck such an inode is
+ * not a problem; only a stored field that is there and wrong is. An 88-byte
+ * inode without chunks decodes as stored 0, exact.
  *
  * Directory entries: nhash is a 54-bit SipHash-2-4 of the name keyed with
  * the volume uuid (so names cannot be chosen to collide without knowing it).
@@ -74,10 +89,15 @@ extern "C" {
 #define SB_MAGIC     "lsmfs-sb"
 #define SB_MAGIC_LEN 8
 #define SB_LEN	     56
-#define INODE_LEN    88
+#define INODE_LEN    96
 #define DENT_VAL_LEN 9
 #define FREF_LEN     36
 #define SHA_LEN	     32
+
+/* The inode of a build before the stored field, still decoded (see above). */
+#define INODE_LEN_OLD 88
+/* The inode's stored field counts each chunk's bytes rounded up to this (ext4's block). */
+#define STORED_UNIT 4096u
 
 /* Bits of the 64-bit name hash kept in the key: the rest of a cookie is rank. */
 #define NHASH_BITS	 54
@@ -180,6 +200,8 @@ struct lsmfs_attr {
 	uint32_t mode, uid, gid, nlink, flags;
 	uint64_t size, chunks, rdev, generation, parent;
 	int64_t atime, mtime, ctime;
+	uint64_t stored; /* bytes the F keys hold, each rounded up to STORED_UNIT */
+	int stored_old;	 /* decoded from an older build's 88 bytes: stored is not known */
 };
 
 /* A decoded F value. */
@@ -192,9 +214,16 @@ void super_encode(uint8_t out[SB_LEN], const struct lsmfs_super *sb);
 /* 0, or -EUCLEAN (short or bad magic) / -EPROTONOSUPPORT (newer version or features). */
 int super_decode(struct lsmfs_super *sb, const void *val, size_t len);
 
-void inode_encode(uint8_t out[INODE_LEN], const struct lsmfs_attr *a);
-/* 0 or -EUCLEAN when too short. */
+/* Returns the length written: INODE_LEN, or INODE_LEN_OLD for a stored_old inode. */
+size_t inode_encode(uint8_t out[INODE_LEN], const struct lsmfs_attr *a);
+/* 0 or -EUCLEAN when too short (under INODE_LEN_OLD). */
 int inode_decode(struct lsmfs_attr *a, const void *val, size_t len);
+
+/* What a chunk reference of len bytes adds to its inode's stored field. */
+static inline uint64_t stored_bytes(uint32_t len)
+{
+	return ((uint64_t)len + STORED_UNIT - 1) / STORED_UNIT * STORED_UNIT;
+}
 
 void fref_encode(uint8_t out[FREF_LEN], const struct fref *r);
 int fref_decode(struct fref *r, const void *val, size_t len);

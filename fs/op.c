@@ -168,8 +168,7 @@ int op_put_inode(struct fs_op *op, uint64_t ino, const struct lsmfs_attr *a)
 	uint8_t v[INODE_LEN];
 
 	key_ino(&k, KEY_INODE, ino);
-	inode_encode(v, a);
-	return op_put(op, &k, v, sizeof(v));
+	return op_put(op, &k, v, inode_encode(v, a));
 }
 
 int op_ref(struct fs_op *op, const uint8_t *sha, int64_t delta, const void *data, uint32_t len)

@@ -141,13 +141,12 @@ static int write_fresh(const char *dir, const lsmfs_mkfs_opts *opts, uint32_t cs
 		goto out;
 	}
 	super_encode(sv, &sb);
-	inode_encode(iv, &root);
 	k.b[0] = KEY_SUPER;
 	k.len = 1;
 	rc = lsm_batch_put(b, k.b, k.len, sv, sizeof(sv));
 	key_ino(&k, KEY_INODE, LSMFS_ROOT_INO);
 	if (!rc)
-		rc = lsm_batch_put(b, k.b, k.len, iv, sizeof(iv));
+		rc = lsm_batch_put(b, k.b, k.len, iv, inode_encode(iv, &root));
 	if (!rc)
 		rc = lsm_write(db, &wo, b);
 	if (rc) {

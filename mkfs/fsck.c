@@ -142,6 +142,19 @@ static int conclude(const char *dir, const lsmfs_check_result *res, int repair, 
 		printf("%s: %s\n", dir, msg ? msg : "the filesystem was not checked");
 	else
 		print_summary(dir, res);
+	/* Not a problem, so no question: only what it means for st_blocks, and who fixes it. */
+	if (res->old_inodes && !res->incomplete) {
+		const char *s = res->old_inodes == 1 ? "" : "s";
+
+		if (repair && res->modified)
+			printf("%s: %" PRIu64 " file%s written by an older build now count%s "
+			       "stored bytes in st_blocks\n",
+			       dir, res->old_inodes, s, res->old_inodes == 1 ? "s" : "");
+		else if (!repair)
+			printf("%s: %" PRIu64 " file%s written by an older build count%s whole "
+			       "chunks in st_blocks (fsck.lsmfs -y counts stored bytes)\n",
+			       dir, res->old_inodes, s, res->old_inodes == 1 ? "s" : "");
+	}
 	if (res->fixed || res->finished)
 		code |= EXIT_FIXED;
 	if (left || res->incomplete)

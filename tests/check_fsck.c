@@ -145,8 +145,7 @@ static void put_inode(const char *dir, uint64_t ino, const struct lsmfs_attr *a)
 	struct fkey k;
 
 	key_ino(&k, KEY_INODE, ino);
-	inode_encode(v, a);
-	tf_raw_put(dir, k.b, k.len, v, sizeof(v));
+	tf_raw_put(dir, k.b, k.len, v, inode_encode(v, a));
 }
 
 static void dent_key(const char *dir, struct fkey *k, uint64_t parent, const char *name)
@@ -623,6 +622,52 @@ START_TEST(test_inode_fields_chunks_size_and_xattr_flag)
 }
 END_TEST
 
+/* With 64 KiB chunks, where a chunk's 4 KiB units are not the whole chunk. */
+START_TEST(test_wrong_stored_bytes_are_set)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, 0);
+	uint8_t *data = malloc(100 * 1024);
+	struct lsmfs_attr a;
+	struct stat st;
+
+	memset(data, 's', 100 * 1024);
+	uint64_t small = tf_file(fs, ROOT, "small", data, 100);
+	uint64_t big = tf_file(fs, ROOT, "big", data, 100 * 1024);
+	uint64_t cut = tf_file(fs, ROOT, "cut", data, 100 * 1024);
+	uint64_t d = tf_mkdir(fs, ROOT, "d");
+	lsmfs_unmount(fs);
+	a = get_inode(dir, small);
+	ck_assert_uint_eq(a.stored, 4096);
+	a.stored = 65536;
+	put_inode(dir, small, &a);
+	a = get_inode(dir, big);
+	ck_assert_uint_eq(a.stored, 100 * 1024);
+	a.stored = 0;
+	put_inode(dir, big, &a);
+	a = get_inode(dir, d);
+	a.stored = 4096;
+	put_inode(dir, d, &a);
+	/* cut short without its last chunk being cut: the figure follows the trim */
+	a = get_inode(dir, cut);
+	a.size = 70000;
+	put_inode(dir, cut, &a);
+	find_fix_clean(dir, 0, WANT(LSMFS_CK_STORED, 3, LSMFS_CK_PAST_EOF, 1));
+	ck_assert_uint_eq(get_inode(dir, small).stored, 4096);
+	ck_assert_uint_eq(get_inode(dir, big).stored, 100 * 1024);
+	ck_assert_uint_eq(get_inode(dir, d).stored, 0);
+	ck_assert_uint_eq(get_inode(dir, cut).stored, 64 * 1024 + 8192);
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_getattr(fs, small, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 4096 / 512);
+	ck_assert_int_eq(lsmfs_getattr(fs, cut, &st), 0);
+	ck_assert_int_eq(st.st_blocks, (64 * 1024 + 8192) / 512);
+	lsmfs_unmount(fs);
+	free(data);
+	tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_damaged_inode_is_cleared_with_its_keys)
 {
 	struct tree t;
@@ -853,6 +898,7 @@ START_TEST(test_chunk_length_and_bytes_past_the_end)
 	put_refcount(t.dir, r.sha, 3);
 	a = get_inode(t.dir, t.dup1);
 	a.chunks = 3;
+	a.stored = 3 * CS;
 	put_inode(t.dir, t.dup1, &a);
 	/* file1 is cut short without its last chunk being cut */
 	a = get_inode(t.dir, t.file1);
@@ -910,6 +956,7 @@ static void damage_many(const struct tree *t)
 	put_dent(t->dir, ROOT, "ghost", 999, DT_REG);
 	a = get_inode(t->dir, t->hello);
 	a.nlink = 7;
+	a.stored = 3 * CS; /* goes down, as the link count does: late, across batches */
 	put_inode(t->dir, t->hello, &a);
 	memset(junk, 'j', sizeof(junk));
 	sha_of(junk, sizeof(junk), sha);
@@ -927,6 +974,8 @@ static const int many[] = {LSMFS_CK_DANGLING,
 			   2,
 			   LSMFS_CK_NLINK,
 			   2,
+			   LSMFS_CK_STORED,
+			   1,
 			   LSMFS_CK_LEAK,
 			   1,
 			   LSMFS_CK_UNREACHABLE,
@@ -1255,6 +1304,80 @@ START_TEST(test_program_frees_pending_orphans_with_status_1)
 }
 END_TEST
 
+/* The length of an I value as stored. */
+static size_t inode_len(const char *dir, uint64_t ino)
+{
+	struct fkey k;
+	size_t vlen;
+
+	key_ino(&k, KEY_INODE, ino);
+	free(raw_get(dir, k.b, k.len, &vlen));
+	return vlen;
+}
+
+/* Writes the inode of ino as a build before the stored field did: 88 bytes. */
+static void put_old_inode(const char *dir, uint64_t ino, const struct lsmfs_attr *a)
+{
+	struct lsmfs_attr old = *a;
+
+	old.stored_old = 1;
+	put_inode(dir, ino, &old);
+	ck_assert_uint_eq(inode_len(dir, ino), INODE_LEN_OLD);
+}
+
+START_TEST(test_older_build_inode_is_no_problem_and_repair_fills_it_in)
+{
+	char *dir, *out;
+	lsmfs *fs = tf_new(&dir, 0);
+	lsmfs_check_result res;
+	struct lsmfs_attr a;
+	struct stat st;
+	uint64_t f = tf_file(fs, ROOT, "f", "abc", 3);
+	uint64_t g = tf_file(fs, ROOT, "g", "abc", 3);
+	uint64_t e = tf_file(fs, ROOT, "e", NULL, 0);
+
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, "xyz", 3, 2 * LSMFS_DEFAULT_CHUNK), 3);
+	lsmfs_unmount(fs);
+	a = get_inode(dir, f);
+	put_old_inode(dir, f, &a);
+	a = get_inode(dir, e);
+	put_old_inode(dir, e, &a);
+	ck_assert_int_eq(run_check(dir, 0, 0, &res), 0);
+	ck_assert_uint_eq(res.errors, 0);
+	ck_assert_uint_eq(res.old_inodes, 1); /* e has no chunks: its figure is 0, known */
+	ck_assert_int_eq(run_fsck(&out, "-n", dir, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "1 file written by an older build counts whole chunks"));
+	free(out);
+	ck_assert_uint_eq(inode_len(dir, f), INODE_LEN_OLD);
+	/* -y fills the figure in, which is no problem fixed */
+	ck_assert_int_eq(run_fsck(&out, "-y", dir, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "1 file written by an older build now counts"));
+	free(out);
+	ck_assert_uint_eq(inode_len(dir, f), INODE_LEN);
+	a = get_inode(dir, f);
+	ck_assert_int_eq(a.stored_old, 0);
+	ck_assert_uint_eq(a.stored, 2 * 4096);
+	ck_assert_int_eq(run_fsck(&out, "-n", dir, NULL), 0);
+	ck_assert_ptr_null(strstr(out, "older build"));
+	free(out);
+	/* an older build's inode with a wrong chunk count: that count is the problem */
+	a = get_inode(dir, g);
+	a.chunks = 5;
+	put_old_inode(dir, g, &a);
+	find_fix_clean(dir, 1, WANT(LSMFS_CK_CHUNK_COUNT, 1));
+	a = get_inode(dir, g);
+	ck_assert_uint_eq(a.chunks, 1);
+	ck_assert_uint_eq(a.stored, 4096);
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 2 * 4096 / 512);
+	ck_assert_int_eq(lsmfs_getattr(fs, g, &st), 0);
+	ck_assert_int_eq(st.st_blocks, 4096 / 512);
+	lsmfs_unmount(fs);
+	tu_rmtree(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fsck");
@@ -1272,6 +1395,7 @@ int main(void)
 	tcase_add_test(tc, test_entry_type_hash_parent_and_second_links);
 	tcase_add_test(tc, test_symlink_without_target_is_removed);
 	tcase_add_test(tc, test_inode_fields_chunks_size_and_xattr_flag);
+	tcase_add_test(tc, test_wrong_stored_bytes_are_set);
 	tcase_add_test(tc, test_damaged_inode_is_cleared_with_its_keys);
 	tcase_add_test(tc, test_missing_root_inode_is_made_anew);
 	tcase_add_test(tc, test_orphan_keys_of_linked_and_missing_inodes_go);
@@ -1290,6 +1414,7 @@ int main(void)
 	tcase_add_test(tc, test_torn_wal_tail_is_a_note_when_read_only);
 	tcase_add_test(tc, test_program_exit_codes_follow_e2fsck);
 	tcase_add_test(tc, test_program_frees_pending_orphans_with_status_1);
+	tcase_add_test(tc, test_older_build_inode_is_no_problem_and_repair_fills_it_in);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }

@@ -340,15 +340,13 @@ START_TEST(test_link_refuses_past_65000)
 	ck_assert_int_eq(inode_decode(&a, old, olen), 0);
 	free(old);
 	a.nlink = 64999;
-	inode_encode(v, &a);
-	tf_raw_put(dir, k, 9, v, sizeof(v));
+	tf_raw_put(dir, k, 9, v, inode_encode(v, &a));
 	put_be64(k + 1, d);
 	ck_assert_int_eq(tf_raw_get(dir, k, 9, &old, &olen), 0);
 	ck_assert_int_eq(inode_decode(&a, old, olen), 0);
 	free(old);
 	a.nlink = 65000;
-	inode_encode(v, &a);
-	tf_raw_put(dir, k, 9, v, sizeof(v));
+	tf_raw_put(dir, k, 9, v, inode_encode(v, &a));
 	fs = tf_mount(dir);
 	ck_assert_int_eq(lsmfs_link(fs, f, ROOT, "l1", &st), 0);
 	lsmfs_forget(fs, f, 1);

@@ -2,7 +2,8 @@
  * check_fscore_data.c — the fs core's file data without a mount:
  * deduplicated chunks and their reference counts, holes, sparse files past
  * 4 GiB, fallocate, punch, zero range and seek, copy_file_range sharing
- * chunks, damaged chunks and tables failing reads but not the mount,
+ * chunks, st_blocks as the bytes the chunks hold (also for an older build's
+ * inode), damaged chunks and tables failing reads but not the mount,
  * read-only mounts, and the space reserve that refuses new data but never
  * freeing.
  */
@@ -148,7 +149,8 @@ START_TEST(test_sparse_file_past_4gib)
 	fs = tf_remount(fs, dir);
 	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
 	ck_assert_int_eq(st.st_size, big + (off_t)sizeof(data));
-	ck_assert_int_eq(st.st_blocks, 2 * LSMFS_DEFAULT_CHUNK / 512);
+	/* a whole chunk and the 34464 bytes of the next one, in 4 KiB units */
+	ck_assert_int_eq(st.st_blocks, (LSMFS_DEFAULT_CHUNK + 9 * 4096) / 512);
 	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), big), sizeof(got));
 	ck_assert_int_eq(memcmp(got, data, sizeof(data)), 0);
 	ck_assert_int_eq(lsmfs_read(fs, f, got, 4096, 1ll << 32), 4096);
@@ -489,6 +491,251 @@ START_TEST(test_copy_file_range_shares_aligned_chunks)
 }
 END_TEST
 
+/* ---- st_blocks: the bytes the chunks hold, in 4 KiB units ---- */
+
+#define KIB 1024
+/* st_blocks of n KiB. */
+#define BLOCKS_KIB(n) (2 * (blkcnt_t)(n))
+
+static blkcnt_t blocks_of(lsmfs *fs, uint64_t ino)
+{
+	struct stat st;
+
+	ck_assert_int_eq(lsmfs_getattr(fs, ino, &st), 0);
+	return st.st_blocks;
+}
+
+/* n bytes of which none is zero, so that no chunk is trimmed. */
+static uint8_t *nonzero(size_t n)
+{
+	uint8_t *p = malloc(n);
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i % 251 + 1);
+	return p;
+}
+
+static void set_size(lsmfs *fs, uint64_t ino, off_t size)
+{
+	struct stat in, st;
+
+	memset(&in, 0, sizeof(in));
+	in.st_size = size;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, ino, &in, LSMFS_SET_SIZE, &st), 0);
+	ck_assert_int_eq(st.st_size, size);
+}
+
+static void punch(lsmfs *fs, uint64_t ino, off_t off, off_t len)
+{
+	ck_assert_int_eq(
+		lsmfs_fallocate(fs, ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len), 0);
+}
+
+START_TEST(test_st_blocks_count_stored_bytes_in_4k_units)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, 0); /* 64 KiB chunks: a chunk is more than its 4 KiB units */
+	uint8_t *buf = nonzero(200 * KIB), *zero = calloc(1, 64 * KIB);
+	uint64_t one = tf_file(fs, ROOT, "one", buf, 1);
+	uint64_t b4095 = tf_file(fs, ROOT, "4095", buf, 4095);
+	uint64_t b4097 = tf_file(fs, ROOT, "4097", buf, 4097);
+	uint64_t k100 = tf_file(fs, ROOT, "100k", buf, 100 * KIB);
+	uint64_t hole = tf_file(fs, ROOT, "hole", NULL, 0);
+
+	ck_assert_int_eq(blocks_of(fs, one), BLOCKS_KIB(4));
+	ck_assert_int_eq(blocks_of(fs, b4095), BLOCKS_KIB(4));
+	ck_assert_int_eq(blocks_of(fs, b4097), BLOCKS_KIB(8));
+	/* a whole chunk and 36 KiB of the next one */
+	ck_assert_int_eq(blocks_of(fs, k100), BLOCKS_KIB(100));
+	ck_assert_int_eq(blocks_of(fs, hole), 0);
+	/* growing a chunk counts its new length */
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, one, buf, 4096, 1), 4096);
+	ck_assert_int_eq(blocks_of(fs, one), BLOCKS_KIB(8));
+	/* holes take nothing; zeros before the data inside a chunk are stored */
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, hole, buf, 10, 1 << 20), 10);
+	ck_assert_int_eq(blocks_of(fs, hole), BLOCKS_KIB(4));
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, hole, buf, 1, 10000), 1);
+	ck_assert_int_eq(blocks_of(fs, hole), BLOCKS_KIB(4 + 12));
+	/* overwriting a chunk with zeros makes it a hole; zeros at its end trim it */
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, k100, zero, 64 * KIB, 0), 64 * KIB);
+	ck_assert_int_eq(blocks_of(fs, k100), BLOCKS_KIB(36));
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, k100, zero, 100 * KIB - 64 * KIB - 20000,
+				     64 * KIB + 20000),
+			 100 * KIB - 64 * KIB - 20000);
+	ck_assert_int_eq(blocks_of(fs, k100), BLOCKS_KIB(20));
+	/* the figures are in the inodes: a remount shows them, the check agrees */
+	fs = tf_remount(fs, dir);
+	ck_assert_int_eq(blocks_of(fs, one), BLOCKS_KIB(8));
+	ck_assert_int_eq(blocks_of(fs, b4095), BLOCKS_KIB(4));
+	ck_assert_int_eq(blocks_of(fs, b4097), BLOCKS_KIB(8));
+	ck_assert_int_eq(blocks_of(fs, k100), BLOCKS_KIB(20));
+	ck_assert_int_eq(blocks_of(fs, hole), BLOCKS_KIB(16));
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_check(dir), 0);
+	free(buf);
+	free(zero);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_st_blocks_after_truncate_and_punch)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, 0);
+	uint8_t *buf = nonzero(192 * KIB);
+	uint64_t t = tf_file(fs, ROOT, "t", buf, 192 * KIB);
+	uint64_t p = tf_file(fs, ROOT, "p", buf, 192 * KIB);
+
+	ck_assert_int_eq(blocks_of(fs, t), BLOCKS_KIB(192));
+	/* down into chunk 1: it keeps 4464 bytes, 8 KiB */
+	set_size(fs, t, 70000);
+	ck_assert_int_eq(blocks_of(fs, t), BLOCKS_KIB(64 + 8));
+	/* up: a hole, nothing more */
+	set_size(fs, t, 1 << 20);
+	ck_assert_int_eq(blocks_of(fs, t), BLOCKS_KIB(64 + 8));
+	set_size(fs, t, 100);
+	ck_assert_int_eq(blocks_of(fs, t), BLOCKS_KIB(4));
+	set_size(fs, t, 0);
+	ck_assert_int_eq(blocks_of(fs, t), 0);
+
+	/* [100, 128 KiB): chunk 0 keeps 100 bytes, chunk 1 goes */
+	punch(fs, p, 100, 128 * KIB - 100);
+	ck_assert_int_eq(blocks_of(fs, p), BLOCKS_KIB(4 + 64));
+	/* the tail of chunk 2 from 30000 on: it keeps 30000 bytes, 32 KiB */
+	punch(fs, p, 128 * KIB + 30000, 64 * KIB - 30000);
+	ck_assert_int_eq(blocks_of(fs, p), BLOCKS_KIB(4 + 32));
+	/* a hole inside a chunk's bytes: the chunk is as long as before */
+	punch(fs, p, 128 * KIB + 100, 100);
+	ck_assert_int_eq(blocks_of(fs, p), BLOCKS_KIB(4 + 32));
+	fs = tf_remount(fs, dir);
+	ck_assert_int_eq(blocks_of(fs, p), BLOCKS_KIB(4 + 32));
+	punch(fs, p, 0, 192 * KIB);
+	ck_assert_int_eq(blocks_of(fs, p), 0);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_check(dir), 0);
+	free(buf);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_st_blocks_count_shared_chunks_in_each_file)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, 0);
+	uint8_t *buf = nonzero(100 * KIB);
+	uint64_t src = tf_file(fs, ROOT, "src", buf, 100 * KIB);
+	uint64_t same = tf_file(fs, ROOT, "same", buf, 100 * KIB);
+	uint64_t cp = tf_file(fs, ROOT, "cp", NULL, 0);
+	uint64_t far = tf_file(fs, ROOT, "far", NULL, 0);
+	uint64_t part = tf_file(fs, ROOT, "part", NULL, 0);
+
+	/* deduplicated chunks count in each file, as reflinks do on btrfs */
+	ck_assert_int_eq(blocks_of(fs, src), BLOCKS_KIB(100));
+	ck_assert_int_eq(blocks_of(fs, same), BLOCKS_KIB(100));
+	/* chunk 0 shared by reference, chunk 1 copied */
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, src, 0, cp, 0, 100 * KIB), 100 * KIB);
+	ck_assert_int_eq(blocks_of(fs, cp), BLOCKS_KIB(100));
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, src, 0, far, 1 << 20, 100 * KIB),
+			 100 * KIB);
+	ck_assert_int_eq(blocks_of(fs, far), BLOCKS_KIB(100));
+	/* unaligned: bytes [7, 5007) of chunk 0 */
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, src, 100, part, 7, 5000), 5000);
+	ck_assert_int_eq(blocks_of(fs, part), BLOCKS_KIB(8));
+	/* sharing over a chunk the file had swaps its length for the shared one's */
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, src, 0, part, 0, 64 * KIB), 64 * KIB);
+	ck_assert_int_eq(blocks_of(fs, part), BLOCKS_KIB(64));
+	ck_assert_int_eq(blocks_of(fs, src), BLOCKS_KIB(100));
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "src"), 0);
+	fs = tf_remount(fs, dir);
+	ck_assert_int_eq(blocks_of(fs, same), BLOCKS_KIB(100));
+	ck_assert_int_eq(blocks_of(fs, cp), BLOCKS_KIB(100));
+	ck_assert_int_eq(blocks_of(fs, far), BLOCKS_KIB(100));
+	ck_assert_int_eq(blocks_of(fs, part), BLOCKS_KIB(64));
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_check(dir), 0);
+	free(buf);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/* Rewrites the I key of ino as a build before the stored field wrote it: its first 88 bytes. */
+static void make_old_inode(const char *dir, uint64_t ino)
+{
+	uint8_t k[9];
+	void *v;
+	size_t vlen;
+
+	k[0] = KEY_INODE;
+	put_be64(k + 1, ino);
+	ck_assert_int_eq(tf_raw_get(dir, k, sizeof(k), &v, &vlen), 0);
+	ck_assert_uint_eq(vlen, INODE_LEN);
+	tf_raw_put(dir, k, sizeof(k), v, INODE_LEN_OLD);
+	free(v);
+}
+
+static size_t inode_len(const char *dir, uint64_t ino)
+{
+	uint8_t k[9];
+	void *v;
+	size_t vlen;
+
+	k[0] = KEY_INODE;
+	put_be64(k + 1, ino);
+	ck_assert_int_eq(tf_raw_get(dir, k, sizeof(k), &v, &vlen), 0);
+	free(v);
+	return vlen;
+}
+
+START_TEST(test_inode_of_an_older_build_counts_whole_chunks)
+{
+	char *dir;
+	const uint32_t cs = LSMFS_DEFAULT_CHUNK;
+	lsmfs *fs = tf_new(&dir, 0);
+	uint8_t *buf = nonzero(200);
+	uint64_t f = tf_file(fs, ROOT, "f", buf, 100);
+	uint64_t g = tf_file(fs, ROOT, "g", buf, 100);
+	uint64_t e = tf_file(fs, ROOT, "e", NULL, 0);
+
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, buf, 100, 2 * cs), 100);
+	lsmfs_unmount(fs);
+	make_old_inode(dir, f);
+	make_old_inode(dir, g);
+	make_old_inode(dir, e);
+	ck_assert_int_eq(tf_check(dir), 0);
+	fs = tf_mount(dir);
+	/* the figure that build showed: whole chunks */
+	ck_assert_int_eq(blocks_of(fs, f), 2 * (cs / 512));
+	ck_assert_int_eq(blocks_of(fs, g), cs / 512);
+	ck_assert_int_eq(blocks_of(fs, e), 0);
+	/* a new chunk counts whole too, and the inode keeps the old layout */
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, buf, 1, cs), 1);
+	ck_assert_int_eq(blocks_of(fs, f), 3 * (cs / 512));
+	/* replacing an only chunk, and writing to a file without chunks, count exactly */
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, g, buf, 200, 0), 200);
+	ck_assert_int_eq(blocks_of(fs, g), BLOCKS_KIB(4));
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, e, buf, 200, 0), 200);
+	ck_assert_int_eq(blocks_of(fs, e), BLOCKS_KIB(4));
+	fs = tf_remount(fs, dir);
+	ck_assert_int_eq(blocks_of(fs, f), 3 * (cs / 512));
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(inode_len(dir, f), INODE_LEN_OLD);
+	ck_assert_uint_eq(inode_len(dir, g), INODE_LEN);
+	ck_assert_uint_eq(inode_len(dir, e), INODE_LEN);
+	ck_assert_int_eq(tf_check(dir), 0);
+	/* once its chunks are gone its figure is exact again */
+	fs = tf_mount(dir);
+	set_size(fs, f, 0);
+	ck_assert_int_eq(blocks_of(fs, f), 0);
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, buf, 100, 0), 100);
+	ck_assert_int_eq(blocks_of(fs, f), BLOCKS_KIB(4));
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(inode_len(dir, f), INODE_LEN);
+	ck_assert_int_eq(tf_check(dir), 0);
+	free(buf);
+	tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_corrupt_chunk_reads_eio_other_files_fine)
 {
 	char *dir;
@@ -784,6 +1031,10 @@ int main(void)
 	tcase_add_test(tc, test_zero_range);
 	tcase_add_test(tc, test_zero_range_keeps_shared_chunks);
 	tcase_add_test(tc, test_copy_file_range_shares_aligned_chunks);
+	tcase_add_test(tc, test_st_blocks_count_stored_bytes_in_4k_units);
+	tcase_add_test(tc, test_st_blocks_after_truncate_and_punch);
+	tcase_add_test(tc, test_st_blocks_count_shared_chunks_in_each_file);
+	tcase_add_test(tc, test_inode_of_an_older_build_counts_whole_chunks);
 	tcase_add_test(tc, test_corrupt_chunk_reads_eio_other_files_fine);
 	tcase_add_test(tc, test_engine_corruption_fails_the_read_not_the_mount);
 	tcase_add_test(tc, test_read_only_mount_reads_and_refuses_changes);

@@ -248,6 +248,7 @@ const char *lsmfs_check_code_name(int code)
 		[LSMFS_CK_XATTR_FLAG] = "xattr-flag",
 		[LSMFS_CK_ORPHAN] = "stale-orphan",
 		[LSMFS_CK_CHUNK_COUNT] = "chunk-count",
+		[LSMFS_CK_STORED] = "stored-bytes",
 		[LSMFS_CK_FREF] = "malformed-reference",
 		[LSMFS_CK_CHUNK_MISSING] = "missing-chunk",
 		[LSMFS_CK_CHUNK_DIGEST] = "chunk-digest",

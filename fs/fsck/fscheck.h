@@ -9,7 +9,8 @@
  * rules of fs/keys.h: the superblock; every inode reachable from the root
  * or an orphan; entries that name existing inodes of their type; link
  * counts; directory parents; symlink targets; chunk references, digests,
- * lengths and reference counts; no leaked chunk; the inode reservation.
+ * lengths and reference counts; each file's chunk count and stored bytes;
+ * no leaked chunk; the inode reservation.
  *
  * Each problem is reported once, with the repair that would fix it. With
  * repair set, the repairs are written when the whole check is done, as one
@@ -50,6 +51,7 @@ enum lsmfs_check_code {
 	LSMFS_CK_XATTR_FLAG,	/* X keys on an inode without LSMFS_IFLAG_XATTR: flag set */
 	LSMFS_CK_ORPHAN,	/* an O key of a linked or missing inode: removed */
 	LSMFS_CK_CHUNK_COUNT,	/* an inode's chunk count differs from its F keys: set */
+	LSMFS_CK_STORED,	/* an inode's stored bytes differ from its F keys': set */
 	LSMFS_CK_FREF,		/* a malformed chunk reference: removed, the range reads zeros */
 	LSMFS_CK_CHUNK_MISSING, /* a reference to a chunk not stored: removed, reads zeros */
 	LSMFS_CK_CHUNK_DIGEST,	/* chunk bytes that fail their SHA-256: freed, references removed */
@@ -112,6 +114,11 @@ typedef struct lsmfs_check_result {
 	int modified;			 /* the repair wrote to the filesystem */
 	/* What was read. */
 	uint64_t keys, inodes, dirs, files, symlinks, chunks, chunk_bytes;
+	/*
+	 * Files whose inode an older build wrote, without the stored bytes
+	 * (fs/keys.h): not a problem; a repair fills the figure in.
+	 */
+	uint64_t old_inodes;
 } lsmfs_check_result;
 
 /*

@@ -187,12 +187,15 @@ void fsck_check_frefs(struct ck *st)
 			continue;
 		}
 		check_one_fref(st, f, ci);
-		if (f->act != F_DROP)
+		if (f->act != F_DROP) {
 			ci->fkeep++;
+			ci->skeep += stored_bytes(f->len); /* as kept: a trimmed chunk is shorter */
+		}
 	}
 	for (size_t i = 0; i < st->nin; i++) {
 		struct ck_ino *ci = &st->in[i];
-		uint64_t found = S_ISREG(ci->a.mode) ? ci->rawf : 0;
+		int reg = S_ISREG(ci->a.mode);
+		uint64_t found = reg ? ci->rawf : 0, sfound = reg ? ci->rawstored : 0;
 
 		if (ci->state != ST_LIVE || ci->is_new || ci->force)
 			continue;
@@ -203,7 +206,23 @@ void fsck_check_frefs(struct ck *st)
 				  " chunk reference%s",
 				  ck_where(st, ci->ino, 0), ci->a.chunks, found,
 				  found == 1 ? "" : "s");
-		ci->a.chunks = S_ISREG(ci->a.mode) ? ci->fkeep : 0;
+		/*
+		 * An older build's inode has no figure to be wrong; a malformed
+		 * reference is a problem of its own, and the figure follows
+		 * from its removal.
+		 */
+		if (ci->a.stored_old)
+			st->res->old_inodes++;
+		else if (!ci->fbad && ci->a.stored != sfound)
+			ck_report(st, LSMFS_CK_STORED, LSMFS_CK_PROBLEM, ci->ino,
+				  ck_fixf(st, "Set it to %" PRIu64, sfound),
+				  "%s has %" PRIu64 " stored bytes, but its chunk references "
+				  "hold %" PRIu64,
+				  ck_where(st, ci->ino, 0), ci->a.stored, sfound);
+		ci->a.chunks = reg ? ci->fkeep : 0;
+		/* A repair writes the figure, also into an older build's inode. */
+		ci->a.stored = reg ? ci->skeep : 0;
+		ci->a.stored_old = 0;
 	}
 }
 

@@ -52,13 +52,16 @@ struct ck_ino {
 	uint32_t links;	       /* entries naming it */
 	uint32_t subdirs;      /* entries in it naming directories */
 	uint64_t rawf;	       /* F keys naming it, as found */
+	uint64_t rawstored;    /* stored_bytes of the well-formed ones, as found */
 	uint64_t fkeep;	       /* F keys the repair keeps */
+	uint64_t skeep;	       /* stored_bytes of those */
 	uint64_t xkeys;	       /* X keys */
 	uint32_t llen;	       /* symlink target bytes */
 	uint32_t vlen;	       /* bytes of the I value */
 	uint32_t walk;	       /* generation of the last upward walk that passed here */
 	uint32_t seen;	       /* generation of the last ck_where() that passed here */
 	uint8_t state, is_new, force, has_l, orphan, drop_o, pending, reached;
+	uint8_t fbad; /* one of its F keys is malformed: rawstored is not what the fs counted */
 };
 
 /* Entry actions. */

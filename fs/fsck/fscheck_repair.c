@@ -129,9 +129,15 @@ static void emit_xattr_dels(struct sink *s, uint64_t ino)
 	lsm_iter_free(it);
 }
 
+static int same_value(const uint8_t *x, size_t xlen, const uint8_t *y, size_t ylen)
+{
+	return xlen == ylen && memcmp(x, y, xlen) == 0;
+}
+
 static void emit_inode(struct sink *s, struct ck_ino *ci)
 {
 	uint8_t was[INODE_LEN], now[INODE_LEN], mid[INODE_LEN];
+	size_t wlen, nlen, mlen;
 	struct lsmfs_attr m;
 	struct fkey k;
 
@@ -157,23 +163,25 @@ static void emit_inode(struct sink *s, struct ck_ino *ci)
 	if (ci->is_new && ci->dent != NONE && s->st->de[ci->dent].act == D_NEW)
 		return; /* /lost+found: written with its entry (emit_dents) */
 	key_ino(&k, KEY_INODE, ci->ino);
-	inode_encode(was, &ci->was);
-	inode_encode(now, &ci->a);
-	if (!ci->is_new && !ci->force && memcmp(was, now, INODE_LEN) == 0)
+	wlen = inode_encode(was, &ci->was);
+	nlen = inode_encode(now, &ci->a);
+	if (!ci->is_new && !ci->force && same_value(was, wlen, now, nlen))
 		return;
 	if (ci->is_new || ci->force || s->phase == PH_ALL) {
-		sink_put(s, PH_EARLY, &k, now, INODE_LEN);
+		sink_put(s, PH_EARLY, &k, now, nlen);
 		return;
 	}
 	/* Across batches: counts go up early and down late, the rest changes early. */
 	m = ci->a;
 	m.nlink = ci->a.nlink > ci->was.nlink ? ci->a.nlink : ci->was.nlink;
 	m.chunks = ci->a.chunks > ci->was.chunks ? ci->a.chunks : ci->was.chunks;
-	inode_encode(mid, &m);
-	if (memcmp(mid, was, INODE_LEN) != 0)
-		sink_put(s, PH_EARLY, &k, mid, INODE_LEN);
-	if (memcmp(mid, now, INODE_LEN) != 0)
-		sink_put(s, PH_LATE, &k, now, INODE_LEN);
+	if (!ci->a.stored_old && !ci->was.stored_old && ci->was.stored > ci->a.stored)
+		m.stored = ci->was.stored;
+	mlen = inode_encode(mid, &m);
+	if (!same_value(mid, mlen, was, wlen))
+		sink_put(s, PH_EARLY, &k, mid, mlen);
+	if (!same_value(mid, mlen, now, nlen))
+		sink_put(s, PH_LATE, &k, now, nlen);
 }
 
 /*
@@ -201,8 +209,7 @@ static void emit_dents(struct sink *s)
 		if (d->act != D_DROP) {
 			if (d->act == D_NEW && c->is_new) {
 				key_ino(&k, KEY_INODE, c->ino);
-				inode_encode(iv, &c->a);
-				sink_put(s, PH_MID, &k, iv, sizeof(iv));
+				sink_put(s, PH_MID, &k, iv, inode_encode(iv, &c->a));
 			}
 			key_dent(&k, d->parent, d->rekey ? d->newhash : d->nhash,
 				 st->pool + d->name, d->nlen);

@@ -115,7 +115,7 @@ void fsck_check_inodes(struct ck *st)
 		if (ci->ino > maxino)
 			maxino = ci->ino;
 		if (ci->state == ST_DAMAGED) {
-			if (ci->vlen < INODE_LEN)
+			if (ci->vlen < INODE_LEN_OLD)
 				ck_report(st, LSMFS_CK_INODE, LSMFS_CK_PROBLEM, ci->ino,
 					  "Clear it, with its keys and the entries naming it",
 					  "%s is damaged (%" PRIu32 " bytes, %d expected)",
@@ -167,8 +167,13 @@ void fsck_count_raw(struct ck *st)
 
 		if (c)
 			c->raw++;
-		if (ci)
-			ci->rawf++;
+		if (!ci)
+			continue;
+		ci->rawf++;
+		if (f->bad || f->len > st->cs)
+			ci->fbad = 1;
+		else
+			ci->rawstored += stored_bytes(f->len);
 	}
 }
 

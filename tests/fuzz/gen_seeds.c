@@ -296,7 +296,7 @@ static void gen_fskeys(void)
 				 1700000000000000000,
 				 4096};
 	struct lsmfs_attr a = {0100644, 1000, 1000, 1, LSMFS_IFLAG_XATTR, 123456, 2, 5, 7,
-			       -1,	12,   42,   1};
+			       -1,	12,   42,   1, 2 * STORED_UNIT,	  0};
 	struct fref r;
 	uint8_t buf[INODE_LEN + 8];
 
@@ -304,8 +304,9 @@ static void gen_fskeys(void)
 	save("fskeys", "super", buf, SB_LEN);
 	memset(buf + SB_LEN, 0xee, 8);
 	save("fskeys", "super-longer", buf, SB_LEN + 8);
-	inode_encode(buf, &a);
-	save("fskeys", "inode", buf, INODE_LEN);
+	save("fskeys", "inode", buf, inode_encode(buf, &a));
+	a.stored_old = 1; /* as a build before the stored field wrote it */
+	save("fskeys", "inode-old", buf, inode_encode(buf, &a));
 	memset(r.sha, 0xab, SHA_LEN);
 	r.len = 4096;
 	fref_encode(buf, &r);
