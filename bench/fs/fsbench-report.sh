@@ -64,7 +64,7 @@ BEGIN {
 	      "meta-tree-create meta-tree-stat-cold meta-tree-stat-warm meta-tree-lsl meta-tree-rename meta-tree-unlink " \
 	      "tree-cp tree-tarx tree-find tree-du tree-dusize tree-grep tree-rmrf " \
 	      "data-seqwrite data-seqwrite-wamp data-seqread-cold data-randwrite data-randwrite-wamp " \
-	      "data-randread-cold data-fsyncwrite " \
+	      "data-randread-cold data-fsyncwrite data-fsync-flushes " \
 	      "dedup-x reclaim-pct reclaim-secs scale-rate scale-first10 scale-last10 scale-late-ratio scale-rss", order, " ")
 	label["meta-flat-create"] = "create, flat"; label["meta-flat-stat-cold"] = "stat cold, flat"
 	label["meta-flat-stat-warm"] = "stat warm, flat"; label["meta-flat-lsl"] = "ls -l (readdir+stat) cold, flat"
@@ -75,6 +75,7 @@ BEGIN {
 	label["tree-cp"] = "cp -a"; label["tree-tarx"] = "tar x"; label["tree-find"] = "find (cold)"
 	label["tree-du"] = "du -s (cold)"; label["tree-grep"] = "grep -r (cold)"; label["tree-rmrf"] = "rm -rf (cold)"
 	label["tree-dusize"] = "du -s of the tree: size"
+	label["data-fsync-flushes"] = "… daemon fsync/fdatasync calls per fsync (strace)"
 	label["data-seqwrite-wamp"] = "… daemon bytes written ÷ user bytes (idle after)"
 	label["data-randwrite-wamp"] = "… daemon bytes written ÷ user bytes (idle after)"
 	label["data-seqwrite"] = "sequential write 1M + fsync"; label["data-seqread-cold"] = "sequential read 1M, cold"
@@ -87,7 +88,7 @@ BEGIN {
 	label["scale-rss"] = "scale: daemon peak RSS (VmHWM)"
 	# Lower is better for times, disk used, RSS.
 	split("tree-cp tree-tarx tree-find tree-du tree-dusize tree-grep tree-rmrf dedup-x reclaim-secs scale-rss " \
-	      "data-seqwrite-wamp data-randwrite-wamp", lw, " ")
+	      "data-seqwrite-wamp data-randwrite-wamp data-fsync-flushes", lw, " ")
 	for (i in lw) lower[lw[i]] = 1
 	# The targets: vs pt / vs ext4 ratio thresholds, or an absolute bound on lsmfs.
 	for (i = 1; i <= 12; i++) { goalvs[order[i]] = "pt"; goal[order[i]] = 2 }

@@ -396,6 +396,31 @@ run_data() {
 		failed "fio fsync write: $(head -c 300 "$work/fio.err")"
 	fi
 	rm -f "$ROOT/fsync.dat"
+	count_fsync_flushes
+}
+
+# lsmfs only, with strace there: the fsync and fdatasync calls the daemon
+# makes (all threads, background work included) while fio makes 256
+# appends of 4 KiB each followed by an fsync: device flushes per fsync.
+count_fsync_flushes() {
+	[ "$target" = lsmfs ] && [ -n "$mnt_pid" ] && command -v strace >/dev/null || return 0
+	strace -f -c -e trace=fsync,fdatasync -o "$work/strace.out" -p "$mnt_pid" 2>/dev/null &
+	st_pid=$!
+	sleep 1 # attached to every thread
+	if fio_job --name=fsynccount --filename=fsync.dat --rw=write --bs=4k --size=1M --fsync=1; then
+		sleep 0.5
+		kill -INT "$st_pid" 2>/dev/null
+		wait "$st_pid" 2>/dev/null
+		# strace -c: % time, seconds, usecs/call, calls, [errors], syscall
+		calls=$(awk '$NF == "fsync" || $NF == "fdatasync" { s += $4 } END { print s + 0 }' \
+			"$work/strace.out")
+		record data-fsync-flushes "$(awk -v c="$calls" 'BEGIN { printf "%.2f", c / 256 }')" '×'
+	else
+		kill -INT "$st_pid" 2>/dev/null
+		wait "$st_pid" 2>/dev/null
+		failed "fio fsync count: $(head -c 300 "$work/fio.err")"
+	fi
+	rm -f "$ROOT/fsync.dat"
 }
 
 used_bytes() { stat -f -c '%b %f %S' "$1" | awk '{ printf "%.0f\n", ($1 - $2) * $3 }'; }
