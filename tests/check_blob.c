@@ -283,6 +283,15 @@ static void check_all(lsm_db *db, int n, int gen, uint8_t *buf)
 	lsm_iter_free(it);
 }
 
+/* A fresh directory, a 128 KiB value buffer, and options that separate values of 1 KiB and more. */
+static char *blob_setup(const char *name, uint8_t **buf, lsm_options *o)
+{
+	lsm_options_init(o);
+	o->blob_threshold = 1024;
+	*buf = malloc(128 * KiB);
+	return tu_mkdtemp(name);
+}
+
 static void put_all(lsm_db *db, int n, int gen, uint8_t *buf)
 {
 	for (int i = 0; i < n; i++) {
@@ -295,11 +304,9 @@ static void put_all(lsm_db *db, int n, int gen, uint8_t *buf)
 
 START_TEST(test_separated_values_survive_flush_compaction_and_reopen)
 {
-	char *dir = tu_mkdtemp("blobdb");
-	uint8_t *buf = malloc(128 * KiB);
+	uint8_t *buf;
 	lsm_options o;
-	lsm_options_init(&o);
-	o.blob_threshold = 1024;
+	char *dir = blob_setup("blobdb", &buf, &o);
 	o.blob_file_bytes = 1024 * KiB;
 	lsm_db *db;
 	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
@@ -322,11 +329,9 @@ END_TEST
 
 START_TEST(test_unflushed_references_are_replayed_from_the_wal)
 {
-	char *dir = tu_mkdtemp("blobdb");
-	uint8_t *buf = malloc(128 * KiB);
+	uint8_t *buf;
 	lsm_options o;
-	lsm_options_init(&o);
-	o.blob_threshold = 1024;
+	char *dir = blob_setup("blobdb", &buf, &o);
 	lsm_db *db;
 	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
 	put_all(db, 120, 0, buf);
@@ -362,11 +367,9 @@ static void note_problem(void *arg, const char *file, uint64_t off, const char *
 /* lsm_verify adds up each table's references and compares them with its MANIFEST accounting. */
 START_TEST(test_verify_finds_value_accounting_that_does_not_match)
 {
-	char *dir = tu_mkdtemp("blobacct");
-	uint8_t *buf = malloc(128 * KiB);
+	uint8_t *buf;
 	lsm_options o;
-	lsm_options_init(&o);
-	o.blob_threshold = 1024;
+	char *dir = blob_setup("blobacct", &buf, &o);
 	lsm_db *db;
 	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
 	put_all(db, 40, 0, buf);
@@ -394,11 +397,9 @@ END_TEST
 
 START_TEST(test_value_files_go_once_no_table_refers_to_them)
 {
-	char *dir = tu_mkdtemp("blobdb");
-	uint8_t *buf = malloc(128 * KiB);
+	uint8_t *buf;
 	lsm_options o;
-	lsm_options_init(&o);
-	o.blob_threshold = 1024;
+	char *dir = blob_setup("blobdb", &buf, &o);
 	o.blob_file_bytes = 512 * KiB;
 	lsm_db *db;
 	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
@@ -468,11 +469,9 @@ END_TEST
 
 START_TEST(test_a_damaged_value_is_an_error_never_wrong_bytes)
 {
-	char *dir = tu_mkdtemp("blobdb");
-	uint8_t *buf = malloc(128 * KiB);
+	uint8_t *buf;
 	lsm_options o;
-	lsm_options_init(&o);
-	o.blob_threshold = 1024;
+	char *dir = blob_setup("blobdb", &buf, &o);
 	lsm_db *db;
 	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
 	put_all(db, 10, 0, buf);
@@ -540,11 +539,9 @@ END_TEST
 
 START_TEST(test_a_missing_value_file_refuses_the_open)
 {
-	char *dir = tu_mkdtemp("blobdb");
-	uint8_t *buf = malloc(128 * KiB);
+	uint8_t *buf;
 	lsm_options o;
-	lsm_options_init(&o);
-	o.blob_threshold = 1024;
+	char *dir = blob_setup("blobdb", &buf, &o);
 	o.blob_file_bytes = 256 * KiB;
 	lsm_db *db;
 	ck_assert_int_eq(lsm_open(&db, dir, &o), 0);
@@ -591,11 +588,9 @@ static void wait_settled(lsm_db *db, double max_amp, lsm_stats *st)
 
 START_TEST(test_collection_moves_live_values_out_of_mostly_dead_files)
 {
-	char *dir = tu_mkdtemp("blobdb");
-	uint8_t *buf = malloc(128 * KiB);
+	uint8_t *buf;
 	lsm_options o;
-	lsm_options_init(&o);
-	o.blob_threshold = 1024;
+	char *dir = blob_setup("blobdb", &buf, &o);
 	o.blob_file_bytes = 1024 * KiB;
 	o.blob_gc_ratio = 0.3;
 	lsm_db *db;
