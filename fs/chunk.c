@@ -79,10 +79,9 @@ int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref 
 int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
 		  struct fref *ref)
 {
-	/* With verify on, the SHA-256 below checks the bytes: the engine's checksum would repeat it. */
-	lsm_read_options ro = {.snapshot = snap,
-			       .fill_cache = 1,
-			       .caller_checks_values = fs->verify_chunks};
+	/* With verify on, the SHA-256 below checks the bytes, as the engine's checksum would. */
+	lsm_read_options ro = {
+		.snapshot = snap, .fill_cache = 1, .caller_checks_values = fs->verify_chunks};
 	struct fkey k;
 	size_t vlen = 0;
 	int rc;

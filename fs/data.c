@@ -21,9 +21,9 @@
 
 /* One chunk's part of a read: what read_piece fills. */
 struct read_piece {
-	uint64_t idx;	   /* chunk */
-	uint32_t s, take;  /* bytes [s, s + take) of it */
-	uint8_t *dst;	   /* where they go */
+	uint64_t idx;	  /* chunk */
+	uint32_t s, take; /* bytes [s, s + take) of it */
+	uint8_t *dst;	  /* where they go */
 };
 
 struct read_job {
@@ -493,7 +493,8 @@ static int copy_gather(lsmfs *fs, uint64_t ino_in, uint64_t off_in, uint64_t off
 			rc = chunk_ref_get(fs, ino_in, src / cs, &p[n].ref);
 		} else {
 			p[n].bytes = malloc(take);
-			rc = p[n].bytes ? read_at(fs, NULL, ino_in, p[n].bytes, take, src) : -ENOMEM;
+			rc = p[n].bytes ? read_at(fs, NULL, ino_in, p[n].bytes, take, src)
+					: -ENOMEM;
 		}
 		n++;
 		if (rc)

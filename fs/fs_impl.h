@@ -57,9 +57,9 @@
 #define CHUNK_STRIPES 32u
 #define INO_RANGE     1024u /* inode numbers reserved per superblock write */
 /* Chunks dropped per batch when freeing a file (about 400 KiB of batch). */
-#define FREE_STEP	  4096u
+#define FREE_STEP 4096u
 /* An operation that frees this many chunks asks the engine to give space back soon. */
-#define RECLAIM_CHUNKS 16u
+#define RECLAIM_CHUNKS	  16u
 #define LSMFS_NLINK_MAX	  65000u
 #define LSMFS_SYMLINK_MAX 4095u
 /* The largest file: 2^63 - 1 bytes, as ext4 on 64-bit with the kernel's off_t. */
@@ -125,7 +125,7 @@ struct fs_op {
 	size_t nrd, rdcap;
 	void **kept; /* buffers op_keep handed over: freed by op_end */
 	size_t nkept, keptcap;
-	int ino_held; /* ino_mu is held until commit (a new range is in the batch) */
+	int ino_held;	       /* ino_mu is held until commit (a new range is in the batch) */
 	uint64_t chunks_freed; /* chunks whose last reference the commit drops */
 	uint64_t ino_saved_next, ino_saved_end;
 };

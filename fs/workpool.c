@@ -29,7 +29,8 @@ struct workpool {
 	pthread_t *threads;
 };
 
-/* REQUIRES: wp->mu held, r->next < r->n. Hands out a piece; the run leaves the queue with its last. */
+/* REQUIRES: wp->mu held, r->next < r->n. Hands out a piece; the run leaves the queue with its last.
+ */
 static size_t take_piece(struct workpool *wp, struct run *r)
 {
 	size_t i = r->next++;

@@ -378,8 +378,8 @@ int lsm_blob_read_into(lsm_blob_files *bf, const lsm_blob_ref *ref, void *dst, i
 				 "into it",
 				 ref->len, got);
 	if (!rc && check && lsm_checksum(dst, (size_t)ref->len) != ref->checksum)
-		rc = LSM_CORRUPT(e->path, ref->offset, "value of %" PRIu64 " bytes fails its checksum",
-				 ref->len);
+		rc = LSM_CORRUPT(e->path, ref->offset,
+				 "value of %" PRIu64 " bytes fails its checksum", ref->len);
 	lsm_cache_release(bf->cache, h);
 	return rc;
 }

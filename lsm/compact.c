@@ -482,7 +482,7 @@ static compaction *compaction_new(lsm_db *db, int level, lsm_file_meta *const *f
 #define IDLE_MICROS	(2 * 1000 * 1000)
 /* The quiet wait after lsm_reclaim: long enough for a burst of deletions to end. */
 #define RECLAIM_MICROS (250 * 1000)
-#define IDLE_MAX_AMP	16
+#define IDLE_MAX_AMP   16
 
 /* REQUIRES: db->mu held. Bytes a compaction of f (of level) into level + 1 reads and rewrites. */
 static uint64_t rewrite_bytes(const lsm_version *v, const lsm_file_meta *f, int level)

@@ -98,9 +98,9 @@ static int check_key(size_t klen)
 
 /* What lookup found. */
 typedef struct found_value {
-	lsm_sv *sv;   /* held until done_value: v may point into its memtables */
-	lsm_buf buf;  /* a value or reference read from a table */
-	lsm_slice v;  /* the value, or the encoded reference when blob */
+	lsm_sv *sv;  /* held until done_value: v may point into its memtables */
+	lsm_buf buf; /* a value or reference read from a table */
+	lsm_slice v; /* the value, or the encoded reference when blob */
 	int blob;
 } found_value;
 
@@ -202,8 +202,8 @@ out:
 	return rc;
 }
 
-int lsm_get_into(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen,
-		 void *buf, size_t cap, size_t *vlen)
+int lsm_get_into(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen, void *buf,
+		 size_t cap, size_t *vlen)
 {
 	found_value fv;
 	int rc;

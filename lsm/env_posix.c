@@ -92,8 +92,8 @@ static int px_pread(lsm_env *env, lsm_file *f, void *buf, size_t n, uint64_t off
 	return 0;
 }
 
-static int px_preadv(lsm_env *env, lsm_file *f, const struct iovec *iov, int iovcnt,
-		     uint64_t off, size_t *nread)
+static int px_preadv(lsm_env *env, lsm_file *f, const struct iovec *iov, int iovcnt, uint64_t off,
+		     size_t *nread)
 {
 	struct iovec v[LSM_ENV_IOV_MAX];
 	size_t done = 0;

@@ -119,7 +119,7 @@ typedef struct lsm_read_options {
 	 * value is then the caller's to catch. Default 0: checked.
 	 */
 	int caller_checks_values;
-	int fill_cache;		      /* 0: do not insert blocks read into the cache (scans) */
+	int fill_cache; /* 0: do not insert blocks read into the cache (scans) */
 } lsm_read_options;
 
 /*
@@ -170,8 +170,8 @@ int lsm_get(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t k
  * gives its length, buf holds nothing of it); otherwise the returns of
  * lsm_get. On an error buf may have been written.
  */
-int lsm_get_into(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen,
-		 void *buf, size_t cap, size_t *vlen);
+int lsm_get_into(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen, void *buf,
+		 size_t cap, size_t *vlen);
 
 /* ---- write batches: applied all or nothing, in order ---- */
 

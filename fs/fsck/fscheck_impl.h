@@ -90,10 +90,10 @@ struct ck_chunk {
 	uint32_t clen;
 	uint8_t has_c, c_bad, has_r, r_bad;
 	uint8_t c_lost; /* its bytes cannot be read (damaged value file): c_bad too */
-	uint64_t r;    /* R value as found */
-	uint64_t raw;  /* F keys naming it, as found */
-	uint64_t refs; /* F keys naming it after the repair */
-	uint8_t *data; /* bytes the repair stores (a trimmed chunk), else NULL */
+	uint64_t r;	/* R value as found */
+	uint64_t raw;	/* F keys naming it, as found */
+	uint64_t refs;	/* F keys naming it after the repair */
+	uint8_t *data;	/* bytes the repair stores (a trimmed chunk), else NULL */
 };
 
 /* A key the repair deletes as it is (malformed, or a stray of a missing inode). */
