@@ -367,6 +367,13 @@ static int free_step(lsmfs *fs, struct lsmfs_inode *ip)
 		goto out;
 	/* The inode shows what is left, should the next step not come before a crash. */
 	attr_chunks_sub(&na, n, bytes);
+	/*
+	 * Fewer keys than asked for: none is left, whatever the count said (a
+	 * count too high is fsck's to report; here it must not keep the
+	 * caller's loop going forever).
+	 */
+	if (n < FREE_STEP)
+		attr_chunks_sub(&na, na.chunks, 0);
 	rc = op_put_inode(&op, ip->ino, &na);
 	if (!rc)
 		rc = op_commit(&op);

@@ -558,6 +558,38 @@ START_TEST(test_huge_files_are_freed_in_bounded_steps)
 }
 END_TEST
 
+/* A chunk count far above the file's F keys (damage) must not keep the freeing going forever. */
+START_TEST(test_a_chunk_count_too_high_does_not_hang_the_free)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, 4096);
+	struct lsmfs_attr a;
+	struct fkey k;
+	uint8_t v[INODE_LEN];
+	void *old;
+	size_t vlen;
+	struct stat st;
+	uint64_t f = tf_file(fs, ROOT, "f", "some bytes", 10);
+
+	lsmfs_unmount(fs);
+	key_ino(&k, KEY_INODE, f);
+	ck_assert_int_eq(tf_raw_get(dir, k.b, k.len, &old, &vlen), 0);
+	ck_assert_int_eq(inode_decode(&a, old, vlen), 0);
+	free(old);
+	a.chunks = 3 * 4096; /* one F key; a count over three freeing steps (FREE_STEP) */
+	tf_raw_put(dir, k.b, k.len, v, inode_encode(v, &a));
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "f"), 0); /* freed in steps: an orphan first */
+	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), -ENOENT);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'F'), 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'O'), 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'I'), 1); /* the root */
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_open_trunc_and_counts)
 {
 	char *dir;
@@ -979,6 +1011,7 @@ int main(void)
 	tcase_add_test(tc, test_orphan_of_a_crash_is_freed_at_next_mount);
 	tcase_add_test(tc, test_open_trunc_and_counts);
 	tcase_add_test(tc, test_huge_files_are_freed_in_bounded_steps);
+	tcase_add_test(tc, test_a_chunk_count_too_high_does_not_hang_the_free);
 	tcase_add_test(tc, test_setattr_modes_owners_times);
 	tcase_add_test(tc, test_statfs_reports_space_and_inodes);
 	tcase_add_test(tc, test_readdir_resumes_exactly_while_the_directory_changes);
