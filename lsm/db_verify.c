@@ -79,14 +79,11 @@ static char *value_file_path(lsm_db *db, uint64_t number)
 static void check_accounting(lsm_db *db, const lsm_file_meta *f, const lsm_blob_uses *found,
 			     verify_ctx *vc)
 {
+	/* Both lists are sorted by file number (lsm_blob_uses_add keeps found so). */
 	int same = found->n == f->nblobs;
-	for (int k = 0; same && k < f->nblobs; k++) {
-		int hit = 0;
-		for (int i = 0; i < found->n; i++)
-			hit |= found->v[i].file == f->blobs[k].file &&
-			       found->v[i].bytes == f->blobs[k].bytes;
-		same = hit;
-	}
+	for (int k = 0; same && k < f->nblobs; k++)
+		same = found->v[k].file == f->blobs[k].file &&
+		       found->v[k].bytes == f->blobs[k].bytes;
 	if (same)
 		return;
 	char *path = lsm_table_filename(db->dir, f->number);
