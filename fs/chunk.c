@@ -4,6 +4,10 @@
  * naming it. Reference changes are only gathered here (op_ref); op_commit
  * applies them under the chunk stripes.
  *
+ * A small write into a chunk is a patch (keys.h draws them): chunk_patch
+ * adds one, chunk_read applies them, and every function here that replaces
+ * a chunk's content deletes them.
+ *
  * On top of single chunks, the ranges of one file's chunks: scanning its F
  * keys, dropping a range, zeroing part of a chunk, truncating. They live
  * here, below data.c and inode.c, because both the data operations
@@ -47,6 +51,7 @@ static int ref_get_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_
 
 	key_fchunk(&k, ino, idx);
 	ref->len = 0;
+	ref->npatch = 0;
 	rc = fs_get_at(fs, snap, &k, &v, &vlen, ino);
 	if (rc == LSM_NOTFOUND) {
 		rc = 0;
@@ -54,16 +59,44 @@ static int ref_get_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_
 	}
 	if (rc)
 		goto out;
-	if (fref_decode(ref, v, vlen) || ref->len > fs->cs) {
+	if (fref_decode(ref, v, vlen) || fref_end(ref) > fs->cs) {
 		fs_log("inode %" PRIu64 ": chunk %" PRIu64
 		       ": malformed chunk reference (%zu bytes)",
 		       ino, idx, vlen);
 		ref->len = 0;
+		ref->npatch = 0;
 		rc = -EIO;
 	}
 out:
 	free(v);
 	return rc;
+}
+
+/* Copies patch n of chunk idx (as listed in ref) over buf. */
+static int patch_apply(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx,
+		       const struct fref *ref, uint32_t n, uint8_t *buf)
+{
+	/* Not SHA-256 but the engine's own checksum checks patch bytes. */
+	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
+	const struct fpatch *p = &ref->patch[n];
+	struct fkey k;
+	size_t vlen = 0;
+	int rc;
+
+	key_patch(&k, ino, idx, n);
+	rc = lsm_get_into(fs->db, &ro, k.b, k.len, buf + p->off, p->len, &vlen);
+	if (rc == LSM_NOTFOUND) {
+		fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": patch %" PRIu32 " missing", ino, idx,
+		       n);
+		return -EIO;
+	}
+	if (rc == -ERANGE || (rc == 0 && vlen != p->len)) {
+		fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": patch %" PRIu32
+		       " holds %zu bytes, %" PRIu32 " expected",
+		       ino, idx, n, vlen, p->len);
+		return -EIO;
+	}
+	return rc ? fs_err(fs, rc, "read", ino) : 0;
 }
 
 int chunk_ref_get(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref)
@@ -79,6 +112,14 @@ int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref 
 int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
 		  struct fref *ref)
 {
+	int rc = ref_get_at(fs, snap, ino, idx, ref);
+
+	return rc ? rc : chunk_read_ref(fs, snap, ino, idx, buf, ref);
+}
+
+int chunk_read_ref(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
+		   const struct fref *ref)
+{
 	/* With verify on, the SHA-256 below checks the bytes, as the engine's checksum would. */
 	lsm_read_options ro = {
 		.snapshot = snap, .fill_cache = 1, .caller_checks_values = fs->verify_chunks};
@@ -86,12 +127,9 @@ int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t id
 	size_t vlen = 0;
 	int rc;
 
-	rc = ref_get_at(fs, snap, ino, idx, ref);
-	if (rc)
-		return rc;
 	if (ref->len == 0) {
 		memset(buf, 0, fs->cs);
-		return 0;
+		goto patches;
 	}
 	/* Straight into buf: a chunk in a value file is read with no copy. */
 	key_sha(&k, KEY_CHUNK, ref->sha);
@@ -123,6 +161,13 @@ int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t id
 		}
 	}
 	memset(buf + vlen, 0, fs->cs - vlen);
+patches:
+	/* In order: a later patch wins where two overlap. */
+	for (uint32_t n = 0; n < ref->npatch; n++) {
+		rc = patch_apply(fs, snap, ino, idx, ref, n, buf);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 
@@ -146,9 +191,42 @@ void attr_chunks_sub(struct lsmfs_attr *a, uint64_t n, uint64_t bytes)
 	}
 }
 
+/* Deletes the P keys of the patches ref lists. */
+static int patches_del(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *ref)
+{
+	struct fkey k;
+	int rc = 0;
+
+	for (uint32_t n = 0; n < ref->npatch && !rc; n++) {
+		key_patch(&k, ino, idx, n);
+		rc = op_del(op, &k);
+	}
+	return rc;
+}
+
+/* Moves a's chunk count and stored bytes from old (none: a hole) to ref. */
+static void account(struct lsmfs_attr *a, const struct fref *old, const struct fref *ref)
+{
+	/* Out first: replacing an older build's only chunk makes its figure exact. */
+	if (fref_exists(old))
+		attr_chunks_sub(a, 1, fref_stored(old));
+	if (fref_exists(ref))
+		attr_chunks_add(a, 1, fref_stored(ref));
+}
+
+static int fref_put(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *ref)
+{
+	uint8_t v[FREF_MAX_LEN];
+	struct fkey k;
+
+	key_fchunk(&k, ino, idx);
+	return op_put(op, &k, v, fref_encode(v, ref));
+}
+
 /*
- * Sets F (ino, idx) to ref (len 0: delete it), accounts the references, and
- * moves a's chunk count and stored bytes with it.
+ * Sets F (ino, idx) to ref, a whole chunk without patches (len 0: delete
+ * it), drops old's patches, accounts the references, and moves a's chunk
+ * count and stored bytes with it.
  */
 static int fref_replace(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
 			const struct fref *old, const struct fref *ref, const uint8_t *data)
@@ -156,31 +234,65 @@ static int fref_replace(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, ui
 	struct fkey k;
 	int rc = 0;
 
-	if (old->len == ref->len && (ref->len == 0 || memcmp(old->sha, ref->sha, SHA_LEN) == 0))
+	if (old->npatch == 0 && old->len == ref->len &&
+	    (ref->len == 0 || memcmp(old->sha, ref->sha, SHA_LEN) == 0))
 		goto out; /* same bytes: nothing changes */
-	key_fchunk(&k, ino, idx);
 	if (ref->len) {
-		uint8_t v[FREF_LEN];
-
-		fref_encode(v, ref);
-		rc = op_put(op, &k, v, sizeof(v));
+		rc = fref_put(op, ino, idx, ref);
 		if (!rc)
 			rc = op_ref(op, ref->sha, 1, data, ref->len);
 	} else {
+		key_fchunk(&k, ino, idx);
 		rc = op_del(op, &k);
 	}
-	if (rc)
-		goto out;
-	if (old->len)
+	if (!rc)
+		rc = patches_del(op, ino, idx, old);
+	if (!rc && old->len)
 		rc = op_ref(op, old->sha, -1, NULL, 0);
-	if (rc)
-		goto out;
-	/* Out first: replacing an older build's only chunk makes its figure exact. */
-	if (old->len)
-		attr_chunks_sub(a, 1, stored_bytes(old->len));
-	if (ref->len)
-		attr_chunks_add(a, 1, stored_bytes(ref->len));
+	if (!rc)
+		account(a, old, ref);
 out:
+	return rc;
+}
+
+static int all_zero(const uint8_t *p, uint32_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+int chunk_patch_pays(lsmfs *fs, const struct fref *old, uint32_t off, const uint8_t *bytes,
+		     uint32_t len)
+{
+	uint32_t end = fref_end(old);
+
+	if (end < off + len)
+		end = off + len;
+	/* A rewrite stores the chunk up to end: worth it while that is under twice len. */
+	if (old->npatch >= PATCH_MAX || fref_patch_bytes(old) + len > fs->cs / 2 ||
+	    2 * (uint64_t)len > end)
+		return 0;
+	/* Zeros over the chunk's end: a rewrite trims them, storing less than now. */
+	return !(off + len >= fref_end(old) && all_zero(bytes, len));
+}
+
+int chunk_patch(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+		const struct fref *old, uint32_t off, const uint8_t *bytes, uint32_t len)
+{
+	struct fref ref = *old;
+	struct fkey k;
+	int rc;
+
+	if (!fref_exists(old))
+		memset(ref.sha, 0, SHA_LEN); /* no base: the digest field is unused */
+	ref.patch[ref.npatch].off = off;
+	ref.patch[ref.npatch].len = len;
+	key_patch(&k, ino, idx, ref.npatch);
+	ref.npatch++;
+	rc = op_put(op, &k, bytes, len);
+	if (!rc)
+		rc = fref_put(op, ino, idx, &ref);
+	if (!rc)
+		account(a, old, &ref);
 	return rc;
 }
 
@@ -190,6 +302,7 @@ void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref)
 	while (len && buf[len - 1] == 0)
 		len--;
 	ref->len = (uint32_t)len;
+	ref->npatch = 0;
 	if (len)
 		chunk_sha(buf, len, ref->sha);
 }
@@ -235,7 +348,7 @@ int chunk_scan(lsmfs *fs, uint64_t ino, uint64_t from, fref_fn fn, void *arg)
 
 		if (klen < pfx.len || memcmp(key, pfx.b, pfx.len) != 0)
 			break;
-		if (klen != 17 || fref_decode(&ref, val, vlen) || ref.len > fs->cs) {
+		if (klen != 17 || fref_decode(&ref, val, vlen) || fref_end(&ref) > fs->cs) {
 			fs_log("inode %" PRIu64 ": malformed chunk reference", ino);
 			rc = -EIO;
 			break;
@@ -288,7 +401,7 @@ int chunk_zero_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint6
 	if (!buf)
 		return -ENOMEM;
 	rc = chunk_read(fs, ino, idx, buf, &old);
-	if (rc || old.len <= s)
+	if (rc || fref_end(&old) <= s)
 		return rc; /* a hole, or nothing stored at or past s: already zeros */
 	memset(buf + s, 0, e - s);
 	return chunk_store(op, ino, a, idx, &old, buf, fs->cs);

@@ -1,9 +1,10 @@
 /*
  * data.c — file contents: read, write, fallocate (allocate, punch hole, zero
- * range), SEEK_DATA / SEEK_HOLE, copy_file_range. A write rewrites each
- * chunk it touches (read-modify-write when partial) and swaps the F key to
- * the new digest; the chunk store (chunk.c) and op_commit keep the shared
- * chunks counted. Truncation is chunk_truncate (chunk.c), which setattr and
+ * range), SEEK_DATA / SEEK_HOLE, copy_file_range. A write stores each whole
+ * chunk it covers under its digest; a part of a chunk becomes a patch while
+ * that pays (chunk_patch_pays), else the chunk is read,
+ * merged and stored whole. The chunk store (chunk.c) and op_commit keep the
+ * shared chunks counted. Truncation is chunk_truncate (chunk.c), which setattr and
  * open (inode.c) call.
  */
 #include "fs_impl.h"
@@ -205,17 +206,33 @@ static int write_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, co
 			if (!rc)
 				rc = chunk_store_hashed(op, ino, a, idx, &old, src + done, whole++);
 		} else {
-			/* The merged chunk is op's until commit (op_ref borrows its bytes). */
-			uint8_t *tmp = op_alloc(op, cs);
+			uint8_t *tmp;
 
+			if (!beyond)
+				rc = chunk_ref_get(fs, ino, idx, &old);
+			if (rc)
+				break;
+			/*
+			 * A small write into a chunk: its bytes beside it,
+			 * nothing reread. Into a hole, a write from the chunk's
+			 * start is a (short, deduplicated) chunk of its own;
+			 * one further in a patch, not a chunk led by zeros.
+			 */
+			if (chunk_patch_pays(fs, &old, (uint32_t)s, src + done, (uint32_t)take)) {
+				rc = chunk_patch(op, ino, a, idx, &old, (uint32_t)s, src + done,
+						 (uint32_t)take);
+				if (rc)
+					break;
+				done += take;
+				continue;
+			}
+			/* The merged chunk is op's until commit (op_ref borrows its bytes). */
+			tmp = op_alloc(op, cs);
 			if (!tmp) {
 				rc = -ENOMEM;
 				break;
 			}
-			if (beyond)
-				memset(tmp, 0, cs);
-			else
-				rc = chunk_read(fs, ino, idx, tmp, &old);
+			rc = chunk_read_ref(fs, NULL, ino, idx, tmp, &old);
 			if (!rc) {
 				memcpy(tmp + s, src + done, take);
 				rc = chunk_store(op, ino, a, idx, &old, tmp, cs);
@@ -491,7 +508,10 @@ static int copy_gather(lsmfs *fs, uint64_t ino_in, uint64_t off_in, uint64_t off
 		p[n].share = s == 0 && take == cs && src % cs == 0;
 		if (p[n].share) {
 			rc = chunk_ref_get(fs, ino_in, src / cs, &p[n].ref);
-		} else {
+			/* A patched chunk is no stored chunk to share: its bytes are copied. */
+			p[n].share = !rc && p[n].ref.npatch == 0;
+		}
+		if (!rc && !p[n].share) {
 			p[n].bytes = malloc(take);
 			rc = p[n].bytes ? read_at(fs, NULL, ino_in, p[n].bytes, take, src)
 					: -ENOMEM;

@@ -247,7 +247,15 @@ int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref 
  */
 int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
 		  struct fref *ref);
-/* Reads the F key only. */
+/* chunk_read with the reference already read (from snap). */
+int chunk_read_ref(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
+		   const struct fref *ref);
+/* Whether a reference holds anything: a base chunk or patches (else a hole). */
+static inline int fref_exists(const struct fref *r)
+{
+	return r->len != 0 || r->npatch != 0;
+}
+/* Reads the F key only (a hole: len 0, no patches). */
 int chunk_ref_get(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref);
 /*
  * Makes chunk idx of ino hold buf[0..len) (trailing zeros are trimmed; all
@@ -262,6 +270,22 @@ void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref);
 /* chunk_store with the reference already computed by chunk_hash (outside any lock). */
 int chunk_store_hashed(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
 		       const struct fref *old, const uint8_t *buf, const struct fref *ref);
+/*
+ * Whether a write of len bytes at off into the chunk old names is a patch,
+ * rather than a rewrite of the chunk (which folds its patches): when the
+ * chunk lists room for one more (PATCH_MAX, half a chunk of patch bytes),
+ * rewriting would store at least twice len bytes, and the bytes are not
+ * zeros over the chunk's end (which a rewrite trims).
+ */
+int chunk_patch_pays(lsmfs *fs, const struct fref *old, uint32_t off, const uint8_t *bytes,
+		     uint32_t len);
+/*
+ * Writes bytes[0..len) at off of chunk idx as a patch (keys.h) in op, given
+ * its old reference, which must leave room (chunk_patch_pays). The bytes
+ * are copied into the batch.
+ */
+int chunk_patch(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+		const struct fref *old, uint32_t off, const uint8_t *bytes, uint32_t len);
 /* Makes chunk idx of ino refer to the existing chunk ref (a shared copy, counted in full). */
 int chunk_share(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
 		const struct fref *old, const struct fref *ref);

@@ -261,8 +261,8 @@ int inode_in_use(lsmfs *fs, struct lsmfs_inode *ip)
 
 /*
  * Deletes up to max keys of the prefix tag+ino (F keys also drop their chunk
- * references); *n gets how many, *bytes what the F keys among them held
- * (stored_bytes of each).
+ * references and their patches' P keys); *n gets how many, *bytes what the
+ * F keys among them held (fref_stored of each).
  */
 static int free_prefix(struct fs_op *op, char tag, uint64_t ino, uint64_t max, uint64_t *n,
 		       uint64_t *bytes)
@@ -289,7 +289,7 @@ static int free_prefix(struct fs_op *op, char tag, uint64_t ino, uint64_t max, u
 			break;
 		rc = lsm_batch_delete(op->b, key, klen);
 		(*n)++;
-		if (rc || tag != KEY_FCHUNK)
+		if (rc || tag != KEY_FCHUNK || klen != 17)
 			continue;
 		val = lsm_iter_value(it, &vlen);
 		if (fref_decode(&ref, val, vlen)) {
@@ -297,8 +297,15 @@ static int free_prefix(struct fs_op *op, char tag, uint64_t ino, uint64_t max, u
 			fs_log("inode %" PRIu64 ": malformed chunk reference while freeing", ino);
 			continue;
 		}
-		rc = op_ref(op, ref.sha, -1, NULL, 0);
-		*bytes += stored_bytes(ref.len);
+		for (uint32_t i = 0; i < ref.npatch && !rc; i++) {
+			struct fkey pk;
+
+			key_patch(&pk, ino, get_be64((const uint8_t *)key + 9), i);
+			rc = op_del(op, &pk);
+		}
+		if (!rc && ref.len)
+			rc = op_ref(op, ref.sha, -1, NULL, 0);
+		*bytes += fref_stored(&ref);
 	}
 	if (!rc)
 		rc = fs_err(fs, lsm_iter_status(it), "scan", ino);

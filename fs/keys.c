@@ -87,21 +87,72 @@ int inode_decode(struct lsmfs_attr *a, const void *val, size_t len)
 	return 0;
 }
 
-void fref_encode(uint8_t out[FREF_LEN], const struct fref *r)
+size_t fref_encode(uint8_t out[FREF_MAX_LEN], const struct fref *r)
 {
+	uint8_t *p = out + FREF_LEN + 1;
+
 	memcpy(out, r->sha, SHA_LEN);
 	put_be32(out + SHA_LEN, r->len);
+	if (r->npatch == 0)
+		return FREF_LEN;
+	out[FREF_LEN] = (uint8_t)r->npatch;
+	for (uint32_t i = 0; i < r->npatch; i++, p += 8) {
+		put_be32(p, r->patch[i].off);
+		put_be32(p + 4, r->patch[i].len);
+	}
+	return (size_t)(p - out);
 }
 
 int fref_decode(struct fref *r, const void *val, size_t len)
 {
+	const uint8_t *v = val;
+
 	if (len < FREF_LEN)
 		return -EUCLEAN;
-	memcpy(r->sha, val, SHA_LEN);
-	r->len = get_be32((const uint8_t *)val + SHA_LEN);
-	if (r->len == 0)
+	memcpy(r->sha, v, SHA_LEN);
+	r->len = get_be32(v + SHA_LEN);
+	r->npatch = len > FREF_LEN ? v[FREF_LEN] : 0;
+	if (r->npatch > PATCH_MAX || (r->npatch && len < FREF_LEN + 1 + 8 * (size_t)r->npatch))
+		return -EUCLEAN;
+	for (uint32_t i = 0; i < r->npatch; i++) {
+		const uint8_t *p = v + FREF_LEN + 1 + 8 * i;
+
+		r->patch[i].off = get_be32(p);
+		r->patch[i].len = get_be32(p + 4);
+		if (r->patch[i].len == 0 || r->patch[i].off > UINT32_MAX - r->patch[i].len)
+			return -EUCLEAN;
+	}
+	if (r->len == 0 && r->npatch == 0)
 		return -EUCLEAN;
 	return 0;
+}
+
+uint64_t fref_stored(const struct fref *r)
+{
+	uint64_t n = stored_bytes(r->len);
+
+	for (uint32_t i = 0; i < r->npatch; i++)
+		n += stored_bytes(r->patch[i].len);
+	return n;
+}
+
+uint32_t fref_patch_bytes(const struct fref *r)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < r->npatch; i++)
+		n += r->patch[i].len;
+	return n;
+}
+
+uint32_t fref_end(const struct fref *r)
+{
+	uint32_t end = r->len;
+
+	for (uint32_t i = 0; i < r->npatch; i++)
+		if (r->patch[i].off + r->patch[i].len > end)
+			end = r->patch[i].off + r->patch[i].len;
+	return end;
 }
 
 /*

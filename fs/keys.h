@@ -15,25 +15,28 @@
  *   'D' parent:8 nhash:8 name             child ino:8 dtype:1
  *   'L' ino:8                             symlink target bytes
  *   'X' ino:8 name                        extended attribute value
- *   'F' ino:8 index:8                     sha256:32 len:4     (chunk reference)
+ *   'F' ino:8 index:8                     sha256:32 len:4 [patches] (chunk reference)
  *   'C' sha256:32                         chunk bytes (len of them, 1..chunk size)
  *   'R' sha256:32                         reference count:8
  *   'O' ino:8                             empty (orphan: nlink 0, still in use)
+ *   'P' ino:8 index:8 n:1                 the bytes of patch n of that chunk
  *
  * Superblock value (56 bytes, longer values allowed for later fields):
  *   [magic "lsmfs-sb":8][version:4][chunk_size:4][uuid:16]
  *   [incompat features:8][creation time ns:8][inode reservation end:8]
  * A mount refuses incompatible feature bits it does not know
- * (-EPROTONOSUPPORT); none are defined yet. Inline small-file data will be
- * the first: its inodes will carry LSMFS_IFLAG_INLINE and their bytes after
- * the fixed inode fields, so an older build must not mount such a volume.
+ * (-EPROTONOSUPPORT). Bit 0, SB_INCOMPAT_PATCHES: chunk references may list
+ * patches (below), which an older build would ignore and so serve stale
+ * bytes; mkfs sets it, and a read-write mount sets it on an older volume.
+ * Inline small-file data will be the next: its inodes will carry
+ * LSMFS_IFLAG_INLINE and their bytes after the fixed inode fields.
  *
  * Inode value (96 bytes, longer allowed; 88 from older builds, see below):
  *   [mode:4][uid:4][gid:4][nlink:4][flags:4][reserved:4]
  *   [size:8][chunks:8][atime:8][mtime:8][ctime:8][rdev:8][generation:8][parent:8]
  *   [stored:8]
  * Times are signed nanoseconds since the epoch (two's complement). chunks is
- * the number of F keys; stored is the sum of their len, each rounded up to
+ * the number of F keys; stored is the sum of their len and patch lengths, each rounded up to
  * STORED_UNIT (stored_bytes), in bytes: what st_blocks reports, so that a
  * 100-byte file takes 4 KiB as on ext4 rather than a whole chunk. A chunk
  * shared by several files counts in each, as a reflinked extent on btrfs.
@@ -64,6 +67,22 @@
  * is no key at all (a hole), and a stored chunk never holds bytes at or past
  * the file size: what follows its len bytes reads as zeros. C and R are
  * shared by every F naming the same digest (deduplication); R counts them.
+ *
+ * Patches: a small write into a chunk does not rewrite it. Its bytes go
+ * into a P key and the F value lists them after the base reference:
+ *   F value = sha256:32 len:4 [npatch:1 npatch x (off:4 plen:4)]
+ * The chunk reads as its base (len bytes of C sha256, zeros after; len 0
+ * means no base: all zeros, sha256 unused) with patch 0, 1, ... npatch-1
+ * copied over it in that order: P ino index n holds the plen bytes that go
+ * at off. A value of 36 bytes has no patches (as every older build wrote).
+ * At most PATCH_MAX patches of together at most half a chunk are listed;
+ * the write that would pass that folds them: it reads the chunk as it
+ * reads, stores the result as a whole deduplicated chunk and deletes the P
+ * keys, all in its one batch. Patch bytes are checked by the engine's
+ * checksum (no SHA-256: they are not shared), and like chunk bytes never lie
+ * at or past the file size. A patch does not count in the R keys; its plen
+ * counts in the inode's stored field (rounded up to STORED_UNIT, as a
+ * chunk's len does).
  */
 #ifndef LSMFS_KEYS_H
 #define LSMFS_KEYS_H
@@ -85,13 +104,17 @@ extern "C" {
 #define KEY_CHUNK  'C'
 #define KEY_REF	   'R'
 #define KEY_ORPHAN 'O'
+#define KEY_PATCH  'P'
 
 #define SB_MAGIC     "lsmfs-sb"
 #define SB_MAGIC_LEN 8
 #define SB_LEN	     56
 #define INODE_LEN    96
 #define DENT_VAL_LEN 9
-#define FREF_LEN     36
+#define FREF_LEN     36 /* a chunk reference without patches */
+#define PATCH_MAX    8	/* patches one chunk reference lists */
+/* A chunk reference with PATCH_MAX patches. */
+#define FREF_MAX_LEN (FREF_LEN + 1 + 8 * PATCH_MAX)
 #define SHA_LEN	     32
 
 /* The inode of a build before the stored field, still decoded (see above). */
@@ -108,7 +131,8 @@ extern "C" {
 #define KEY_MAX (1 + 8 + 8 + 255)
 
 /* Superblock incompat features a build understands. */
-#define SB_INCOMPAT_KNOWN ((uint64_t)0)
+#define SB_INCOMPAT_PATCHES ((uint64_t)1) /* F values may list patches */
+#define SB_INCOMPAT_KNOWN   SB_INCOMPAT_PATCHES
 
 /* Inode flags. */
 #define LSMFS_IFLAG_INLINE 1u /* reserved: bytes kept in the inode value (not built yet) */
@@ -171,6 +195,14 @@ static inline void key_fchunk(struct fkey *k, uint64_t ino, uint64_t idx)
 	k->len = 17;
 }
 
+static inline void key_patch(struct fkey *k, uint64_t ino, uint64_t idx, uint32_t n)
+{
+	key_fchunk(k, ino, idx);
+	k->b[0] = KEY_PATCH;
+	k->b[17] = (uint8_t)n;
+	k->len = 18;
+}
+
 static inline void key_xattr(struct fkey *k, uint64_t ino, const char *name, size_t nlen)
 {
 	key_ino(k, KEY_XATTR, ino);
@@ -204,10 +236,17 @@ struct lsmfs_attr {
 	int stored_old;	 /* decoded from an older build's 88 bytes: stored is not known */
 };
 
+/* A patch of a chunk: plen bytes at off, held by a P key. */
+struct fpatch {
+	uint32_t off, len;
+};
+
 /* A decoded F value. */
 struct fref {
 	uint8_t sha[SHA_LEN];
-	uint32_t len;
+	uint32_t len;	 /* bytes of the base chunk; 0: no base (sha unused) */
+	uint32_t npatch; /* patches listed, 0..PATCH_MAX */
+	struct fpatch patch[PATCH_MAX];
 };
 
 void super_encode(uint8_t out[SB_LEN], const struct lsmfs_super *sb);
@@ -219,13 +258,26 @@ size_t inode_encode(uint8_t out[INODE_LEN], const struct lsmfs_attr *a);
 /* 0 or -EUCLEAN when too short (under INODE_LEN_OLD). */
 int inode_decode(struct lsmfs_attr *a, const void *val, size_t len);
 
-/* What a chunk reference of len bytes adds to its inode's stored field. */
+/* What len bytes of a chunk or patch add to its inode's stored field. */
 static inline uint64_t stored_bytes(uint32_t len)
 {
 	return ((uint64_t)len + STORED_UNIT - 1) / STORED_UNIT * STORED_UNIT;
 }
 
-void fref_encode(uint8_t out[FREF_LEN], const struct fref *r);
+/* What a chunk reference adds to its inode's stored field: base and patches. */
+uint64_t fref_stored(const struct fref *r);
+/* The bytes of its patches together. */
+uint32_t fref_patch_bytes(const struct fref *r);
+/* Where its last byte that may be non-zero ends: past the base and every patch. */
+uint32_t fref_end(const struct fref *r);
+
+/* Returns the length written: FREF_LEN without patches, up to FREF_MAX_LEN. */
+size_t fref_encode(uint8_t out[FREF_MAX_LEN], const struct fref *r);
+/*
+ * 0, or -EUCLEAN: too short, neither base nor patch, a patch count over
+ * PATCH_MAX or an empty patch. Offsets are the caller's to check against
+ * its chunk size (fref_end).
+ */
 int fref_decode(struct fref *r, const void *val, size_t len);
 
 /* SipHash-2-4 of name with the 16-byte key, reduced to NHASH_BITS bits. */

@@ -117,6 +117,7 @@ static int write_fresh(const char *dir, const lsmfs_mkfs_opts *opts, uint32_t cs
 	sb.uuid[8] = (uint8_t)((sb.uuid[8] & 0x3f) | 0x80);
 	sb.ctime_ns = lsmfs_now();
 	sb.ino_end = LSMFS_ROOT_INO + 1; /* nothing reserved yet: the first create reserves */
+	sb.incompat = SB_INCOMPAT_PATCHES;
 
 	memset(&root, 0, sizeof(root));
 	root.mode = S_IFDIR | 0755;
@@ -331,6 +332,29 @@ out:
 	return rc;
 }
 
+/*
+ * A volume made by a build without patches gets the feature bit before
+ * this mount may write one: from then on an older build, which would read
+ * a patched chunk without its patches, refuses the volume.
+ */
+static int mark_patches(lsm_db *db, const char *dir, struct lsmfs_super *sb, const char **msg)
+{
+	lsm_write_options wo = {.sync = 1};
+	uint8_t sv[SB_LEN];
+	uint8_t key = KEY_SUPER;
+	int rc;
+
+	if (sb->incompat & SB_INCOMPAT_PATCHES)
+		return 0;
+	sb->incompat |= SB_INCOMPAT_PATCHES;
+	super_encode(sv, sb);
+	rc = lsm_put(db, &wo, &key, 1, sv, sizeof(sv));
+	if (rc)
+		return say(msg, lsmfs_errno(rc), "cannot update the superblock in %s: %s", dir,
+			   lsm_errmsg());
+	return 0;
+}
+
 /* Frees the inodes left unlinked-but-open by a crash (their O keys). */
 static void recover_orphans(lsmfs *fs)
 {
@@ -470,6 +494,8 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 		}
 		/* Recovery may have replayed more of the WAL than the look saw. */
 		rc = check_volume(db, dir, &sb, msg);
+		if (!rc)
+			rc = mark_patches(db, dir, &sb, msg);
 		if (rc)
 			goto fail;
 	}

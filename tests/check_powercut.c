@@ -7,7 +7,9 @@
  * or during the recovery of the next mount. A cycle: a random workload of
  * fs operations with lsmfs_fsync calls here and there (a quarter of the
  * cycles mostly writes, which fill the memtable, so that cuts land in
- * flushes and compactions too), checked against an in-memory tree
+ * flushes and compactions too; a third of the cycles, and a quarter of the
+ * writes of the others, write less than a chunk, so that cuts land among
+ * patches and the writes that fold them), checked against an in-memory tree
  * (fsmodel.c) until the cut; the cut; lsmfs_unmount (errors ignored; it
  * must not crash); the power back; a mount over the same env.
  *
@@ -346,6 +348,7 @@ struct run {
 	/* what ran, for the log */
 	int cycles, ops, fsyncs, cuts_inside, cuts_between, cuts_in_recovery, fresh;
 	int heavy;	  /* this cycle writes more than it does anything else */
+	int small;	  /* its writes are all smaller than a chunk (patches, folds) */
 	long mount_calls; /* disk-changing calls a mount makes, roughly */
 	double calls_per_op;
 	cut_tally where; /* where the cuts at a disk call fell */
@@ -486,7 +489,9 @@ static int op_write(struct run *t)
 {
 	int f = pick(t, FM_FILE);
 	uint64_t off = tu_below(&t->r, 64 * CS);
-	size_t n = 1 + tu_below(&t->r, 16 * CS);
+	/* Small writes into stored chunks are patches (fs/keys.h): cuts land among them too. */
+	int small = t->small || tu_below(&t->r, 4) == 0;
+	size_t n = 1 + tu_below(&t->r, small ? CS / 4 : 16 * CS);
 	ssize_t rc;
 
 	if (f < 0)
@@ -725,6 +730,7 @@ static void cycle(struct run *t, uint64_t seed)
 	/* Where the power goes: at a disk call inside the workload (half the
 	 * cycles), between two operations, and now and then in the recovery. */
 	t->heavy = tu_below(&t->r, 4) == 0;
+	t->small = tu_below(&t->r, 3) == 0;
 	nops = t->heavy ? 100 + (int)tu_below(&t->r, 400) : 20 + (int)tu_below(&t->r, 280);
 	drop_states(t);
 	push_state(t);

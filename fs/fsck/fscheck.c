@@ -125,6 +125,7 @@ static void ck_free(struct ck *st)
 	free(st->de);
 	free(st->pool);
 	free(st->f);
+	free(st->ps);
 	free(st->ch);
 	free(st->ronly);
 	free(st->del);
@@ -256,6 +257,7 @@ const char *lsmfs_check_code_name(int code)
 		[LSMFS_CK_PAST_EOF] = "past-eof",
 		[LSMFS_CK_REFCOUNT] = "reference-count",
 		[LSMFS_CK_LEAK] = "leaked-chunk",
+		[LSMFS_CK_PATCH] = "bad-patch",
 		[LSMFS_CK_PENDING_ORPHAN] = "pending-orphan",
 		[LSMFS_CK_TORN_WAL] = "torn-wal",
 	};

@@ -71,6 +71,17 @@ static int chunk_new(struct ck *st, const uint8_t *sha, const uint8_t *data, uin
 	return 0;
 }
 
+/* f loses its base chunk: it stays for its patches if they are kept, else it goes. */
+static void drop_base(struct ck_fref *f)
+{
+	if (f->npatch && !f->pdrop) {
+		f->len = 0;
+		f->act = F_PUT;
+	} else {
+		f->act = F_DROP;
+	}
+}
+
 /*
  * A stored chunk must hold no byte at or past the file size. The bytes
  * within the size stay: the chunk is read, cut at the size (and its
@@ -96,7 +107,7 @@ static void trim_chunk(struct ck *st, struct ck_fref *f, uint64_t keep)
 	while (keep && v[keep - 1] == 0)
 		keep--;
 	if (keep == 0) {
-		f->act = F_DROP;
+		drop_base(f);
 		goto out;
 	}
 	chunk_sha(v, keep, f->sha);
@@ -117,6 +128,58 @@ static void lost_range(struct ck *st, const struct ck_fref *f, int code, const c
 		  ck_where(st, f->ino, 0), off, off + (f->len ? f->len : st->cs) - 1, f->idx, why);
 }
 
+/*
+ * The patches of f: each P key there with its listed length and readable,
+ * inside the chunk and the file. Else they are dropped together (a later
+ * patch may overlap an earlier one, so none is kept alone) and their bytes
+ * read as the base chunk does.
+ */
+static void check_patches(struct ck *st, struct ck_fref *f, uint64_t size)
+{
+	const struct ck_pset *ps = &st->ps[f->pset - 1];
+	uint64_t off = f->idx < UINT64_MAX / st->cs ? f->idx * st->cs : UINT64_MAX;
+	const char *why = NULL;
+
+	for (uint32_t n = 0; n < f->npatch && !why; n++) {
+		const struct fpatch *p = &ps->p[n];
+
+		if (p->off + p->len > st->cs)
+			why = "a patch reaches past the chunk";
+		else if (off >= size || p->off + p->len > size - off)
+			why = "a patch holds bytes past the end of the file";
+	}
+	if (!why && f->pbad)
+		why = "a patch cannot be read or has the wrong length";
+	if (!why && f->pseen != (uint8_t)((1u << f->npatch) - 1))
+		why = "a patch it lists is not stored";
+	if (!why)
+		return;
+	ck_report(st, LSMFS_CK_PATCH, LSMFS_CK_PROBLEM, f->ino,
+		  "Drop the chunk's patches; their ranges read as the chunk without them",
+		  "%s: chunk %" PRIu64 " (bytes from %" PRIu64 ") has %u patch%s, but %s",
+		  ck_where(st, f->ino, 0), f->idx, f->idx * st->cs, f->npatch,
+		  f->npatch == 1 ? "" : "es", why);
+	{
+		uint64_t lo = UINT64_MAX, hi = 0;
+
+		for (uint32_t n = 0; n < f->npatch; n++) {
+			uint64_t e = (uint64_t)ps->p[n].off + ps->p[n].len;
+
+			lo = ps->p[n].off < lo ? ps->p[n].off : lo;
+			hi = e > hi ? e : hi;
+		}
+		hi = hi < st->cs ? hi : st->cs;
+		lo = lo < hi ? lo : 0;
+		ck_report(st, LSMFS_CK_PATCH, LSMFS_CK_LOST, f->ino, NULL,
+			  "%s: what was written to bytes %" PRIu64 "-%" PRIu64 " (chunk %" PRIu64
+			  ") by its patches is lost",
+			  ck_where(st, f->ino, 0), off + lo, off + hi - 1, f->idx);
+	}
+	st->res->lost++;
+	f->pdrop = 1;
+	f->act = f->len ? F_PUT : F_DROP;
+}
+
 static void check_one_fref(struct ck *st, struct ck_fref *f, struct ck_ino *ci)
 {
 	uint64_t size = ci->a.size, off;
@@ -133,6 +196,10 @@ static void check_one_fref(struct ck *st, struct ck_fref *f, struct ck_ino *ci)
 		st->res->lost++;
 		return;
 	}
+	if (f->npatch)
+		check_patches(st, f, size);
+	if (!f->len)
+		return; /* patches only: no chunk to check */
 	c = ck_chunk_find(st, f->sha);
 	if (!c || !c->has_c) {
 		ck_report(st, LSMFS_CK_CHUNK_MISSING, LSMFS_CK_PROBLEM, f->ino,
@@ -140,13 +207,13 @@ static void check_one_fref(struct ck *st, struct ck_fref *f, struct ck_ino *ci)
 			  "%s: bytes %" PRIu64 "-%" PRIu64 " are in chunk %s, which is not stored",
 			  ck_where(st, f->ino, 0), f->idx * st->cs, f->idx * st->cs + f->len - 1,
 			  ck_sha_hex(f->sha, hx));
-		f->act = F_DROP;
+		drop_base(f);
 		st->res->lost++;
 		return;
 	}
 	if (c->c_bad) {
 		lost_range(st, f, LSMFS_CK_CHUNK_DIGEST, "are in the damaged chunk: they are lost");
-		f->act = F_DROP;
+		drop_base(f);
 		return;
 	}
 	if (f->len != c->clen) {
@@ -189,7 +256,8 @@ void fsck_check_frefs(struct ck *st)
 		check_one_fref(st, f, ci);
 		if (f->act != F_DROP) {
 			ci->fkeep++;
-			ci->skeep += stored_bytes(f->len); /* as kept: a trimmed chunk is shorter */
+			/* as kept: a trimmed chunk is shorter, dropped patches hold nothing */
+			ci->skeep += ck_fref_stored(st, f);
 		}
 	}
 	for (size_t i = 0; i < st->nin; i++) {
@@ -243,7 +311,7 @@ void fsck_final_counts(struct ck *st)
 	for (size_t i = 0; i < st->nf; i++) {
 		struct ck_chunk *c;
 
-		if (st->f[i].act == F_DROP)
+		if (st->f[i].act == F_DROP || !st->f[i].len)
 			continue;
 		c = ck_chunk_find(st, st->f[i].sha);
 		if (c)

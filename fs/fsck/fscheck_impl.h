@@ -81,8 +81,18 @@ enum { F_KEEP, F_DROP, F_PUT };
 struct ck_fref {
 	uint64_t ino, idx;
 	uint8_t sha[SHA_LEN];
-	uint32_t len;
+	uint32_t len;  /* of the base chunk; 0: none */
+	uint32_t pset; /* its patches: st->ps[pset - 1]; 0: none */
 	uint8_t act, bad;
+	uint8_t npatch; /* patches listed, as found */
+	uint8_t pseen;	/* bit n: P key n was found with the listed length */
+	uint8_t pbad;	/* a P key of it was unreadable or of the wrong length */
+	uint8_t pdrop;	/* the repair drops its patches (deletes every P key it listed) */
+};
+
+/* The patch list of one chunk reference. */
+struct ck_pset {
+	struct fpatch p[PATCH_MAX];
 };
 
 struct ck_chunk {
@@ -127,6 +137,8 @@ struct ck {
 	size_t npool, cappool;
 	struct ck_fref *f;
 	size_t nf, capf;
+	struct ck_pset *ps;
+	size_t nps, capps;
 	struct ck_chunk *ch;
 	size_t nch, capch;
 	struct ck_chunk *ronly; /* R keys without a C key, merged into ch after the scan */
@@ -167,6 +179,11 @@ const char *ck_dent_name(struct ck *st, int slot, const struct ck_dent *d);
 const char *ck_type_name(uint32_t mode);
 int ck_known_type(uint32_t mode);
 struct ck_ino *ck_ino_find(struct ck *st, uint64_t ino);
+struct ck_fref *ck_fref_find(struct ck *st, uint64_t ino, uint64_t idx);
+/* What f holds by the inode's stored field's rule: its base and the patches it keeps. */
+uint64_t ck_fref_stored(const struct ck *st, const struct ck_fref *f);
+/* f as a chunk reference, with its patches unless the repair drops them. */
+void ck_fref_to(const struct ck *st, const struct ck_fref *f, struct fref *r);
 int ck_chunk_cmp(const void *a, const void *b);
 struct ck_chunk *ck_chunk_find(struct ck *st, const uint8_t *sha);
 size_t ck_dent_lookup(const struct ck *st, uint64_t parent, uint64_t nhash, const char *name,

@@ -240,17 +240,20 @@ static void emit_all(struct sink *s)
 	emit_dents(s);
 	for (size_t i = 0; i < st->nf; i++) {
 		struct ck_fref *f = &st->f[i];
-		uint8_t v[FREF_LEN];
+		uint8_t v[FREF_MAX_LEN];
 		struct fref r;
 
 		key_fchunk(&k, f->ino, f->idx);
 		if (f->act == F_DROP) {
 			sink_del(s, PH_MID, &k);
 		} else if (f->act == F_PUT) {
-			memcpy(r.sha, f->sha, SHA_LEN);
-			r.len = f->len;
-			fref_encode(v, &r);
-			sink_put(s, PH_MID, &k, v, sizeof(v));
+			ck_fref_to(st, f, &r);
+			sink_put(s, PH_MID, &k, v, fref_encode(v, &r));
+		}
+		/* Patches go with their reference, or alone when dropped. */
+		for (uint32_t n = 0; n < f->npatch && (f->act == F_DROP || f->pdrop); n++) {
+			key_patch(&k, f->ino, f->idx, n);
+			sink_del(s, PH_MID, &k);
 		}
 	}
 	for (size_t i = 0; i < st->ndel; i++)

@@ -1,8 +1,9 @@
 /*
  * fscheck_scan.c — the first pass of lsmfs_check: one iterator reads every
  * key of the data directory into the picture (inodes, entries, chunk
- * references; chunk bytes are hashed as they pass and not kept). Keys that
- * fit no rule of fs/keys.h are reported and recorded for deletion here.
+ * references and their patches; chunk bytes are hashed as they pass and not
+ * kept). Keys that fit no rule of fs/keys.h are reported and recorded for
+ * deletion here.
  */
 #include "fscheck_impl.h"
 
@@ -73,6 +74,41 @@ static void scan_fref(struct ck *st, const uint8_t *k, const uint8_t *v, size_t 
 	}
 	memcpy(f->sha, r.sha, SHA_LEN);
 	f->len = r.len;
+	if (r.npatch) {
+		struct ck_pset *ps = PUSH(st, st->ps, st->nps, st->capps);
+
+		if (!ps)
+			return;
+		memcpy(ps->p, r.patch, sizeof(ps->p));
+		f->pset = (uint32_t)st->nps;
+		f->npatch = (uint8_t)r.npatch;
+	}
+}
+
+/*
+ * A P key: one of the patches its chunk reference lists (F keys sort
+ * before P keys, so the reference is known), with that length, or a stray.
+ * lost: its bytes could not be read.
+ */
+static void scan_patch(struct ck *st, const uint8_t *k, size_t vlen, int lost)
+{
+	uint64_t ino = get_be64(k + 1), idx = get_be64(k + 9);
+	uint32_t n = k[17];
+	struct ck_fref *f = ck_fref_find(st, ino, idx);
+
+	if (!f || f->bad || n >= f->npatch) {
+		ck_report(st, LSMFS_CK_PATCH, LSMFS_CK_PROBLEM, ino, "Remove it",
+			  "inode %" PRIu64 ": patch %" PRIu32 " of chunk %" PRIu64
+			  " is stored, but %s",
+			  ino, n, idx,
+			  !f ? "the chunk has no reference" : "its reference does not list it");
+		ck_del_key(st, k, 18);
+		return;
+	}
+	if (lost || vlen != st->ps[f->pset - 1].p[n].len)
+		f->pbad = 1;
+	else
+		f->pseen |= (uint8_t)(1u << n);
 }
 
 static void scan_chunk(struct ck *st, const uint8_t *k, const uint8_t *v, size_t vlen)
@@ -174,6 +210,8 @@ static const char *key_shape(const uint8_t *k, size_t klen)
 			       : "has an entry's tag but a name of 0 or more than 255 bytes";
 	case KEY_FCHUNK:
 		return klen == 17 ? NULL : "has a chunk reference's tag but not its length 17";
+	case KEY_PATCH:
+		return klen == 18 ? NULL : "has a patch's tag but not its length 18";
 	case KEY_CHUNK:
 	case KEY_REF:
 		return klen == 1 + SHA_LEN ? NULL : "has a chunk key's tag but not its length 33";
@@ -213,6 +251,9 @@ static void scan_key(struct ck *st, const uint8_t *k, size_t klen, const uint8_t
 	case KEY_REF:
 		scan_ref(st, k, v, vlen);
 		break;
+	case KEY_PATCH:
+		scan_patch(st, k, vlen, 0);
+		break;
 	default: /* L, O, X */
 		scan_after_inode(st, k, klen, vlen);
 		break;
@@ -240,18 +281,24 @@ int fsck_scan(struct ck *st)
 		const uint8_t *k = lsm_iter_key(it, &klen);
 		const uint8_t *v = lsm_iter_value(it, &vlen);
 
-		if (!v && klen == 1 + SHA_LEN && k[0] == KEY_CHUNK &&
+		if (!v &&
+		    ((klen == 1 + SHA_LEN && k[0] == KEY_CHUNK) ||
+		     (klen == 18 && k[0] == KEY_PATCH)) &&
 		    lsm_iter_status(it) == -LSM_ECORRUPT) {
 			/*
-			 * A chunk whose bytes cannot be read (its value file is
-			 * damaged) is a bad chunk; the scan goes on after it
-			 * with a new iterator (a failed one stays stopped).
+			 * A chunk or patch whose bytes cannot be read (its
+			 * value file is damaged) is a bad one; the scan goes on
+			 * after it with a new iterator (a failed one stays
+			 * stopped).
 			 */
 			uint8_t after[1 + SHA_LEN + 1];
 
 			memcpy(after, k, klen);
 			after[klen] = 0; /* the smallest key past k */
-			scan_lost_chunk(st, k);
+			if (k[0] == KEY_CHUNK)
+				scan_lost_chunk(st, k);
+			else
+				scan_patch(st, k, 0, 1);
 			lsm_iter_free(it);
 			it = lsm_iter_new(st->db, &ro);
 			if (!it)

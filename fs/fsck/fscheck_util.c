@@ -185,6 +185,42 @@ struct ck_ino *ck_ino_find(struct ck *st, uint64_t ino)
 	return NULL;
 }
 
+struct ck_fref *ck_fref_find(struct ck *st, uint64_t ino, uint64_t idx)
+{
+	size_t lo = 0, hi = st->nf;
+
+	/* The scan pushed F keys in key order: by inode, then index. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct ck_fref *f = &st->f[mid];
+
+		if (f->ino < ino || (f->ino == ino && f->idx < idx))
+			lo = mid + 1;
+		else if (f->ino > ino || f->idx > idx)
+			hi = mid;
+		else
+			return &st->f[mid];
+	}
+	return NULL;
+}
+
+void ck_fref_to(const struct ck *st, const struct ck_fref *f, struct fref *r)
+{
+	memcpy(r->sha, f->sha, SHA_LEN);
+	r->len = f->len;
+	r->npatch = f->pdrop || !f->pset ? 0 : f->npatch;
+	if (r->npatch)
+		memcpy(r->patch, st->ps[f->pset - 1].p, sizeof(r->patch));
+}
+
+uint64_t ck_fref_stored(const struct ck *st, const struct ck_fref *f)
+{
+	struct fref r;
+
+	ck_fref_to(st, f, &r);
+	return fref_stored(&r);
+}
+
 int ck_chunk_cmp(const void *a, const void *b)
 {
 	return memcmp(((const struct ck_chunk *)a)->sha, ((const struct ck_chunk *)b)->sha,

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct lsmfs_super sb;
 	struct lsmfs_attr a;
 	struct fref r;
-	uint8_t sbuf[SB_LEN], ibuf[INODE_LEN], fbuf[FREF_LEN];
+	uint8_t sbuf[SB_LEN], ibuf[INODE_LEN], fbuf[FREF_MAX_LEN];
 	int rc;
 
 	rc = super_decode(&sb, data, size);
@@ -50,8 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = fref_decode(&r, data, size);
 	FUZZ_ASSERT(rc == 0 || rc < 0);
 	if (rc == 0) {
-		fref_encode(fbuf, &r);
-		FUZZ_ASSERT(memcmp(fbuf, data, FREF_LEN) == 0);
+		/* What was decoded encodes to the same bytes (a longer value's tail is for later
+		 * fields). */
+		size_t n = fref_encode(fbuf, &r);
+
+		FUZZ_ASSERT(n <= size && (r.npatch || n == FREF_LEN));
+		FUZZ_ASSERT(memcmp(fbuf, data, n) == 0);
+		FUZZ_ASSERT(r.npatch <= PATCH_MAX && (r.len || r.npatch));
 	}
 
 	/* The name hash takes any bytes and stays within its bit width. */

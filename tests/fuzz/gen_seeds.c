@@ -298,7 +298,7 @@ static void gen_fskeys(void)
 	struct lsmfs_attr a = {0100644, 1000, 1000, 1, LSMFS_IFLAG_XATTR, 123456, 2, 5, 7,
 			       -1,	12,   42,   1, 2 * STORED_UNIT,	  0};
 	struct fref r;
-	uint8_t buf[INODE_LEN + 8];
+	uint8_t buf[INODE_LEN + FREF_MAX_LEN];
 
 	super_encode(buf, &sb);
 	save("fskeys", "super", buf, SB_LEN);
@@ -309,8 +309,14 @@ static void gen_fskeys(void)
 	save("fskeys", "inode-old", buf, inode_encode(buf, &a));
 	memset(r.sha, 0xab, SHA_LEN);
 	r.len = 4096;
-	fref_encode(buf, &r);
-	save("fskeys", "fref", buf, FREF_LEN);
+	r.npatch = 0;
+	save("fskeys", "fref", buf, fref_encode(buf, &r));
+	r.npatch = 2;
+	r.patch[0].off = 100;
+	r.patch[0].len = 4096;
+	r.patch[1].off = 0;
+	r.patch[1].len = 10;
+	save("fskeys", "fref-patched", buf, fref_encode(buf, &r));
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,448 @@
+/*
+ * check_fspatch.c — small writes as patches (fs/keys.h): a write into a
+ * stored chunk adds a P key and lists it in the F value instead of
+ * rewriting the chunk; reads apply the patches in order; the write that
+ * passes the limits folds them into one deduplicated chunk; truncate,
+ * punch, zero range, copy_file_range and unlink keep the keys exact; and
+ * the checker finds and repairs missing, stray, damaged and misplaced
+ * patches.
+ */
+#include "check_fscore.h"
+
+#include "fscheck.h"
+#include "keys.h"
+#include "lsm.h"
+
+#include <errno.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROOT LSMFS_ROOT_INO
+#define CS   (64u * 1024) /* the default chunk size */
+#define KIB  1024u
+
+static struct fref get_fref(const char *dir, uint64_t ino, uint64_t idx)
+{
+	struct fref r;
+	struct fkey k;
+	size_t vlen;
+	void *v;
+
+	key_fchunk(&k, ino, idx);
+	ck_assert_int_eq(tf_raw_get(dir, k.b, k.len, &v, &vlen), 0);
+	ck_assert_int_eq(fref_decode(&r, v, vlen), 0);
+	free(v);
+	return r;
+}
+
+/* The file holds exactly want[0..n). */
+static void expect_bytes(lsmfs *fs, uint64_t ino, const uint8_t *want, size_t n)
+{
+	size_t got_n;
+	uint8_t *got = tf_slurp(fs, ino, &got_n);
+
+	ck_assert_uint_eq(got_n, n);
+	for (size_t i = 0; i < n; i++)
+		if (got[i] != want[i])
+			ck_abort_msg("byte %zu: %u, expected %u", i, got[i], want[i]);
+	free(got);
+}
+
+static void put(lsmfs *fs, uint64_t ino, uint8_t *mirror, const void *src, size_t n, size_t off)
+{
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, ino, src, n, (off_t)off), (ssize_t)n);
+	memcpy(mirror + off, src, n);
+}
+
+START_TEST(test_small_writes_are_patches_until_they_fold)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, CS);
+	uint8_t *mirror = malloc(CS), blk[4 * KIB];
+	tu_rng r;
+	uint64_t f;
+	struct fref ref;
+
+	tu_rng_init(&r, tu_seed());
+	tf_data(&r, mirror, CS);
+	for (size_t i = 0; i < CS; i++)
+		mirror[i] |= (uint8_t)(mirror[i] == 0);
+	f = tf_file(fs, ROOT, "f", mirror, CS);
+	/* eight 4 KiB writes: eight patches, the chunk itself untouched */
+	for (int i = 0; i < PATCH_MAX; i++) {
+		memset(blk, 'a' + i, sizeof(blk));
+		put(fs, f, mirror, blk, sizeof(blk), (size_t)i * 6000 + 7);
+		expect_bytes(fs, f, mirror, CS);
+	}
+	lsmfs_unmount(fs);
+	ref = get_fref(dir, f, 0);
+	ck_assert_uint_eq(ref.npatch, PATCH_MAX);
+	ck_assert_uint_eq(ref.len, CS);
+	ck_assert_uint_eq(ref.patch[3].off, 3 * 6000 + 7);
+	ck_assert_uint_eq(ref.patch[3].len, 4 * KIB);
+	ck_assert_uint_eq(tf_count_keys(dir, 'P'), PATCH_MAX);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 1);
+	ck_assert_int_eq(tf_check(dir), 0);
+	fs = tf_mount(dir);
+	expect_bytes(fs, f, mirror, CS);
+	/* st_blocks: the chunk and each patch's 4 KiB */
+	{
+		struct stat st;
+
+		ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
+		ck_assert_int_eq(st.st_blocks, (blkcnt_t)(CS + PATCH_MAX * 4 * KIB) / 512);
+	}
+	/* the ninth folds: one new chunk, no patch left, the old chunk freed */
+	memset(blk, 'z', sizeof(blk));
+	put(fs, f, mirror, blk, 100, 30000);
+	expect_bytes(fs, f, mirror, CS);
+	lsmfs_unmount(fs);
+	ref = get_fref(dir, f, 0);
+	ck_assert_uint_eq(ref.npatch, 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'P'), 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 1);
+	ck_assert_int_eq(tf_check(dir), 0);
+	free(mirror);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_later_patches_win_and_a_write_from_the_start_is_a_chunk)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, CS);
+	uint8_t mirror[2 * CS], big[40 * KIB];
+	uint64_t f;
+
+	memset(mirror, 0, sizeof(mirror));
+	memset(big, 'x', sizeof(big));
+	f = tf_file(fs, ROOT, "f", NULL, 0);
+	put(fs, f, mirror, big, sizeof(big), 0); /* into a hole from its start: a chunk */
+	put(fs, f, mirror, "AAAA", 4, 100);
+	put(fs, f, mirror, "BB", 2, 101);
+	put(fs, f, mirror, "C", 1, 41 * KIB); /* past the chunk's bytes, inside the file */
+	expect_bytes(fs, f, mirror, 41 * KIB + 1);
+	ck_assert_int_eq(memcmp(mirror + 100, "ABBA", 4), 0);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(get_fref(dir, f, 0).npatch, 3);
+	/* a small write far into a hole: a patch without a base chunk */
+	fs = tf_mount(dir);
+	put(fs, f, mirror, "hole", 4, CS + 5000);
+	expect_bytes(fs, f, mirror, CS + 5004);
+	lsmfs_unmount(fs);
+	{
+		struct fref r = get_fref(dir, f, 1);
+
+		ck_assert_uint_eq(r.len, 0);
+		ck_assert_uint_eq(r.npatch, 1);
+	}
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/*
+ * A file of n random bytes (no zero byte) with a patch at each of offs;
+ * base (if not NULL) gets its bytes before the patches.
+ */
+static uint64_t patched_file(lsmfs *fs, const char *name, uint8_t *mirror, uint8_t *base, size_t n,
+			     const size_t *offs, size_t noffs)
+{
+	tu_rng r;
+	uint64_t f;
+
+	tu_rng_init(&r, tu_seed() + noffs);
+	tf_data(&r, mirror, n);
+	for (size_t i = 0; i < n; i++)
+		mirror[i] |= (uint8_t)(mirror[i] == 0);
+	f = tf_file(fs, ROOT, name, mirror, n);
+	if (base)
+		memcpy(base, mirror, n);
+	for (size_t i = 0; i < noffs; i++)
+		put(fs, f, mirror, "patch!", 6, offs[i]);
+	return f;
+}
+
+START_TEST(test_truncate_punch_zero_and_copy_keep_patches_exact)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, CS);
+	size_t n = 3 * CS, offs[] = {10, 500, CS + 10, CS + 60000, 2 * CS + 100};
+	uint8_t *m = malloc(n);
+	uint64_t f = patched_file(fs, "f", m, NULL, n, offs, 5), g;
+	struct stat in, st;
+
+	/* copy_file_range of a patched chunk copies its bytes, not its reference */
+	g = tf_file(fs, ROOT, "g", NULL, 0);
+	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, f, 0, g, 0, n), (ssize_t)n);
+	expect_bytes(fs, g, m, n);
+	/* punch over patch bytes, zero a range */
+	ck_assert_int_eq(
+		lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 400, 200), 0);
+	memset(m + 400, 0, 200);
+	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE, CS + 50000, 20000), 0);
+	memset(m + CS + 50000, 0, 20000);
+	expect_bytes(fs, f, m, n);
+	/* truncate into the last patched chunk, before its patch: the patch must go */
+	memset(&in, 0, sizeof(in));
+	in.st_size = 2 * CS + 50;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, f, &in, LSMFS_SET_SIZE, &st), 0);
+	in.st_size = n;
+	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, f, &in, LSMFS_SET_SIZE, &st), 0);
+	memset(m + 2 * CS + 50, 0, CS - 50);
+	expect_bytes(fs, f, m, n);
+	fs = tf_remount(fs, dir);
+	expect_bytes(fs, f, m, n);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_check(dir), 0);
+	/* unlinking both frees every key of their data */
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "f"), 0);
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "g"), 0);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'P'), 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'F'), 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
+	ck_assert_int_eq(tf_check(dir), 0);
+	free(m);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/* Random small and large writes, truncates and punches against a mirror. */
+START_TEST(test_random_small_writes_match_a_mirror)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, 16 * KIB);
+	size_t cap = 256 * KIB, size = 0;
+	uint8_t *m = calloc(1, cap), *src = malloc(cap);
+	uint64_t f = tf_file(fs, ROOT, "f", NULL, 0);
+	tu_rng r;
+
+	tu_rng_init(&r, tu_seed());
+	tf_data(&r, src, cap);
+	for (int op = 0; op < 3000; op++) {
+		uint32_t kind = (uint32_t)tu_below(&r, 100);
+		size_t off = tu_below(&r, cap), len;
+
+		if (kind < 80) {
+			len = kind < 70 ? 1 + tu_below(&r, 3000) : 1 + tu_below(&r, 40000);
+			if (off + len > cap)
+				len = cap - off;
+			put(fs, f, m, src + tu_below(&r, cap - len + 1), len, off);
+			if (off + len > size)
+				size = off + len;
+		} else if (kind < 90) {
+			struct stat in, st;
+
+			memset(&in, 0, sizeof(in));
+			in.st_size = (off_t)off;
+			ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, f, &in, LSMFS_SET_SIZE, &st),
+					 0);
+			if (off < size)
+				memset(m + off, 0, size - off);
+			size = off;
+		} else if (off < size) {
+			len = 1 + tu_below(&r, 30000);
+			if (off + len > size)
+				len = size - off;
+			ck_assert_int_eq(lsmfs_fallocate(fs, f,
+							 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+							 (off_t)off, (off_t)len),
+					 0);
+			memset(m + off, 0, len);
+		}
+		if (op % 300 == 0)
+			expect_bytes(fs, f, m, size);
+	}
+	expect_bytes(fs, f, m, size);
+	fs = tf_remount(fs, dir);
+	expect_bytes(fs, f, m, size);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_check(dir), 0);
+	free(m);
+	free(src);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/* ---- the checker ---- */
+
+static lsmfs_check_result check(const char *dir, int repair)
+{
+	lsmfs_check_opts o = {.repair = repair};
+	lsmfs_check_result res;
+	const char *msg = NULL;
+
+	ck_assert_int_eq(lsmfs_check(dir, &o, &res, &msg), 0);
+	ck_assert_int_eq(res.incomplete, 0);
+	return res;
+}
+
+/*
+ * The file f of n bytes (m): one chunk with patches at 10 and 1000 (base:
+ * the chunk without them), a patch-only chunk 1, a tail at n - 4.
+ */
+static uint64_t damage_setup(char **dir, uint8_t *m, uint8_t *base, size_t n)
+{
+	lsmfs *fs = tf_new(dir, CS);
+	size_t offs[] = {10, 1000, CS + 20000};
+	uint64_t f = patched_file(fs, "f", m, base, CS, offs, 2);
+
+	/* grow the file with a hole, then a small write far into chunk 1 */
+	put(fs, f, m, "tail", 4, n - 4);
+	memset(m + CS, 0, n - CS - 4);
+	put(fs, f, m, "patch!", 6, offs[2]);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(get_fref(*dir, f, 0).npatch, 2);
+	ck_assert_uint_eq(get_fref(*dir, f, 1).npatch, 2); /* the tail and one more */
+	ck_assert_uint_eq(check(*dir, 0).errors, 0);
+	return f;
+}
+
+START_TEST(test_fsck_drops_a_patch_set_with_a_missing_patch)
+{
+	char *dir;
+	size_t n = 2 * CS;
+	uint8_t *m = malloc(n), *base = malloc(CS);
+	uint64_t f = damage_setup(&dir, m, base, n);
+	lsmfs_check_result res;
+	struct fkey k;
+	lsm_db *db;
+	lsmfs *fs;
+
+	key_patch(&k, f, 0, 1);
+	db = tf_open_db(dir);
+	ck_assert_int_eq(lsm_delete(db, NULL, k.b, k.len), 0);
+	lsm_close(db);
+	res = check(dir, 0);
+	ck_assert_uint_eq(res.count[LSMFS_CK_PATCH], 1);
+	ck_assert_uint_eq(res.errors, 1);
+	res = check(dir, 1);
+	ck_assert_uint_eq(res.fixed, 1);
+	ck_assert_uint_eq(check(dir, 0).errors, 0);
+	ck_assert_uint_eq(get_fref(dir, f, 0).npatch, 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'P'), 2); /* chunk 1's stay */
+	/* chunk 0 reads as its base (the two patches went together), the rest as written */
+	memcpy(m, base, CS);
+	fs = tf_mount(dir);
+	expect_bytes(fs, f, m, n);
+	lsmfs_unmount(fs);
+	free(m);
+	free(base);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_fsck_removes_stray_and_misplaced_patches)
+{
+	char *dir;
+	size_t n = 2 * CS;
+	uint8_t *m = malloc(n);
+	uint64_t f = damage_setup(&dir, m, NULL, n);
+	lsmfs_check_result res;
+	struct fkey k;
+	lsmfs *fs;
+
+	/* a P key no reference lists (n past the count), and one of a chunk without F */
+	key_patch(&k, f, 0, 5);
+	tf_raw_put(dir, k.b, k.len, "xx", 2);
+	key_patch(&k, f, 7, 0);
+	tf_raw_put(dir, k.b, k.len, "yy", 2);
+	/* chunk 1's first patch (the tail) gets the wrong length */
+	key_patch(&k, f, 1, 0);
+	tf_raw_put(dir, k.b, k.len, "toolong!", 8);
+	res = check(dir, 0);
+	ck_assert_uint_eq(res.count[LSMFS_CK_PATCH], 3);
+	res = check(dir, 1);
+	ck_assert_uint_eq(res.fixed, 3);
+	ck_assert_uint_eq(check(dir, 0).errors, 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'P'), 2); /* chunk 0's two */
+	ck_assert_uint_eq(tf_count_keys(dir, 'F'), 1); /* chunk 1 had nothing but patches */
+	fs = tf_mount(dir);
+	memset(m + CS, 0, CS);
+	expect_bytes(fs, f, m, n);
+	lsmfs_unmount(fs);
+	free(m);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_fsck_drops_patches_past_the_end_of_file)
+{
+	char *dir;
+	size_t n = 2 * CS;
+	uint8_t *m = malloc(n);
+	uint64_t f = damage_setup(&dir, m, NULL, n);
+	lsmfs_check_result res;
+	struct lsmfs_attr a;
+	struct fkey k;
+	uint8_t iv[INODE_LEN];
+	void *v;
+	size_t vlen;
+
+	/* the inode claims a size that ends inside chunk 0, before its second patch */
+	key_ino(&k, KEY_INODE, f);
+	ck_assert_int_eq(tf_raw_get(dir, k.b, k.len, &v, &vlen), 0);
+	ck_assert_int_eq(inode_decode(&a, v, vlen), 0);
+	free(v);
+	a.size = 500;
+	tf_raw_put(dir, k.b, k.len, iv, inode_encode(iv, &a));
+	res = check(dir, 0);
+	ck_assert_uint_ge(res.count[LSMFS_CK_PATCH], 1);
+	check(dir, 1);
+	ck_assert_uint_eq(check(dir, 0).errors, 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'P'), 0);
+	free(m);
+	tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_an_older_volume_is_marked_at_mount)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, CS);
+	struct lsmfs_super sb;
+	uint8_t key = KEY_SUPER, sv[SB_LEN];
+	void *v;
+	size_t vlen;
+
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_raw_get(dir, &key, 1, &v, &vlen), 0);
+	ck_assert_int_eq(super_decode(&sb, v, vlen), 0);
+	free(v);
+	ck_assert_uint_eq(sb.incompat, SB_INCOMPAT_PATCHES);
+	/* as a build before patches made it */
+	sb.incompat = 0;
+	super_encode(sv, &sb);
+	tf_raw_put(dir, &key, 1, sv, sizeof(sv));
+	fs = tf_mount(dir);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_raw_get(dir, &key, 1, &v, &vlen), 0);
+	ck_assert_int_eq(super_decode(&sb, v, vlen), 0);
+	free(v);
+	ck_assert_uint_eq(sb.incompat, SB_INCOMPAT_PATCHES);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("fspatch");
+	TCase *tc = tcase_create("fspatch");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_small_writes_are_patches_until_they_fold);
+	tcase_add_test(tc, test_later_patches_win_and_a_write_from_the_start_is_a_chunk);
+	tcase_add_test(tc, test_truncate_punch_zero_and_copy_keep_patches_exact);
+	tcase_add_test(tc, test_random_small_writes_match_a_mirror);
+	tcase_add_test(tc, test_fsck_drops_a_patch_set_with_a_missing_patch);
+	tcase_add_test(tc, test_fsck_removes_stray_and_misplaced_patches);
+	tcase_add_test(tc, test_fsck_drops_patches_past_the_end_of_file);
+	tcase_add_test(tc, test_an_older_volume_is_marked_at_mount);
+	suite_add_tcase(s, tc);
+	return tu_run_suite(s);
+}
