@@ -72,9 +72,9 @@ out:
 	return rc;
 }
 
-/* Copies patch n of chunk idx (as listed in ref) over buf. */
-static int patch_apply(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx,
-		       const struct fref *ref, uint32_t n, uint8_t *buf)
+/* Reads the bytes of patch n of chunk idx (as listed in ref) to dst. */
+static int patch_read(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx,
+		      const struct fref *ref, uint32_t n, uint8_t *dst)
 {
 	/* Not SHA-256 but the engine's own checksum checks patch bytes. */
 	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
@@ -84,7 +84,7 @@ static int patch_apply(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64
 	int rc;
 
 	key_patch(&k, ino, idx, n);
-	rc = lsm_get_into(fs->db, &ro, k.b, k.len, buf + p->off, p->len, &vlen);
+	rc = lsm_get_into(fs->db, &ro, k.b, k.len, dst, p->len, &vlen);
 	if (rc == LSM_NOTFOUND) {
 		fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": patch %" PRIu32 " missing", ino, idx,
 		       n);
@@ -164,11 +164,117 @@ int chunk_read_ref(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t i
 patches:
 	/* In order: a later patch wins where two overlap. */
 	for (uint32_t n = 0; n < ref->npatch; n++) {
-		rc = patch_apply(fs, snap, ino, idx, ref, n, buf);
+		rc = patch_read(fs, snap, ino, idx, ref, n, buf + ref->patch[n].off);
 		if (rc)
 			return rc;
 	}
 	return 0;
+}
+
+/*
+ * Bytes [s, s + take) of ref's base chunk into dst, reading and checking
+ * only the blocks they lie in (ref has its block checksums); zeros past len.
+ */
+static int base_part(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx,
+		     const struct fref *ref, uint32_t s, uint32_t take, uint8_t *dst)
+{
+	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
+	uint32_t unit = fref_sum_unit(fs->cs), stop = s + take < ref->len ? s + take : ref->len;
+	uint32_t from = s / unit * unit, end, b;
+	size_t got = 0, vlen = 0;
+	uint8_t *buf = NULL;
+	struct fkey k;
+	int rc;
+
+	if (s >= ref->len) {
+		memset(dst, 0, take);
+		return 0;
+	}
+	end = (stop + unit - 1) / unit * unit;
+	if (end > ref->len)
+		end = ref->len;
+	buf = malloc(end - from);
+	if (!buf)
+		return -ENOMEM;
+	key_sha(&k, KEY_CHUNK, ref->sha);
+	rc = lsm_get_part(fs->db, &ro, k.b, k.len, from, buf, end - from, &got, &vlen);
+	if (rc == LSM_NOTFOUND) {
+		fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": chunk data missing", ino, idx);
+		rc = -EIO;
+	} else if (rc) {
+		rc = fs_err(fs, rc, "read", ino);
+	} else if (vlen != ref->len || got != end - from) {
+		fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": %zu bytes stored, %" PRIu32
+		       " expected",
+		       ino, idx, vlen, ref->len);
+		rc = -EIO;
+	}
+	for (b = from / unit; !rc && fs->verify_chunks && b * unit < end; b++) {
+		uint32_t at = b * unit, n = end - at < unit ? end - at : unit;
+
+		if (block_sum(buf + (at - from), n) != ref->sum[b]) {
+			fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": block %" PRIu32
+			       " fails its checksum",
+			       ino, idx, b);
+			rc = -EIO;
+		}
+	}
+	if (!rc) {
+		memcpy(dst, buf + (s - from), stop - s);
+		memset(dst + (stop - s), 0, take - (stop - s));
+	}
+	free(buf);
+	return rc;
+}
+
+/* Copies the part of patch n of ref that falls in [s, s + take) of the chunk to dst. */
+static int patch_part(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx,
+		      const struct fref *ref, uint32_t n, uint32_t s, uint32_t take, uint8_t *dst)
+{
+	const struct fpatch *p = &ref->patch[n];
+	uint32_t lo = p->off > s ? p->off : s;
+	uint32_t hi = p->off + p->len < s + take ? p->off + p->len : s + take;
+	uint8_t *tmp;
+	int rc;
+
+	if (lo >= hi)
+		return 0; /* not in the range: not read at all */
+	/* Read whole, so that the engine checks it. */
+	tmp = malloc(p->len);
+	if (!tmp)
+		return -ENOMEM;
+	rc = patch_read(fs, snap, ino, idx, ref, n, tmp);
+	if (!rc)
+		memcpy(dst + (lo - s), tmp + (lo - p->off), hi - lo);
+	free(tmp);
+	return rc;
+}
+
+int chunk_read_part_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint32_t s,
+		       uint32_t take, uint8_t *dst)
+{
+	struct fref ref;
+	uint8_t *tmp;
+	int rc = ref_get_at(fs, snap, ino, idx, &ref);
+
+	if (rc)
+		return rc;
+	if (ref.len == 0 || (fref_sum_unit(fs->cs) && ref.nsum == fref_nsum(fs->cs, ref.len))) {
+		rc = ref.len ? base_part(fs, snap, ino, idx, &ref, s, take, dst)
+			     : (memset(dst, 0, take), 0);
+		for (uint32_t n = 0; n < ref.npatch && !rc; n++)
+			rc = patch_part(fs, snap, ino, idx, &ref, n, s, take, dst);
+		return rc;
+	}
+	/* No block checksums (an older reference, small chunks): the whole chunk. */
+	tmp = malloc(fs->cs);
+	if (!tmp)
+		return -ENOMEM;
+	rc = chunk_read_ref(fs, snap, ino, idx, tmp, &ref);
+	if (!rc)
+		memcpy(dst, tmp + s, take);
+	free(tmp);
+	return rc;
 }
 
 void attr_chunks_add(struct lsmfs_attr *a, uint64_t n, uint64_t bytes)
@@ -298,6 +404,8 @@ int chunk_patch(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t i
 
 void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref)
 {
+	uint32_t cs = (uint32_t)len; /* callers pass a whole chunk */
+
 	/* Trailing zeros are never stored: they read back as zeros anyway. */
 	while (len && buf[len - 1] == 0)
 		len--;
@@ -305,6 +413,7 @@ void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref)
 	ref->npatch = 0;
 	if (len)
 		chunk_sha(buf, len, ref->sha);
+	fref_set_sums(ref, buf, cs);
 }
 
 int chunk_store_hashed(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,

@@ -41,20 +41,14 @@ static void read_piece(void *arg, size_t i)
 	struct read_piece *p = &j->p[i];
 	uint32_t cs = j->fs->cs;
 	struct fref ref;
-	uint8_t *tmp = NULL;
 	int rc, zero = 0;
 
 	if (__atomic_load_n(&j->rc, __ATOMIC_RELAXED))
 		return; /* the read fails anyway */
-	if (p->s == 0 && p->take == cs) {
+	if (p->s == 0 && p->take == cs)
 		rc = chunk_read_at(j->fs, j->snap, j->ino, p->idx, p->dst, &ref);
-	} else {
-		tmp = malloc(cs);
-		rc = tmp ? chunk_read_at(j->fs, j->snap, j->ino, p->idx, tmp, &ref) : -ENOMEM;
-		if (!rc)
-			memcpy(p->dst, tmp + p->s, p->take);
-		free(tmp);
-	}
+	else
+		rc = chunk_read_part_at(j->fs, j->snap, j->ino, p->idx, p->s, p->take, p->dst);
 	if (rc)
 		__atomic_compare_exchange_n(&j->rc, &zero, rc, 0, __ATOMIC_RELAXED,
 					    __ATOMIC_RELAXED);

@@ -247,6 +247,13 @@ int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref 
  */
 int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
 		  struct fref *ref);
+/*
+ * Bytes [s, s + take) of chunk idx of ino as snap saw it, into dst. With
+ * block checksums (keys.h) only the blocks they lie in are read and
+ * checked, and only the patches that overlap them.
+ */
+int chunk_read_part_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint32_t s,
+		       uint32_t take, uint8_t *dst);
 /* chunk_read with the reference already read (from snap). */
 int chunk_read_ref(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
 		   const struct fref *ref);

@@ -2,6 +2,7 @@
 #include "keys.h"
 
 #include <errno.h>
+#include <xxhash.h>
 
 void super_encode(uint8_t out[SB_LEN], const struct lsmfs_super *sb)
 {
@@ -93,13 +94,18 @@ size_t fref_encode(uint8_t out[FREF_MAX_LEN], const struct fref *r)
 
 	memcpy(out, r->sha, SHA_LEN);
 	put_be32(out + SHA_LEN, r->len);
-	if (r->npatch == 0)
+	if (r->npatch == 0 && r->nsum == 0)
 		return FREF_LEN;
 	out[FREF_LEN] = (uint8_t)r->npatch;
 	for (uint32_t i = 0; i < r->npatch; i++, p += 8) {
 		put_be32(p, r->patch[i].off);
 		put_be32(p + 4, r->patch[i].len);
 	}
+	if (r->nsum == 0)
+		return (size_t)(p - out);
+	*p++ = (uint8_t)r->nsum;
+	for (uint32_t i = 0; i < r->nsum; i++, p += 4)
+		put_be32(p, r->sum[i]);
 	return (size_t)(p - out);
 }
 
@@ -122,9 +128,36 @@ int fref_decode(struct fref *r, const void *val, size_t len)
 		if (r->patch[i].len == 0 || r->patch[i].off > UINT32_MAX - r->patch[i].len)
 			return -EUCLEAN;
 	}
-	if (r->len == 0 && r->npatch == 0)
+	r->nsum = 0;
+	if (len > FREF_LEN + 1 + 8 * (size_t)r->npatch) {
+		const uint8_t *p = v + FREF_LEN + 1 + 8 * r->npatch;
+
+		r->nsum = *p++;
+		if (r->nsum > SUM_BLOCKS || (size_t)(v + len - p) < 4 * (size_t)r->nsum)
+			return -EUCLEAN;
+		for (uint32_t i = 0; i < r->nsum; i++, p += 4)
+			r->sum[i] = get_be32(p);
+	}
+	if (r->len == 0 && (r->npatch == 0 || r->nsum))
 		return -EUCLEAN;
 	return 0;
+}
+
+uint32_t block_sum(const void *data, size_t len)
+{
+	return (uint32_t)XXH3_64bits(data, len);
+}
+
+void fref_set_sums(struct fref *r, const uint8_t *data, uint32_t cs)
+{
+	uint32_t unit = fref_sum_unit(cs);
+
+	r->nsum = fref_nsum(cs, r->len);
+	for (uint32_t i = 0; i < r->nsum; i++) {
+		uint32_t at = i * unit;
+
+		r->sum[i] = block_sum(data + at, r->len - at < unit ? r->len - at : unit);
+	}
 }
 
 uint64_t fref_stored(const struct fref *r)

@@ -15,7 +15,7 @@
  *   'D' parent:8 nhash:8 name             child ino:8 dtype:1
  *   'L' ino:8                             symlink target bytes
  *   'X' ino:8 name                        extended attribute value
- *   'F' ino:8 index:8                     sha256:32 len:4 [patches] (chunk reference)
+ *   'F' ino:8 index:8                     sha256:32 len:4 [patches [sums]] (chunk reference)
  *   'C' sha256:32                         chunk bytes (len of them, 1..chunk size)
  *   'R' sha256:32                         reference count:8
  *   'O' ino:8                             empty (orphan: nlink 0, still in use)
@@ -83,6 +83,15 @@
  * at or past the file size. A patch does not count in the R keys; its plen
  * counts in the inode's stored field (rounded up to STORED_UNIT, as a
  * chunk's len does).
+ *
+ * Block checksums: with a chunk size of 64 KiB or more, a reference also
+ * carries the checksum of each sixteenth of its base chunk (the last one
+ * cut at len), so that a small read fetches and checks only the blocks it
+ * needs instead of the whole chunk and its SHA-256:
+ *   F value = sha256:32 len:4 npatch:1 [patches] nsum:1 nsum x sum:4
+ *   sum     = low 32 bits of XXH3-64 (unseeded) of that block's bytes
+ * nsum is 0 (or the field absent) when not known, else ceil(len / (chunk
+ * size / 16)); a reference that shares a chunk copies its sums.
  */
 #ifndef LSMFS_KEYS_H
 #define LSMFS_KEYS_H
@@ -113,8 +122,11 @@ extern "C" {
 #define DENT_VAL_LEN 9
 #define FREF_LEN     36 /* a chunk reference without patches */
 #define PATCH_MAX    8	/* patches one chunk reference lists */
-/* A chunk reference with PATCH_MAX patches. */
-#define FREF_MAX_LEN (FREF_LEN + 1 + 8 * PATCH_MAX)
+#define SUM_BLOCKS   16 /* block checksums of one chunk reference */
+/* Chunks of this size and more carry block checksums. */
+#define SUM_MIN_CHUNK (64u * 1024)
+/* A chunk reference with PATCH_MAX patches and SUM_BLOCKS checksums. */
+#define FREF_MAX_LEN (FREF_LEN + 1 + 8 * PATCH_MAX + 1 + 4 * SUM_BLOCKS)
 #define SHA_LEN	     32
 
 /* The inode of a build before the stored field, still decoded (see above). */
@@ -247,7 +259,28 @@ struct fref {
 	uint32_t len;	 /* bytes of the base chunk; 0: no base (sha unused) */
 	uint32_t npatch; /* patches listed, 0..PATCH_MAX */
 	struct fpatch patch[PATCH_MAX];
+	uint32_t nsum; /* block checksums, 0 (none) or fref_nsum() */
+	uint32_t sum[SUM_BLOCKS];
 };
+
+/* The bytes one block checksum covers for chunk size cs; 0: no checksums. */
+static inline uint32_t fref_sum_unit(uint32_t cs)
+{
+	return cs >= SUM_MIN_CHUNK ? cs / SUM_BLOCKS : 0;
+}
+
+/* The checksums a base chunk of len bytes has for chunk size cs. */
+static inline uint32_t fref_nsum(uint32_t cs, uint32_t len)
+{
+	uint32_t unit = fref_sum_unit(cs);
+
+	return unit ? (len + unit - 1) / unit : 0;
+}
+
+/* A block checksum (keys.h, "Block checksums"). */
+uint32_t block_sum(const void *data, size_t len);
+/* Sets r's block checksums from its base chunk's bytes (len of them) for chunk size cs. */
+void fref_set_sums(struct fref *r, const uint8_t *data, uint32_t cs);
 
 void super_encode(uint8_t out[SB_LEN], const struct lsmfs_super *sb);
 /* 0, or -EUCLEAN (short or bad magic) / -EPROTONOSUPPORT (newer version or features). */
@@ -275,8 +308,9 @@ uint32_t fref_end(const struct fref *r);
 size_t fref_encode(uint8_t out[FREF_MAX_LEN], const struct fref *r);
 /*
  * 0, or -EUCLEAN: too short, neither base nor patch, a patch count over
- * PATCH_MAX or an empty patch. Offsets are the caller's to check against
- * its chunk size (fref_end).
+ * PATCH_MAX, an empty patch, or more than SUM_BLOCKS checksums. Offsets,
+ * and the checksum count, are the caller's to check against its chunk size
+ * (fref_end, fref_nsum).
  */
 int fref_decode(struct fref *r, const void *val, size_t len);
 

@@ -346,42 +346,80 @@ static int value_iov(uint8_t *dst, uint64_t off, uint64_t len, uint8_t *hdr, str
 	return n;
 }
 
-int lsm_blob_read_into(lsm_blob_files *bf, const lsm_blob_ref *ref, void *dst, int check)
+uint64_t lsm_blob_value_pos(uint64_t off, uint64_t i)
+{
+	uint64_t first = BLOCK - off % BLOCK;
+
+	if (i < first)
+		return off + i;
+	i -= first;
+	/* Past the first piece, each block so far brought its header. */
+	return off + first + (i / PER_BLOCK + 1) * HEADER + i;
+}
+
+/*
+ * Reads the n value bytes that start at file position pos (never inside a
+ * header; the value's framing continues from there) of ref's file into dst;
+ * check: they are the whole value, to be checked against its checksum.
+ */
+static int read_span(lsm_blob_files *bf, const lsm_blob_ref *ref, uint64_t pos, uint64_t n,
+		     uint8_t *dst, int check)
 {
 	struct iovec iov[LSM_ENV_IOV_MAX];
 	uint8_t hdr[HEADER];
 	lsm_cache_handle *h = NULL;
-	uint64_t span = lsm_blob_span(ref->offset, ref->len);
+	uint64_t span = lsm_blob_span(pos, n);
 	size_t got = 0;
-	int n = bf->env->preadv ? value_iov(dst, ref->offset, ref->len, hdr, iov) : 0;
-	int rc;
+	int niov = bf->env->preadv ? value_iov(dst, pos, n, hdr, iov) : 0;
+	lsm_buf tmp;
+	int rc = bf_get(bf, ref->file, &h);
 
-	if (n == 0) {
-		/* No preadv, or a value too long for one: read it whole, then copy it. */
-		lsm_buf tmp;
-
-		lsm_buf_init(&tmp);
-		rc = lsm_blob_read(bf, ref, &tmp);
-		if (!rc)
-			memcpy(dst, tmp.data, (size_t)ref->len);
-		lsm_buf_free(&tmp);
-		return rc;
-	}
-	rc = bf_get(bf, ref->file, &h);
 	if (rc)
 		return rc;
 	bf_entry *e = lsm_cache_value(h);
-	rc = bf->env->preadv(bf->env, e->file, iov, n, ref->offset, &got);
+	lsm_buf_init(&tmp);
+	if (niov) {
+		rc = bf->env->preadv(bf->env, e->file, iov, niov, pos, &got);
+	} else {
+		/* No preadv, or too many pieces for one: read the span, then unframe it. */
+		rc = lsm_buf_reserve(&tmp, (size_t)span);
+		if (rc)
+			rc = lsm_seterr(rc, "out of memory for a %" PRIu64 "-byte value", n);
+		else
+			rc = bf->env->pread(bf->env, e->file, tmp.data, (size_t)span, pos, &got);
+	}
 	if (!rc && got < span)
 		rc = LSM_CORRUPT(e->path, ref->offset,
-				 "value of %" PRIu64 " bytes is cut short: the file ends %zu bytes "
-				 "into it",
-				 ref->len, got);
-	if (!rc && check && lsm_checksum(dst, (size_t)ref->len) != ref->checksum)
+				 "value of %" PRIu64 " bytes is cut short: the file ends %" PRIu64
+				 " bytes into it",
+				 ref->len, pos + got - ref->offset);
+	if (!rc && !niov) {
+		lsm_blob_unframe(tmp.data, pos, n);
+		memcpy(dst, tmp.data, (size_t)n);
+	}
+	if (!rc && check && lsm_checksum(dst, (size_t)n) != ref->checksum)
 		rc = LSM_CORRUPT(e->path, ref->offset,
 				 "value of %" PRIu64 " bytes fails its checksum", ref->len);
+	lsm_buf_free(&tmp);
 	lsm_cache_release(bf->cache, h);
 	return rc;
+}
+
+int lsm_blob_read_into(lsm_blob_files *bf, const lsm_blob_ref *ref, void *dst, int check)
+{
+	return read_span(bf, ref, ref->offset, ref->len, dst, check);
+}
+
+int lsm_blob_read_part(lsm_blob_files *bf, const lsm_blob_ref *ref, uint64_t from, uint64_t n,
+		       void *dst)
+{
+	if (from > ref->len || n > ref->len - from)
+		return lsm_seterr(-EINVAL,
+				  "bytes %" PRIu64 "+%" PRIu64 " of a %" PRIu64 "-byte value", from,
+				  n, ref->len);
+	if (n == 0)
+		return 0;
+	return read_span(bf, ref, lsm_blob_value_pos(ref->offset, from), n, dst, 0);
 }
 
 int lsm_blob_read_encoded(lsm_blob_files *bf, lsm_slice enc, lsm_buf *out)

@@ -83,6 +83,16 @@ int lsm_blob_read_encoded(lsm_blob_files *bf, lsm_slice enc, lsm_buf *out);
  * preadv checks anyway). On an error dst may hold any bytes.
  */
 int lsm_blob_read_into(lsm_blob_files *bf, const lsm_blob_ref *ref, void *dst, int check);
+/*
+ * Reads bytes [from, from + n) of the value ref points at into dst, with
+ * one preadv as lsm_blob_read_into does. The checksum covers the whole
+ * value, so nothing here checks these bytes: the caller must. -EINVAL past
+ * the value's end; else the errors of lsm_blob_read.
+ */
+int lsm_blob_read_part(lsm_blob_files *bf, const lsm_blob_ref *ref, uint64_t from, uint64_t n,
+		       void *dst);
+/* File offset of byte i of a value that starts at file offset off (never in a header). */
+uint64_t lsm_blob_value_pos(uint64_t off, uint64_t i);
 
 /*
  * Read-ahead for a reader walking separated values in order (iterators):

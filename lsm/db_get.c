@@ -1,8 +1,8 @@
 /*
- * db_get.c — point reads: lsm_get and lsm_get_into. A key is looked for in
- * the memtable, the immutable memtables, then the tables of the current
- * version, newest data first; a separated value (blob.c) is then read from
- * its value file.
+ * db_get.c — point reads: lsm_get, lsm_get_into and lsm_get_part. A key is
+ * looked for in the memtable, the immutable memtables, then the tables of
+ * the current version, newest data first; a separated value (blob.c) is
+ * then read from its value file, whole or (lsm_get_part) in part.
  */
 #include "db_impl.h"
 
@@ -232,6 +232,43 @@ int lsm_get_into(lsm_db *db, const lsm_read_options *ropts, const void *key, siz
 		else if (fv.v.len)
 			memcpy(buf, fv.v.data, fv.v.len);
 	}
+out:
+	done_value(db, &fv);
+	return rc;
+}
+
+int lsm_get_part(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen,
+		 uint64_t from, void *buf, size_t n, size_t *got, size_t *vlen)
+{
+	found_value fv;
+	int rc;
+
+	*got = 0;
+	*vlen = 0;
+	rc = lookup(db, ropts, key, klen, &fv);
+	if (rc)
+		goto out;
+	if (fv.blob) {
+		lsm_blob_ref ref;
+
+		rc = lsm_blob_ref_decode(fv.v, &ref);
+		if (!rc) {
+			*vlen = (size_t)ref.len;
+			if (from < ref.len) {
+				*got = ref.len - from < n ? (size_t)(ref.len - from) : n;
+				rc = lsm_blob_read_part(db->blob_files, &ref, from, *got, buf);
+			}
+		}
+	} else {
+		/* A value in a table or memtable: its block was checked whole when read. */
+		*vlen = fv.v.len;
+		if (from < fv.v.len) {
+			*got = fv.v.len - from < n ? (size_t)(fv.v.len - from) : n;
+			memcpy(buf, fv.v.data + from, *got);
+		}
+	}
+	if (rc)
+		*got = 0;
 out:
 	done_value(db, &fv);
 	return rc;

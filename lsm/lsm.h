@@ -172,6 +172,17 @@ int lsm_get(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t k
  */
 int lsm_get_into(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen, void *buf,
 		 size_t cap, size_t *vlen);
+/*
+ * Reads bytes [from, from + n) of key's value into buf: *got of them (fewer
+ * when the value ends sooner, 0 when it ends before from), *vlen the whole
+ * value's length. A separated value's bytes come with one read of just
+ * that range, so they are NOT checked: its checksum covers the whole
+ * value, and the caller must check what it reads (lsmfs keeps a checksum
+ * per 4 KiB of a chunk). A value held in a table comes from a checked
+ * block, as ever. Otherwise the returns of lsm_get.
+ */
+int lsm_get_part(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen,
+		 uint64_t from, void *buf, size_t n, size_t *got, size_t *vlen);
 
 /* ---- write batches: applied all or nothing, in order ---- */
 

@@ -82,6 +82,58 @@ START_TEST(test_get_into_reads_into_the_callers_buffer)
 }
 END_TEST
 
+/*
+ * lsm_get_part reads any range of a value, also of a separated value that
+ * crosses the WAL's 32 KiB blocks (a fragment header between its pieces),
+ * from the memtable and from tables, and clips at the value's end.
+ */
+START_TEST(test_get_part_reads_any_range_of_a_value)
+{
+	lsm_options o;
+	lsm_options_init(&o);
+	o.blob_threshold = 1000;
+	lsm_db *db = td_open(td_dir, &o);
+	size_t n = 100000, got, vlen;
+	uint8_t *big = malloc(n), *buf = malloc(n);
+	tu_rng r;
+	tu_rng_init(&r, tu_seed());
+	tu_fill(&r, big, n);
+	ck_assert_int_eq(lsm_put(db, NULL, "pad", 3, big, 5000), 0); /* big starts mid-block */
+	ck_assert_int_eq(lsm_put(db, NULL, "big", 3, big, n), 0);
+	ck_assert_int_eq(lsm_put(db, NULL, "small", 5, "0123456789", 10), 0);
+	for (int round = 0; round < 2; round++) { /* memtable, then tables */
+		for (int i = 0; i < 300; i++) {
+			uint64_t from = tu_below(&r, n + 10);
+			size_t len = (size_t)tu_below(&r, 40000);
+			size_t want = from >= n ? 0 : (n - from < len ? (size_t)(n - from) : len);
+			ck_assert_int_eq(
+				lsm_get_part(db, NULL, "big", 3, from, buf, len, &got, &vlen), 0);
+			ck_assert_uint_eq(vlen, n);
+			ck_assert_uint_eq(got, want);
+			if (want)
+				ck_assert_int_eq(memcmp(buf, big + from, want), 0);
+		}
+		/* Every block boundary, exactly. */
+		for (uint64_t from = 0; from < n; from += 4096) {
+			ck_assert_int_eq(
+				lsm_get_part(db, NULL, "big", 3, from, buf, 4096, &got, &vlen), 0);
+			ck_assert_int_eq(memcmp(buf, big + from, got), 0);
+		}
+		ck_assert_int_eq(lsm_get_part(db, NULL, "small", 5, 3, buf, 4, &got, &vlen), 0);
+		ck_assert_uint_eq(got, 4);
+		ck_assert_uint_eq(vlen, 10);
+		ck_assert_mem_eq(buf, "3456", 4);
+		ck_assert_int_eq(lsm_get_part(db, NULL, "none", 4, 0, buf, 4, &got, &vlen),
+				 LSM_NOTFOUND);
+		ck_assert_uint_eq(got, 0);
+		ck_assert_int_eq(lsm_flush(db), 0);
+	}
+	free(big);
+	free(buf);
+	ck_assert_int_eq(lsm_close(db), 0);
+}
+END_TEST
+
 START_TEST(test_batch_applies_all_entries_in_order)
 {
 	lsm_db *db = td_open(td_dir, NULL);
@@ -848,6 +900,7 @@ static Suite *db_suite(void)
 	TCase *tc = td_tcase(s, "basic", 60);
 	tcase_add_test(tc, test_put_get_delete_overwrite);
 	tcase_add_test(tc, test_get_into_reads_into_the_callers_buffer);
+	tcase_add_test(tc, test_get_part_reads_any_range_of_a_value);
 	tcase_add_test(tc, test_batch_applies_all_entries_in_order);
 	tcase_add_test(tc, test_reopen_replays_unflushed_writes_from_wal);
 	tcase_add_test(tc, test_second_open_is_busy_and_names_the_pid);

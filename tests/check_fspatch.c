@@ -5,7 +5,8 @@
  * passes the limits folds them into one deduplicated chunk; truncate,
  * punch, zero range, copy_file_range and unlink keep the keys exact; and
  * the checker finds and repairs missing, stray, damaged and misplaced
- * patches.
+ * patches. Also the block checksums beside them, which let a small read
+ * fetch and check only the blocks it needs.
  */
 #include "check_fscore.h"
 
@@ -211,11 +212,16 @@ START_TEST(test_truncate_punch_zero_and_copy_keep_patches_exact)
 }
 END_TEST
 
-/* Random small and large writes, truncates and punches against a mirror. */
+/*
+ * Random small and large writes, truncates and punches against a mirror,
+ * read back in random ranges: with 16 KiB chunks (no block checksums) and
+ * with 64 KiB chunks (small reads check only their blocks).
+ */
 START_TEST(test_random_small_writes_match_a_mirror)
 {
 	char *dir;
-	lsmfs *fs = tf_new(&dir, 16 * KIB);
+	uint32_t cs = _i ? 64 * KIB : 16 * KIB;
+	lsmfs *fs = tf_new(&dir, cs);
 	size_t cap = 256 * KIB, size = 0;
 	uint8_t *m = calloc(1, cap), *src = malloc(cap);
 	uint64_t f = tf_file(fs, ROOT, "f", NULL, 0);
@@ -256,6 +262,16 @@ START_TEST(test_random_small_writes_match_a_mirror)
 		}
 		if (op % 300 == 0)
 			expect_bytes(fs, f, m, size);
+		if (size && op % 10 == 0) {
+			/* a small read anywhere: the partial read path */
+			size_t at = tu_below(&r, size), n = 1 + tu_below(&r, 9000);
+			uint8_t got[9000];
+
+			if (at + n > size)
+				n = size - at;
+			ck_assert_int_eq(lsmfs_read(fs, f, got, n, (off_t)at), (ssize_t)n);
+			ck_assert_int_eq(memcmp(got, m + at, n), 0);
+		}
 	}
 	expect_bytes(fs, f, m, size);
 	fs = tf_remount(fs, dir);
@@ -400,6 +416,52 @@ START_TEST(test_fsck_drops_patches_past_the_end_of_file)
 }
 END_TEST
 
+/*
+ * Block checksums: a small read checks only its blocks, and a damaged
+ * block fails it with EIO (also a read that verify=off would not check
+ * whole); the checker finds checksums that disagree with the chunk and
+ * drops them, after which reads check the whole chunk's SHA-256 again.
+ */
+START_TEST(test_block_checksums_check_small_reads_and_fsck_drops_bad_ones)
+{
+	char *dir;
+	size_t offs[] = {0};
+	uint8_t *m = malloc(CS), got[100];
+	lsmfs *fs = tf_new(&dir, CS);
+	uint64_t f = patched_file(fs, "f", m, NULL, CS, offs, 0);
+	lsmfs_check_result res;
+	struct fref r;
+	struct fkey k;
+	uint8_t v[FREF_MAX_LEN];
+
+	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 5000), (ssize_t)sizeof(got));
+	ck_assert_int_eq(memcmp(got, m + 5000, sizeof(got)), 0);
+	lsmfs_unmount(fs);
+	r = get_fref(dir, f, 0);
+	ck_assert_uint_eq(r.nsum, SUM_BLOCKS);
+	/* block 1 (bytes 4096..8191) gets a wrong checksum */
+	r.sum[1] ^= 1;
+	key_fchunk(&k, f, 0);
+	tf_raw_put(dir, k.b, k.len, v, fref_encode(v, &r));
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 5000), -EIO);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 100), (ssize_t)sizeof(got));
+	lsmfs_unmount(fs);
+	res = check(dir, 0);
+	ck_assert_uint_eq(res.count[LSMFS_CK_SUMS], 1);
+	ck_assert_uint_eq(res.errors, 1);
+	check(dir, 1);
+	ck_assert_uint_eq(check(dir, 0).errors, 0);
+	ck_assert_uint_eq(get_fref(dir, f, 0).nsum, 0);
+	fs = tf_mount(dir);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 5000), (ssize_t)sizeof(got));
+	ck_assert_int_eq(memcmp(got, m + 5000, sizeof(got)), 0);
+	lsmfs_unmount(fs);
+	free(m);
+	tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_an_older_volume_is_marked_at_mount)
 {
 	char *dir;
@@ -438,10 +500,11 @@ int main(void)
 	tcase_add_test(tc, test_small_writes_are_patches_until_they_fold);
 	tcase_add_test(tc, test_later_patches_win_and_a_write_from_the_start_is_a_chunk);
 	tcase_add_test(tc, test_truncate_punch_zero_and_copy_keep_patches_exact);
-	tcase_add_test(tc, test_random_small_writes_match_a_mirror);
+	tcase_add_loop_test(tc, test_random_small_writes_match_a_mirror, 0, 2);
 	tcase_add_test(tc, test_fsck_drops_a_patch_set_with_a_missing_patch);
 	tcase_add_test(tc, test_fsck_removes_stray_and_misplaced_patches);
 	tcase_add_test(tc, test_fsck_drops_patches_past_the_end_of_file);
+	tcase_add_test(tc, test_block_checksums_check_small_reads_and_fsck_drops_bad_ones);
 	tcase_add_test(tc, test_an_older_volume_is_marked_at_mount);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);

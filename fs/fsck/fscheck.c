@@ -258,6 +258,7 @@ const char *lsmfs_check_code_name(int code)
 		[LSMFS_CK_REFCOUNT] = "reference-count",
 		[LSMFS_CK_LEAK] = "leaked-chunk",
 		[LSMFS_CK_PATCH] = "bad-patch",
+		[LSMFS_CK_SUMS] = "block-sums",
 		[LSMFS_CK_PENDING_ORPHAN] = "pending-orphan",
 		[LSMFS_CK_TORN_WAL] = "torn-wal",
 	};

@@ -224,6 +224,14 @@ static void check_one_fref(struct ck *st, struct ck_fref *f, struct ck_ino *ci)
 			  ck_where(st, f->ino, 0), f->idx, f->len, c->clen);
 		f->len = c->clen;
 		f->act = F_PUT;
+	} else if (f->nsum &&
+		   (f->nsum != fref_nsum((uint32_t)st->cs, f->len) ||
+		    st->sum_unit != fref_sum_unit((uint32_t)st->cs) || f->sumsig != c->sumsig)) {
+		ck_report(st, LSMFS_CK_SUMS, LSMFS_CK_PROBLEM, f->ino,
+			  "Remove them; reads of the chunk check its SHA-256",
+			  "%s: the block checksums of chunk %" PRIu64 " disagree with its bytes",
+			  ck_where(st, f->ino, 0), f->idx);
+		f->act = F_PUT; /* a rewritten reference carries no block checksums */
 	}
 	off = f->idx < UINT64_MAX / st->cs ? f->idx * st->cs : UINT64_MAX;
 	if (off >= size) {

@@ -84,10 +84,12 @@ struct ck_fref {
 	uint32_t len;  /* of the base chunk; 0: none */
 	uint32_t pset; /* its patches: st->ps[pset - 1]; 0: none */
 	uint8_t act, bad;
-	uint8_t npatch; /* patches listed, as found */
-	uint8_t pseen;	/* bit n: P key n was found with the listed length */
-	uint8_t pbad;	/* a P key of it was unreadable or of the wrong length */
-	uint8_t pdrop;	/* the repair drops its patches (deletes every P key it listed) */
+	uint8_t npatch;	 /* patches listed, as found */
+	uint8_t pseen;	 /* bit n: P key n was found with the listed length */
+	uint8_t pbad;	 /* a P key of it was unreadable or of the wrong length */
+	uint8_t pdrop;	 /* the repair drops its patches (deletes every P key it listed) */
+	uint8_t nsum;	 /* block checksums listed */
+	uint32_t sumsig; /* block_sum of them */
 };
 
 /* The patch list of one chunk reference. */
@@ -99,11 +101,12 @@ struct ck_chunk {
 	uint8_t sha[SHA_LEN];
 	uint32_t clen;
 	uint8_t has_c, c_bad, has_r, r_bad;
-	uint8_t c_lost; /* its bytes cannot be read (damaged value file): c_bad too */
-	uint64_t r;	/* R value as found */
-	uint64_t raw;	/* F keys naming it, as found */
-	uint64_t refs;	/* F keys naming it after the repair */
-	uint8_t *data;	/* bytes the repair stores (a trimmed chunk), else NULL */
+	uint8_t c_lost;	 /* its bytes cannot be read (damaged value file): c_bad too */
+	uint32_t sumsig; /* block_sum of the block checksums of its bytes (ck_sums_sig) */
+	uint64_t r;	 /* R value as found */
+	uint64_t raw;	 /* F keys naming it, as found */
+	uint64_t refs;	 /* F keys naming it after the repair */
+	uint8_t *data;	 /* bytes the repair stores (a trimmed chunk), else NULL */
 };
 
 /* A key the repair deletes as it is (malformed, or a stray of a missing inode). */
@@ -128,6 +131,7 @@ struct ck {
 	struct lsmfs_super sb;
 	int have_sb, sb_rc, sb_dirty;
 	uint64_t cs;
+	uint32_t sum_unit; /* fref_sum_unit of the chunk size, known before the scan (0: none) */
 
 	struct ck_ino *in;
 	size_t nin, capin;
@@ -180,6 +184,8 @@ const char *ck_type_name(uint32_t mode);
 int ck_known_type(uint32_t mode);
 struct ck_ino *ck_ino_find(struct ck *st, uint64_t ino);
 struct ck_fref *ck_fref_find(struct ck *st, uint64_t ino, uint64_t idx);
+/* A fingerprint of n block checksums, to compare a reference's with its chunk's. */
+uint32_t ck_sums_sig(const uint32_t *sum, uint32_t n);
 /* What f holds by the inode's stored field's rule: its base and the patches it keeps. */
 uint64_t ck_fref_stored(const struct ck *st, const struct ck_fref *f);
 /* f as a chunk reference, with its patches unless the repair drops them. */

@@ -74,6 +74,8 @@ static void scan_fref(struct ck *st, const uint8_t *k, const uint8_t *v, size_t 
 	}
 	memcpy(f->sha, r.sha, SHA_LEN);
 	f->len = r.len;
+	f->nsum = (uint8_t)r.nsum;
+	f->sumsig = ck_sums_sig(r.sum, r.nsum);
 	if (r.npatch) {
 		struct ck_pset *ps = PUSH(st, st->ps, st->nps, st->capps);
 
@@ -123,6 +125,13 @@ static void scan_chunk(struct ck *st, const uint8_t *k, const uint8_t *v, size_t
 	c->has_c = 1;
 	chunk_sha(v, vlen, sha);
 	c->c_bad = memcmp(sha, c->sha, SHA_LEN) != 0;
+	if (st->sum_unit && vlen <= UINT32_MAX) {
+		struct fref r = {.len = (uint32_t)vlen};
+
+		/* The checksums a reference to these bytes must carry, if any. */
+		fref_set_sums(&r, v, st->sum_unit * SUM_BLOCKS);
+		c->sumsig = ck_sums_sig(r.sum, r.nsum);
+	}
 	st->res->chunks++;
 	st->res->chunk_bytes += vlen;
 }
@@ -271,6 +280,19 @@ int fsck_scan(struct ck *st)
 
 	lsm_stats_get(st->db, &ls);
 	total = ls.live_bytes + ls.memtable_bytes;
+	{
+		/* The chunk size first (S sorts after C): chunks are hashed as they pass. */
+		uint8_t sk = KEY_SUPER;
+		struct lsmfs_super sb;
+		void *v = NULL;
+		size_t vlen = 0;
+
+		if (lsm_get(st->db, NULL, &sk, 1, &v, &vlen) == 0 &&
+		    super_decode(&sb, v, vlen) == 0 && sb.chunk_size >= LSMFS_MIN_CHUNK &&
+		    sb.chunk_size <= LSMFS_MAX_CHUNK)
+			st->sum_unit = fref_sum_unit(sb.chunk_size);
+		free(v);
+	}
 	ck_progress(st, 2, "reading keys", 0, total);
 	it = lsm_iter_new(st->db, &ro);
 	if (!it)

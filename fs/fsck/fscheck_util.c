@@ -207,10 +207,18 @@ struct ck_fref *ck_fref_find(struct ck *st, uint64_t ino, uint64_t idx)
 void ck_fref_to(const struct ck *st, const struct ck_fref *f, struct fref *r)
 {
 	memcpy(r->sha, f->sha, SHA_LEN);
+	if (f->len == 0)
+		memset(r->sha, 0, SHA_LEN); /* no base: the digest field is unused */
 	r->len = f->len;
+	r->nsum = 0; /* a reference the repair writes carries no block checksums */
 	r->npatch = f->pdrop || !f->pset ? 0 : f->npatch;
 	if (r->npatch)
 		memcpy(r->patch, st->ps[f->pset - 1].p, sizeof(r->patch));
+}
+
+uint32_t ck_sums_sig(const uint32_t *sum, uint32_t n)
+{
+	return block_sum(sum, n * sizeof(*sum));
 }
 
 uint64_t ck_fref_stored(const struct ck *st, const struct ck_fref *f)

@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * fields). */
 		size_t n = fref_encode(fbuf, &r);
 
-		FUZZ_ASSERT(n <= size && (r.npatch || n == FREF_LEN));
+		FUZZ_ASSERT(n <= size && (r.npatch || r.nsum || n == FREF_LEN));
+		FUZZ_ASSERT(r.nsum <= SUM_BLOCKS);
 		FUZZ_ASSERT(memcmp(fbuf, data, n) == 0);
 		FUZZ_ASSERT(r.npatch <= PATCH_MAX && (r.len || r.npatch));
 	}

@@ -310,6 +310,7 @@ static void gen_fskeys(void)
 	memset(r.sha, 0xab, SHA_LEN);
 	r.len = 4096;
 	r.npatch = 0;
+	r.nsum = 0;
 	save("fskeys", "fref", buf, fref_encode(buf, &r));
 	r.npatch = 2;
 	r.patch[0].off = 100;
@@ -317,6 +318,9 @@ static void gen_fskeys(void)
 	r.patch[1].off = 0;
 	r.patch[1].len = 10;
 	save("fskeys", "fref-patched", buf, fref_encode(buf, &r));
+	r.nsum = 1;
+	r.sum[0] = 0x12345678;
+	save("fskeys", "fref-sums", buf, fref_encode(buf, &r));
 }
 
 int main(int argc, char **argv)
