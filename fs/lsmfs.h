@@ -30,8 +30,12 @@ extern "C" {
 #define LSMFS_ROOT_INO	     1
 #define LSMFS_NAME_MAX	     255
 #define LSMFS_FORMAT_VERSION 1
-#define LSMFS_DEFAULT_CHUNK  (64u * 1024u)
-#define LSMFS_MIN_CHUNK	     4096u
+/* lsmfs_opts.verify_chunks. */
+#define LSMFS_VERIFY_OFF    0
+#define LSMFS_VERIFY_ON	    1
+#define LSMFS_VERIFY_SHA    2
+#define LSMFS_DEFAULT_CHUNK (64u * 1024u)
+#define LSMFS_MIN_CHUNK	    4096u
 /*
  * Values from 4 KiB up go to the engine's value files: every chunk of a
  * file past its first few KiB, never an inode, entry or reference (all
@@ -71,7 +75,12 @@ int lsmfs_mkfs(const char *dir, const lsmfs_mkfs_opts *opts, const char **msg);
 typedef struct lsmfs_opts {
 	size_t cache_bytes; /* engine block cache (default 64 MiB) */
 	int sync_writes;    /* 1: fsync the WAL on every change, not only on fsync() */
-	int verify_chunks;  /* 1 (default): check each chunk's SHA-256 on read */
+	/*
+	 * LSMFS_VERIFY_*: what a read checks. ON (default): each block against
+	 * its checksum where the reference has them (keys.h), else the chunk's
+	 * SHA-256; SHA: whole chunks against their SHA-256 always; OFF: nothing.
+	 */
+	int verify_chunks;
 	/*
 	 * The engine's blob_threshold: chunks (and other values) of at least
 	 * this many bytes are written once, to the engine's value files, and

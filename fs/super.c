@@ -36,7 +36,7 @@ void lsmfs_opts_init(lsmfs_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->cache_bytes = 64u << 20;
-	o->verify_chunks = 1;
+	o->verify_chunks = LSMFS_VERIFY_ON;
 	o->blob_threshold = LSMFS_BLOB_THRESHOLD;
 	o->reserve_bytes = -1;
 }

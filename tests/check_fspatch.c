@@ -462,6 +462,60 @@ START_TEST(test_block_checksums_check_small_reads_and_fsck_drops_bad_ones)
 }
 END_TEST
 
+static lsmfs *mount_verify(const char *dir, int verify)
+{
+	lsmfs_opts o;
+	lsmfs *fs = NULL;
+	const char *msg = NULL;
+
+	lsmfs_opts_init(&o);
+	o.verify_chunks = verify;
+	ck_assert_msg(lsmfs_mount(&fs, dir, &o, &msg) == 0, "mount: %s", msg ? msg : "");
+	return fs;
+}
+
+/*
+ * A chunk's bytes damaged in one block (its C value replaced by bytes of
+ * the same length): verify=on fails whole reads by that block's checksum
+ * and small reads of that block only; verify=sha fails whole reads by the
+ * SHA-256; verify=off serves what is stored.
+ */
+START_TEST(test_each_verify_mode_catches_a_damaged_chunk)
+{
+	char *dir;
+	size_t offs[] = {0};
+	uint8_t *m = malloc(CS), *bad = malloc(CS), *got = malloc(CS);
+	lsmfs *fs = tf_new(&dir, CS);
+	uint64_t f = patched_file(fs, "f", m, NULL, CS, offs, 0);
+	struct fkey k;
+	struct fref r;
+
+	lsmfs_unmount(fs);
+	r = get_fref(dir, f, 0);
+	memcpy(bad, m, CS);
+	bad[3 * 4096 + 17] ^= 0x20;
+	key_sha(&k, KEY_CHUNK, r.sha);
+	tf_raw_put(dir, k.b, k.len, bad, CS);
+	fs = mount_verify(dir, LSMFS_VERIFY_ON);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, CS, 0), -EIO);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, 100, 3 * 4096), -EIO);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, 4096, 4 * 4096), 4096);
+	ck_assert_int_eq(memcmp(got, m + 4 * 4096, 4096), 0);
+	lsmfs_unmount(fs);
+	fs = mount_verify(dir, LSMFS_VERIFY_SHA);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, CS, 0), -EIO);
+	lsmfs_unmount(fs);
+	fs = mount_verify(dir, LSMFS_VERIFY_OFF);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, CS, 0), (ssize_t)CS);
+	ck_assert_int_eq(memcmp(got, bad, CS), 0);
+	lsmfs_unmount(fs);
+	free(m);
+	free(bad);
+	free(got);
+	tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_an_older_volume_is_marked_at_mount)
 {
 	char *dir;
@@ -505,6 +559,7 @@ int main(void)
 	tcase_add_test(tc, test_fsck_removes_stray_and_misplaced_patches);
 	tcase_add_test(tc, test_fsck_drops_patches_past_the_end_of_file);
 	tcase_add_test(tc, test_block_checksums_check_small_reads_and_fsck_drops_bad_ones);
+	tcase_add_test(tc, test_each_verify_mode_catches_a_damaged_chunk);
 	tcase_add_test(tc, test_an_older_volume_is_marked_at_mount);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);

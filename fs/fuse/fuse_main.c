@@ -163,7 +163,8 @@ static void fsmain_help(void)
 	       "                           0 turns the guard off)\n"
 	       "    -o sync=fsync|always   make changes durable on fsync() only (default),\n"
 	       "                           or sync the log on every change\n"
-	       "    -o verify=on|off       check every chunk's SHA-256 on read (default on)\n"
+	       "    -o verify=on|sha|off   check what is read: each block's checksum (on, the\n"
+	       "                           default), each whole chunk's SHA-256 (sha), nothing\n"
 	       "    -o blob_threshold=BYTES chunks of at least this size are written once, to\n"
 	       "                           the engine's value files, not copied by compaction\n"
 	       "                           (default 4K; 0 keeps every chunk in the tree)\n"
@@ -260,11 +261,14 @@ static int fsmain_core_opts(const struct fsmain_opts *o, lsmfs_opts *lo)
 	}
 	if (o->verify) {
 		if (strcmp(o->verify, "on") == 0) {
-			lo->verify_chunks = 1;
+			lo->verify_chunks = LSMFS_VERIFY_ON;
+		} else if (strcmp(o->verify, "sha") == 0) {
+			lo->verify_chunks = LSMFS_VERIFY_SHA;
 		} else if (strcmp(o->verify, "off") == 0) {
-			lo->verify_chunks = 0;
+			lo->verify_chunks = LSMFS_VERIFY_OFF;
 		} else {
-			fprintf(stderr, "lsmfs: bad verify '%s': use verify=on or verify=off\n",
+			fprintf(stderr,
+				"lsmfs: bad verify '%s': use verify=on, verify=sha or verify=off\n",
 				o->verify);
 			return -1;
 		}
