@@ -516,8 +516,10 @@ static lsm_file_meta *pick_tombstones(lsm_db *db, int idle, int *level)
 			if (f->has_stats != 1 || !f->deletions || f->deletions > f->entries)
 				continue;
 			/* A snapshot may still see them: a rewrite would keep them, and loop. */
-			if (f->largest_seq > snap)
+			if (f->largest_seq > snap) {
+				db->snap_held_back = 1;
 				continue;
+			}
 			uint64_t hidden = f->deletions * avg;
 			uint64_t frees = hidden + f->size / f->entries * f->deletions;
 			uint64_t rewrite = rewrite_bytes(v, f, l);
@@ -766,6 +768,8 @@ static int run_merge(lsm_db *db, compaction *c)
 
 	lsm_buf_init(&cur);
 	c->smallest_snap = lsm_db_smallest_snapshot(db);
+	if (db->snapshots.next != &db->snapshots)
+		db->snap_held_back = 1; /* entries it must keep for a snapshot may go later */
 	pthread_mutex_unlock(&db->mu);
 	lsm_it *it = compaction_input(db, c);
 	if (!it)

@@ -786,8 +786,10 @@ void lsm_snapshot_release(lsm_db *db, const lsm_snapshot *snap)
 	lsm_snapshot *s = (lsm_snapshot *)snap;
 	pthread_mutex_lock(&db->mu);
 	/* The oldest one held deletions back from compaction (compact.c): they may go now. */
-	if (s->prev == &db->snapshots)
+	if (s->prev == &db->snapshots && db->snap_held_back) {
+		db->snap_held_back = 0;
 		lsm_db_bg_schedule(db);
+	}
 	s->prev->next = s->next;
 	s->next->prev = s->prev;
 	pthread_mutex_unlock(&db->mu);

@@ -150,6 +150,12 @@ struct lsm_db {
 	lsm_batch *group; /* the leader's merge buffer */
 
 	lsm_snapshot snapshots; /* list head (sentinel); db->mu */
+	/*
+	 * Background work ran or was skipped while a snapshot held entries
+	 * back: releasing the oldest snapshot wakes the background thread
+	 * only then (not on every point read's snapshot). db->mu.
+	 */
+	int snap_held_back;
 
 	/*
 	 * Every version the db has made current, each holding one reference,
