@@ -52,6 +52,7 @@ static int ref_get_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_
 	key_fchunk(&k, ino, idx);
 	ref->len = 0;
 	ref->npatch = 0;
+	ref->nsum = 0;
 	rc = fs_get_at(fs, snap, &k, &v, &vlen, ino);
 	if (rc == LSM_NOTFOUND) {
 		rc = 0;
@@ -65,6 +66,7 @@ static int ref_get_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_
 		       ino, idx, vlen);
 		ref->len = 0;
 		ref->npatch = 0;
+		ref->nsum = 0;
 		rc = -EIO;
 	}
 out:

@@ -16,7 +16,10 @@
  * Reading it is one pread of lsm_blob_span(off, len) bytes and a memmove of
  * each later piece over the header before it (lsm_blob_unframe), or, into
  * a caller's buffer, one preadv that puts the pieces in place and the
- * headers aside (lsm_blob_read_into).
+ * headers aside (lsm_blob_read_into). Bytes [from, from + n) of it are read
+ * the same way from file offset lsm_blob_value_pos(off, from), where the
+ * framing goes on as if a value started there (lsm_blob_read_part); the
+ * checksum covers the whole value, so such a read is the caller's to check.
  *
  * The reference, the value of an LSM_TYPE_BLOB entry in memtables and
  * tables:
