@@ -111,6 +111,29 @@ int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref 
 	return chunk_read_at(fs, NULL, ino, idx, buf, ref);
 }
 
+/*
+ * Checks bytes [from, end) of ref's base chunk, held in buf (from on a
+ * block boundary, end on one or at len), against its block checksums:
+ * 0, or -EIO naming the first block that fails.
+ */
+static int check_blocks(lsmfs *fs, uint64_t ino, uint64_t idx, const struct fref *ref,
+			const uint8_t *buf, uint32_t from, uint32_t end)
+{
+	uint32_t unit = fref_sum_unit(fs->cs);
+
+	for (uint32_t b = from / unit; b * unit < end; b++) {
+		uint32_t at = b * unit, n = end - at < unit ? end - at : unit;
+
+		if (block_sum(buf + (at - from), n) != ref->sum[b]) {
+			fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": block %" PRIu32
+			       " fails its checksum",
+			       ino, idx, b);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
 int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
 		  struct fref *ref)
 {
@@ -156,19 +179,8 @@ int chunk_read_ref(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t i
 	if (fs->verify_chunks == LSMFS_VERIFY_ON && fref_sum_unit(fs->cs) &&
 	    ref->nsum == fref_nsum(fs->cs, ref->len)) {
 		/* The block checksums catch what the SHA-256 would, at a tenth of its cost. */
-		uint32_t unit = fref_sum_unit(fs->cs);
-
-		for (uint32_t b = 0; b < ref->nsum; b++) {
-			uint32_t at = b * unit;
-
-			if (block_sum(buf + at, ref->len - at < unit ? ref->len - at : unit) !=
-			    ref->sum[b]) {
-				fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": block %" PRIu32
-				       " fails its checksum",
-				       ino, idx, b);
-				return -EIO;
-			}
-		}
+		if (check_blocks(fs, ino, idx, ref, buf, 0, ref->len))
+			return -EIO;
 	} else if (fs->verify_chunks) {
 		uint8_t sha[SHA_LEN];
 
@@ -198,7 +210,7 @@ static int base_part(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t
 {
 	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
 	uint32_t unit = fref_sum_unit(fs->cs), stop = s + take < ref->len ? s + take : ref->len;
-	uint32_t from = s / unit * unit, end, b;
+	uint32_t from = s / unit * unit, end;
 	size_t got = 0, vlen = 0;
 	uint8_t *buf = NULL;
 	struct fkey k;
@@ -227,16 +239,8 @@ static int base_part(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t
 		       ino, idx, vlen, ref->len);
 		rc = -EIO;
 	}
-	for (b = from / unit; !rc && fs->verify_chunks && b * unit < end; b++) {
-		uint32_t at = b * unit, n = end - at < unit ? end - at : unit;
-
-		if (block_sum(buf + (at - from), n) != ref->sum[b]) {
-			fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": block %" PRIu32
-			       " fails its checksum",
-			       ino, idx, b);
-			rc = -EIO;
-		}
-	}
+	if (!rc && fs->verify_chunks && check_blocks(fs, ino, idx, ref, buf, from, end))
+		rc = -EIO;
 	if (!rc) {
 		memcpy(dst, buf + (s - from), stop - s);
 		memset(dst + (stop - s), 0, take - (stop - s));
