@@ -764,6 +764,17 @@ static void ti_readahead(struct table_it *ti, const lsm_block_handle *h)
 	}
 }
 
+/*
+ * A seek starts over: the blocks it lands on are not a scan, even when a
+ * seek and a step happen to load neighbours of the blocks before them.
+ */
+static void ti_new_run(struct table_it *ti)
+{
+	ti->last_lo = ti->last_hi = 0;
+	ti->run = 0;
+	ti->ra_lo = ti->ra_hi = 0;
+}
+
 /* Loads the block the index iterator is on into data (not positioned). */
 static int ti_load(struct table_it *ti)
 {
@@ -854,6 +865,7 @@ static void ti_seek_first(lsm_it *it)
 	struct table_it *ti = TI(it);
 	if (ti->status)
 		return;
+	ti_new_run(ti);
 	lsm_block_iter_seek_first(&ti->index);
 	if (ti_enter(ti))
 		return;
@@ -866,6 +878,7 @@ static void ti_seek_last(lsm_it *it)
 	struct table_it *ti = TI(it);
 	if (ti->status)
 		return;
+	ti_new_run(ti);
 	lsm_block_iter_seek_last(&ti->index);
 	if (ti_enter(ti))
 		return;
@@ -878,6 +891,7 @@ static void ti_seek(lsm_it *it, lsm_slice target)
 	struct table_it *ti = TI(it);
 	if (ti->status)
 		return;
+	ti_new_run(ti);
 	lsm_block_iter_seek(&ti->index, target);
 	if (ti_enter(ti))
 		return;

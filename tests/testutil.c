@@ -128,6 +128,8 @@ int tu_lsmctl_verify(const char *lsmctl, const char *dir, char *out, size_t cap)
 int tu_run_suite(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
+	/* Chosen here, before the fork of each test, so that one seed replays them all. */
+	(void)tu_seed();
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
