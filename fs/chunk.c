@@ -272,18 +272,46 @@ static int patch_part(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_
 	return rc;
 }
 
+/*
+ * Whether ref's patches together cover [s, s + take) of the chunk: then
+ * the base chunk's bytes there are all overwritten and need no read. A
+ * random read of a block written randomly before is the common case.
+ */
+static int patches_cover(const struct fref *ref, uint32_t s, uint32_t take)
+{
+	uint32_t pos = s, end = s + take;
+
+	/* At most PATCH_MAX passes of PATCH_MAX patches: each pass moves pos or stops. */
+	for (int moved = 1; pos < end && moved;) {
+		moved = 0;
+		for (uint32_t n = 0; n < ref->npatch; n++) {
+			const struct fpatch *p = &ref->patch[n];
+
+			if (p->off <= pos && pos < p->off + p->len) {
+				pos = p->off + p->len;
+				moved = 1;
+			}
+		}
+	}
+	return pos >= end;
+}
+
 int chunk_read_part_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint32_t s,
 		       uint32_t take, uint8_t *dst)
 {
 	struct fref ref;
 	uint8_t *tmp;
-	int rc = ref_get_at(fs, snap, ino, idx, &ref);
+	int no_base, rc = ref_get_at(fs, snap, ino, idx, &ref);
 
 	if (rc)
 		return rc;
-	if (ref.len == 0 || (fref_sum_unit(fs->cs) && ref.nsum == fref_nsum(fs->cs, ref.len))) {
-		rc = ref.len ? base_part(fs, snap, ino, idx, &ref, s, take, dst)
-			     : (memset(dst, 0, take), 0);
+	/* No base (a hole), or none of its bytes show through the patches: zeros under them. */
+	no_base = ref.len == 0 || patches_cover(&ref, s, take);
+	if (no_base || (fref_sum_unit(fs->cs) && ref.nsum == fref_nsum(fs->cs, ref.len))) {
+		if (no_base)
+			memset(dst, 0, take);
+		else
+			rc = base_part(fs, snap, ino, idx, &ref, s, take, dst);
 		for (uint32_t n = 0; n < ref.npatch && !rc; n++)
 			rc = patch_part(fs, snap, ino, idx, &ref, n, s, take, dst);
 		return rc;

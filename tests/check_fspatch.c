@@ -516,6 +516,48 @@ START_TEST(test_each_verify_mode_catches_a_damaged_chunk)
 }
 END_TEST
 
+/*
+ * A read whose every byte lies under patches does not read the base chunk:
+ * with the base damaged everywhere, such a read (two overlapping patches
+ * covering it together, in order) serves the patches' bytes, and a read
+ * one byte wider fails its block checksum.
+ */
+START_TEST(test_a_read_covered_by_patches_skips_the_base_chunk)
+{
+	char *dir;
+	size_t offs[] = {0};
+	uint8_t *m = malloc(CS), *bad = malloc(CS), got[6000], a[3000], b[3200];
+	lsmfs *fs = tf_new(&dir, CS);
+	uint64_t f = patched_file(fs, "f", m, NULL, CS, offs, 0);
+	struct fkey k;
+	struct fref r;
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	put(fs, f, m, a, sizeof(a), 8192);  /* [8192, 11192) */
+	put(fs, f, m, b, sizeof(b), 11000); /* [11000, 14200), over a's end */
+	lsmfs_unmount(fs);
+	r = get_fref(dir, f, 0);
+	ck_assert_uint_eq(r.npatch, 2);
+	for (size_t i = 0; i < CS; i++)
+		bad[i] = (uint8_t)~m[i];
+	key_sha(&k, KEY_CHUNK, r.sha);
+	tf_raw_put(dir, k.b, k.len, bad, CS);
+	fs = mount_verify(dir, LSMFS_VERIFY_ON);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 8192), (ssize_t)sizeof(got));
+	ck_assert_int_eq(memcmp(got, m + 8192, sizeof(got)), 0);
+	ck_assert_int_eq(got[11100 - 8192], 'b');
+	ck_assert_int_eq(lsmfs_read(fs, f, got, 100, 12000), 100);
+	ck_assert_int_eq(memcmp(got, m + 12000, 100), 0);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 8191), -EIO);
+	ck_assert_int_eq(lsmfs_read(fs, f, got, 6009, 8192), -EIO);
+	lsmfs_unmount(fs);
+	free(m);
+	free(bad);
+	tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_an_older_volume_is_marked_at_mount)
 {
 	char *dir;
@@ -560,6 +602,7 @@ int main(void)
 	tcase_add_test(tc, test_fsck_drops_patches_past_the_end_of_file);
 	tcase_add_test(tc, test_block_checksums_check_small_reads_and_fsck_drops_bad_ones);
 	tcase_add_test(tc, test_each_verify_mode_catches_a_damaged_chunk);
+	tcase_add_test(tc, test_a_read_covered_by_patches_skips_the_base_chunk);
 	tcase_add_test(tc, test_an_older_volume_is_marked_at_mount);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
