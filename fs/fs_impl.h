@@ -84,6 +84,11 @@ struct lsmfs_inode {
 	int orphan;	     /* an O key exists for this inode */
 };
 
+struct icount_shard {
+	pthread_mutex_t mu;
+	int64_t n; /* written under mu, read by statfs without it */
+} __attribute__((aligned(64)));
+
 struct lsmfs {
 	lsm_db *db;		  /* immutable after mount */
 	char *dir;		  /* data directory path, immutable */
@@ -100,6 +105,8 @@ struct lsmfs {
 
 	pthread_mutex_t ino_mu;
 	uint64_t ino_next; /* protected by ino_mu: next number to hand out */
+
+	struct icount_shard icount[ICOUNT_SHARDS]; /* icount.c */
 
 	pthread_mutex_t icache_mu;
 	/* protected by icache_mu: icache_mask + 1 chains (NULL until the first iget), entries */
@@ -128,6 +135,7 @@ struct fs_op {
 	int ino_held;	       /* ino_mu is held until commit (a new range is in the batch) */
 	uint64_t chunks_freed; /* chunks whose last reference the commit drops */
 	uint64_t ino_saved_next, ino_saved_end;
+	int64_t icount_delta; /* inodes this op creates (+) and frees (-): icount.c */
 };
 
 int op_begin(lsmfs *fs, struct fs_op *op);
@@ -158,6 +166,21 @@ int fs_get(lsmfs *fs, const struct fkey *k, void **val, size_t *vlen, uint64_t i
 /* fs_get in the state snap saw (NULL: the latest). */
 int fs_get_at(lsmfs *fs, const lsm_snapshot *snap, const struct fkey *k, void **val, size_t *vlen,
 	      uint64_t ino);
+
+/* ---- icount.c: the live inode count (df -i) ---- */
+
+/* At mount: reads the N keys, or counts the I keys of a volume without them. */
+int icount_load(lsmfs *fs);
+void icount_destroy(lsmfs *fs);
+/*
+ * In op_commit, before the write: adds op's change to a shard's N key in
+ * the batch and holds that shard (*held; NULL when op changes no count)
+ * until icount_done, which moves the shard if the write committed.
+ */
+int icount_stage(struct fs_op *op, struct icount_shard **held);
+void icount_done(struct fs_op *op, struct icount_shard *held, int committed);
+/* The inodes that exist now. */
+uint64_t icount_total(lsmfs *fs);
 
 /* ---- inode.c: the inode cache and attributes ---- */
 

@@ -335,6 +335,8 @@ int inode_free_keys(struct fs_op *op, uint64_t ino, const struct lsmfs_attr *a, 
 		key_ino(&k, KEY_INODE, ino);
 		rc = op_del(op, &k);
 	}
+	if (!rc)
+		op->icount_delta--;
 	return rc;
 }
 

@@ -20,6 +20,7 @@
  *   'R' sha256:32                         reference count:8
  *   'O' ino:8                             empty (orphan: nlink 0, still in use)
  *   'P' ino:8 index:8 n:1                 the bytes of patch n of that chunk
+ *   'N' shard:1                           inode count:8 (two's complement)
  *
  * Superblock value (56 bytes, longer values allowed for later fields):
  *   [magic "lsmfs-sb":8][version:4][chunk_size:4][uuid:16]
@@ -92,6 +93,14 @@
  *   sum     = low 32 bits of XXH3-64 (unseeded) of that block's bytes
  * nsum is 0 (or the field absent) when not known, else ceil(len / (chunk
  * size / 16)); a reference that shares a chunk copies its sums.
+ *
+ * Inode count: the N keys (shard 0 .. ICOUNT_SHARDS - 1, each present or
+ * not) add up to the number of I keys, which df -i reports as used. Every
+ * batch that puts a new I key or deletes one also puts one shard's N key
+ * with that change added (fs/icount.c). mkfs writes N 0 = 1 (the root); a
+ * read-write mount of a volume without N keys counts its I keys and writes
+ * N 0. An older build does not keep them: after one wrote, fsck.lsmfs
+ * reports the count and sets it.
  */
 #ifndef LSMFS_KEYS_H
 #define LSMFS_KEYS_H
@@ -114,6 +123,9 @@ extern "C" {
 #define KEY_REF	   'R'
 #define KEY_ORPHAN 'O'
 #define KEY_PATCH  'P'
+#define KEY_COUNT  'N'
+/* The live inode count is the sum of N keys 0 .. ICOUNT_SHARDS - 1. */
+#define ICOUNT_SHARDS 32
 
 #define SB_MAGIC     "lsmfs-sb"
 #define SB_MAGIC_LEN 8
@@ -220,6 +232,14 @@ static inline void key_xattr(struct fkey *k, uint64_t ino, const char *name, siz
 	key_ino(k, KEY_XATTR, ino);
 	memcpy(k->b + 9, name, nlen);
 	k->len = 9 + nlen;
+}
+
+/* Shard n of the live inode count (fs/icount.c). */
+static inline void key_count(struct fkey *k, unsigned n)
+{
+	k->b[0] = KEY_COUNT;
+	k->b[1] = (uint8_t)n;
+	k->len = 2;
 }
 
 static inline void key_sha(struct fkey *k, char tag, const uint8_t *sha)

@@ -222,6 +222,7 @@ int op_alloc_ino(struct fs_op *op, uint64_t *ino)
 			goto out;
 	}
 	*ino = fs->ino_next++;
+	op->icount_delta++; /* the caller puts its I key in this batch */
 out:
 	if (!op->ino_held)
 		pthread_mutex_unlock(&fs->ino_mu);
@@ -324,6 +325,7 @@ out:
 int op_commit(struct fs_op *op)
 {
 	lsmfs *fs = op->fs;
+	struct icount_shard *counted = NULL;
 	uint64_t held = 0;
 	int rc = 0;
 
@@ -338,8 +340,12 @@ int op_commit(struct fs_op *op)
 	for (size_t i = 0; i < op->nrd && !rc; i++)
 		if (op->rd[i].delta)
 			rc = rd_resolve(op, &op->rd[i]);
+	/* Lock order: ino_mu, the chunk stripes, then an inode count shard. */
+	if (!rc)
+		rc = fs_err(fs, icount_stage(op, &counted), "write", 0);
 	if (!rc && lsm_batch_count(op->b) > 0)
 		rc = fs_err(fs, lsm_write(fs->db, &fs->wopts, op->b), "write", 0);
+	icount_done(op, counted, rc == 0);
 	/* A big file's worth of chunks went: have the engine give their space back soon. */
 	if (!rc && op->chunks_freed >= RECLAIM_CHUNKS)
 		lsm_reclaim(fs->db);

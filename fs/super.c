@@ -102,7 +102,7 @@ static int write_fresh(const char *dir, const lsmfs_mkfs_opts *opts, uint32_t cs
 	struct lsmfs_super sb;
 	struct lsmfs_attr root;
 	struct fkey k;
-	uint8_t sv[SB_LEN], iv[INODE_LEN];
+	uint8_t sv[SB_LEN], iv[INODE_LEN], one[8];
 	int rc;
 
 	memset(&sb, 0, sizeof(sb));
@@ -148,6 +148,10 @@ static int write_fresh(const char *dir, const lsmfs_mkfs_opts *opts, uint32_t cs
 	key_ino(&k, KEY_INODE, LSMFS_ROOT_INO);
 	if (!rc)
 		rc = lsm_batch_put(b, k.b, k.len, iv, inode_encode(iv, &root));
+	key_count(&k, 0);
+	put_be64(one, 1); /* the root */
+	if (!rc)
+		rc = lsm_batch_put(b, k.b, k.len, one, sizeof(one));
 	if (!rc)
 		rc = lsm_write(db, &wo, b);
 	if (rc) {
@@ -511,6 +515,13 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 	fs->verify_chunks = opts->verify_chunks;
 	fs->read_only = opts->read_only;
 	fs->wopts.sync = opts->sync_writes;
+	rc = icount_load(fs);
+	if (rc) {
+		rc = say(msg, lsmfs_errno(rc), "cannot read the inode count in %s: %s", dir,
+			 lsm_errmsg());
+		icount_destroy(fs);
+		goto fail;
+	}
 	space_init(fs, dir, opts->read_only ? 0 : opts->reserve_bytes, &lo, opts->engine_env);
 	pthread_mutex_init(&fs->rename_mu, NULL);
 	pthread_mutex_init(&fs->ino_mu, NULL);
@@ -546,6 +557,7 @@ void lsmfs_unmount(lsmfs *fs)
 	if (rc)
 		fs_log("unmount of %s: %s: %s", fs->dir, lsm_strerror(rc), lsm_errmsg());
 	icache_destroy(fs);
+	icount_destroy(fs);
 	space_destroy(fs);
 	pthread_mutex_destroy(&fs->rename_mu);
 	pthread_mutex_destroy(&fs->ino_mu);
@@ -593,12 +605,10 @@ int lsmfs_statfs(lsmfs *fs, struct statvfs *sv)
 	sv->f_blocks = (used + free_host + frsize - 1) / frsize;
 	sv->f_bfree = free_host / frsize;
 	sv->f_bavail = avail / frsize;
-	pthread_mutex_lock(&fs->ino_mu);
-	inos = fs->ino_next;
-	pthread_mutex_unlock(&fs->ino_mu);
-	/* Inode numbers are never reused: "used" counts every number handed out. */
+	/* Inode numbers are never reused, but used inodes are the ones that exist. */
+	inos = icount_total(fs);
 	sv->f_files = max_inodes;
-	sv->f_ffree = max_inodes - inos;
+	sv->f_ffree = inos < max_inodes ? max_inodes - inos : 0;
 	sv->f_favail = sv->f_ffree;
 	memcpy(&sv->f_fsid, fs->sb.uuid, sizeof(sv->f_fsid) < 8 ? sizeof(sv->f_fsid) : 8);
 	sv->f_flag = fs->read_only ? ST_RDONLY : 0;

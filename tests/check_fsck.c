@@ -385,7 +385,7 @@ START_TEST(test_deleted_inode_key_drops_its_entry_and_chunks)
 	make_tree(&t);
 	key_ino(&k, KEY_INODE, t.file1);
 	raw_del(t.dir, k.b, k.len);
-	find_fix_clean(t.dir, 0, WANT(LSMFS_CK_DANGLING, 1, LSMFS_CK_STRAY, 1));
+	find_fix_clean(t.dir, 0, WANT(LSMFS_CK_DANGLING, 1, LSMFS_CK_STRAY, 1, LSMFS_CK_ICOUNT, 1));
 	/* its four chunks are freed: hello 1, sparse 1, dup 2 remain */
 	ck_assert_uint_eq(tf_count_keys(t.dir, 'C'), 4);
 	ck_assert_uint_eq(tf_count_keys(t.dir, 'R'), 4);
@@ -698,7 +698,7 @@ START_TEST(test_missing_root_inode_is_made_anew)
 	make_tree(&t);
 	key_ino(&k, KEY_INODE, ROOT);
 	raw_del(t.dir, k.b, k.len);
-	find_fix_clean(t.dir, 0, WANT(LSMFS_CK_ROOT, 1));
+	find_fix_clean(t.dir, 0, WANT(LSMFS_CK_ROOT, 1, LSMFS_CK_ICOUNT, 1));
 	fs = tf_mount(t.dir);
 	ck_assert_int_eq(lsmfs_getattr(fs, ROOT, &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
@@ -983,6 +983,8 @@ static const int many[] = {LSMFS_CK_DANGLING,
 			   1,
 			   LSMFS_CK_ORPHAN,
 			   1,
+			   LSMFS_CK_ICOUNT,
+			   1,
 			   END};
 
 START_TEST(test_repair_in_one_batch_or_many_ends_the_same)
@@ -995,7 +997,7 @@ START_TEST(test_repair_in_one_batch_or_many_ends_the_same)
 	damage_many(&t2);
 	find_fix_clean(t1.dir, 0, many);
 	find_fix_clean(t2.dir, 1, many); /* every key in a batch of its own */
-	for (const char *tag = "CDFILORSX"; *tag; tag++)
+	for (const char *tag = "CDFILNORSX"; *tag; tag++)
 		ck_assert_uint_eq(tf_count_keys(t1.dir, *tag), tf_count_keys(t2.dir, *tag));
 	expect_tree(&t1, K_DUP2 | K_A);
 	expect_tree(&t2, K_DUP2 | K_A);

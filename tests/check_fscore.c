@@ -8,6 +8,7 @@
 #include "check_fscore.h"
 
 #include "env.h"
+#include "fscheck.h"
 #include "keys.h"
 #include "lsm.h"
 #include "space.h"
@@ -703,6 +704,88 @@ START_TEST(test_statfs_reports_space_and_inodes)
 }
 END_TEST
 
+static uint64_t inodes_used(lsmfs *fs)
+{
+	struct statvfs sv;
+
+	ck_assert_int_eq(lsmfs_statfs(fs, &sv), 0);
+	return sv.f_files - sv.f_ffree;
+}
+
+/*
+ * df -i counts the inodes that exist: the root, files and directories, an
+ * unlinked file while it is open; not the numbers ever handed out. The
+ * count survives a remount, a volume without one (an older build's) is
+ * counted at mount, and the checker finds a count that is off and sets it.
+ */
+START_TEST(test_df_i_counts_the_inodes_that_exist)
+{
+	char *dir, name[32];
+	lsmfs *fs = tf_new(&dir, 0);
+	lsmfs_check_result res;
+	lsmfs_check_opts fix = {.repair = 1};
+	struct stat st;
+	struct fkey k;
+	uint8_t v[8];
+	uint64_t d = tf_mkdir(fs, ROOT, "d"), g;
+
+	ck_assert_uint_eq(inodes_used(fs), 2);
+	for (int i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		tf_file(fs, d, name, "x", 1);
+	}
+	ck_assert_uint_eq(inodes_used(fs), 52);
+	for (int i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(lsmfs_unlink(fs, d, name), 0);
+	}
+	ck_assert_uint_eq(inodes_used(fs), 2);
+	/* open and unlinked: still there until the last close */
+	ck_assert_int_eq(lsmfs_create(fs, &tf_root, ROOT, "g", 0644, O_RDWR | O_CREAT, &st), 0);
+	g = st.st_ino;
+	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "g"), 0);
+	ck_assert_uint_eq(inodes_used(fs), 3);
+	lsmfs_release(fs, g);
+	lsmfs_forget(fs, g, 1);
+	ck_assert_uint_eq(inodes_used(fs), 2);
+	tf_file(fs, ROOT, "h", "x", 1);
+	fs = tf_remount(fs, dir);
+	ck_assert_uint_eq(inodes_used(fs), 3);
+	lsmfs_unmount(fs);
+	ck_assert_int_eq(tf_check(dir), 0);
+
+	/* an older volume: no N keys; mount counts and writes them */
+	for (unsigned n = 0; n < ICOUNT_SHARDS; n++) {
+		lsm_db *db = tf_open_db(dir);
+
+		key_count(&k, n);
+		ck_assert_int_eq(lsm_delete(db, NULL, k.b, k.len), 0);
+		ck_assert_int_eq(lsm_close(db), 0);
+	}
+	ck_assert_uint_eq(tf_count_keys(dir, KEY_COUNT), 0);
+	fs = tf_mount(dir);
+	ck_assert_uint_eq(inodes_used(fs), 3);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, KEY_COUNT), 1);
+	ck_assert_int_eq(tf_check(dir), 0);
+
+	/* a count that is off: reported, then set */
+	key_count(&k, 5);
+	put_be64(v, 7);
+	tf_raw_put(dir, k.b, k.len, v, sizeof(v));
+	ck_assert_int_eq(lsmfs_check(dir, NULL, &res, NULL), 0);
+	ck_assert_uint_eq(res.count[LSMFS_CK_ICOUNT], 1);
+	ck_assert_uint_eq(res.errors, 1);
+	ck_assert_int_eq(lsmfs_check(dir, &fix, &res, NULL), 0);
+	ck_assert_uint_eq(res.fixed, 1);
+	ck_assert_int_eq(tf_check(dir), 0);
+	fs = tf_mount(dir);
+	ck_assert_uint_eq(inodes_used(fs), 3);
+	lsmfs_unmount(fs);
+	tu_rmtree(dir);
+}
+END_TEST
+
 /* ---- readdir ---- */
 
 struct rd_state {
@@ -1014,6 +1097,7 @@ int main(void)
 	tcase_add_test(tc, test_a_chunk_count_too_high_does_not_hang_the_free);
 	tcase_add_test(tc, test_setattr_modes_owners_times);
 	tcase_add_test(tc, test_statfs_reports_space_and_inodes);
+	tcase_add_test(tc, test_df_i_counts_the_inodes_that_exist);
 	tcase_add_test(tc, test_readdir_resumes_exactly_while_the_directory_changes);
 	tcase_add_test(tc, test_readdirplus_counts_lookups_of_entries_taken);
 	tcase_add_test(tc, test_name_hash_is_pinned_siphash24);

@@ -151,6 +151,7 @@ static void check_fs(struct ck *st)
 	fsck_check_chunks(st);
 	fsck_check_frefs(st);
 	fsck_final_counts(st);
+	fsck_check_icount(st);
 	ck_progress(st, 4, "checking chunks", st->nch + st->nf, st->nch + st->nf);
 }
 
@@ -259,6 +260,7 @@ const char *lsmfs_check_code_name(int code)
 		[LSMFS_CK_LEAK] = "leaked-chunk",
 		[LSMFS_CK_PATCH] = "bad-patch",
 		[LSMFS_CK_SUMS] = "block-sums",
+		[LSMFS_CK_ICOUNT] = "inode-count",
 		[LSMFS_CK_PENDING_ORPHAN] = "pending-orphan",
 		[LSMFS_CK_TORN_WAL] = "torn-wal",
 	};

@@ -61,6 +61,7 @@ enum lsmfs_check_code {
 	LSMFS_CK_LEAK,	   /* a chunk (C and/or R) that no reference names: freed */
 	LSMFS_CK_PATCH,	   /* a patch missing, unreadable, stray or past the end: dropped */
 	LSMFS_CK_SUMS,	   /* a reference's block checksums disagree with its chunk: dropped */
+	LSMFS_CK_ICOUNT,   /* the live inode count (N keys) differs from the inodes: set */
 	/* Notes: states a crash leaves and the next mount finishes; not errors. */
 	LSMFS_CK_PENDING_ORPHAN, /* unlinked while open: repair frees it, as mount would */
 	LSMFS_CK_TORN_WAL, /* the WAL ends in a torn write (read-only check); recovery drops it */

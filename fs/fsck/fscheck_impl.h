@@ -133,6 +133,14 @@ struct ck {
 	uint64_t cs;
 	uint32_t sum_unit; /* fref_sum_unit of the chunk size, known before the scan (0: none) */
 
+	/* The live inode count: N keys as found, and what the repair writes. */
+	uint64_t ikeys;		/* I keys found */
+	int64_t icount;		/* sum of the well-formed N keys */
+	uint32_t icount_shards; /* bit n: N key n found */
+	int icount_bad;		/* an N value not of 8 bytes */
+	int icount_set;		/* the repair deletes them and writes N 0 = icount_after */
+	uint64_t icount_after;	/* the inodes the repair leaves */
+
 	struct ck_ino *in;
 	size_t nin, capin;
 	struct ck_dent *de;
@@ -224,6 +232,8 @@ void fsck_check_reachable(struct ck *st);
 void fsck_check_chunks(struct ck *st);
 void fsck_check_frefs(struct ck *st);
 void fsck_final_counts(struct ck *st);
+/* fscheck_tree.c, last: the live inode count against the inodes. */
+void fsck_check_icount(struct ck *st);
 
 /* ---- fscheck_repair.c: writing the repairs ---- */
 

@@ -258,6 +258,19 @@ static void emit_all(struct sink *s)
 	}
 	for (size_t i = 0; i < st->ndel; i++)
 		sink_op(s, PH_MID, st->del[i].k, st->del[i].len, NULL, 0, 1);
+	if (st->icount_set) {
+		uint8_t v[8];
+
+		/* Last, once the inodes it counts are settled; one shard holds it all. */
+		for (unsigned n = 1; n < ICOUNT_SHARDS; n++)
+			if (st->icount_shards & (1u << n)) {
+				key_count(&k, n);
+				sink_del(s, PH_LATE, &k);
+			}
+		key_count(&k, 0);
+		put_be64(v, st->icount_after);
+		sink_put(s, PH_LATE, &k, v, sizeof(v));
+	}
 }
 
 /* Writes the repairs; 0 or the error that stopped it (res->fixed stays 0 then). */

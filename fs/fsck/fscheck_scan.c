@@ -24,6 +24,7 @@ static void scan_inode(struct ck *st, const uint8_t *k, const uint8_t *v, size_t
 
 	if (!ci)
 		return;
+	st->ikeys++;
 	ci->ino = get_be64(k + 1);
 	ci->dent = NONE;
 	ci->vlen = (uint32_t)(vlen > UINT32_MAX ? UINT32_MAX : vlen);
@@ -221,6 +222,10 @@ static const char *key_shape(const uint8_t *k, size_t klen)
 		return klen == 17 ? NULL : "has a chunk reference's tag but not its length 17";
 	case KEY_PATCH:
 		return klen == 18 ? NULL : "has a patch's tag but not its length 18";
+	case KEY_COUNT:
+		return klen == 2 && k[1] < ICOUNT_SHARDS ? NULL
+							 : "has the inode count's tag but not its "
+							   "length 2 and a shard below 32";
 	case KEY_CHUNK:
 	case KEY_REF:
 		return klen == 1 + SHA_LEN ? NULL : "has a chunk key's tag but not its length 33";
@@ -262,6 +267,13 @@ static void scan_key(struct ck *st, const uint8_t *k, size_t klen, const uint8_t
 		break;
 	case KEY_PATCH:
 		scan_patch(st, k, vlen, 0);
+		break;
+	case KEY_COUNT:
+		st->icount_shards |= 1u << k[1];
+		if (vlen == 8)
+			st->icount += (int64_t)get_be64(v);
+		else
+			st->icount_bad = 1;
 		break;
 	default: /* L, O, X */
 		scan_after_inode(st, k, klen, vlen);

@@ -755,3 +755,37 @@ void fsck_check_reachable(struct ck *st)
 		}
 	}
 }
+
+/*
+ * The live inode count (N keys, fs/keys.h) must equal the I keys as found.
+ * The repair sets it to the inodes the repair leaves: silently where only
+ * the repair moved it (an inode cleared, a /lost+found made). A volume
+ * without N keys is an older one, not a problem: mount counts; so does a
+ * repair.
+ */
+void fsck_check_icount(struct ck *st)
+{
+	uint64_t after = 0;
+
+	for (size_t i = 0; i < st->nin; i++)
+		after += st->in[i].state == ST_LIVE;
+	st->icount_after = after;
+	if (!st->icount_shards) {
+		st->icount_set = st->repair;
+		return;
+	}
+	if (st->icount_bad) {
+		ck_report(st, LSMFS_CK_ICOUNT, LSMFS_CK_PROBLEM, 0,
+			  ck_fixf(st, "Set it to %" PRIu64, after),
+			  "a key of the inode count has a value of other than 8 bytes");
+		st->icount_set = 1;
+	} else if (st->icount != (int64_t)st->ikeys) {
+		ck_report(st, LSMFS_CK_ICOUNT, LSMFS_CK_PROBLEM, 0,
+			  ck_fixf(st, "Set it to %" PRIu64, after),
+			  "the inode count says %" PRId64 ", but %" PRIu64 " inodes exist",
+			  st->icount, st->ikeys);
+		st->icount_set = 1;
+	} else if (after != st->ikeys) {
+		st->icount_set = 1;
+	}
+}

@@ -1,7 +1,8 @@
 #!/bin/sh
 # df tells the truth: writing 200 MiB shows as used, deleting it gives the
 # space back once compaction has dropped the chunks (the test gives the
-# engine some seconds, then a remount, and says which it took).
+# engine some seconds, then a remount, and says which it took); df -i
+# counts the inodes that exist.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/mounted/lib.sh"
 
 MIB=1048576
@@ -61,4 +62,21 @@ else
 fi
 df -h "$MNT"
 echo "space returned $how"
+
+step "df -i counts the inodes that exist: up with creates, down with deletes, kept over a remount"
+# IUsed of the mount: files and directories that exist, the root included.
+iused() { df --output=iused "$MNT" | tail -n 1 | tr -d " "; }
+i0=$(iused)
+mkdir "$MNT/many"
+for i in $(seq 1 50); do : >"$MNT/many/f$i"; done
+i1=$(iused)
+[ "$i1" -eq $((i0 + 51)) ] || fail "IUsed $i0 -> $i1 after 51 creates"
+rm -r "$MNT/many"
+i2=$(iused)
+[ "$i2" -eq "$i0" ] || fail "IUsed $i1 -> $i2 after deleting them, $i0 before"
+: >"$MNT/one"
+remount_fs
+i3=$(iused)
+[ "$i3" -eq $((i0 + 1)) ] || fail "IUsed $i3 after a remount, $((i0 + 1)) expected"
+echo "IUsed: $i0, $i1 with 51 more, $i2 after rm -r, $i3 after one more and a remount"
 umount_fs
