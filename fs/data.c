@@ -136,8 +136,7 @@ ssize_t lsmfs_read(lsmfs *fs, uint64_t ino, void *buf, size_t size, off_t off)
 	return rc ? rc : (ssize_t)n;
 }
 
-/* A write by someone other than root takes away set-user-ID, and set-group-ID with group x. */
-static void kill_suid(const lsmfs_ctx *ctx, struct lsmfs_attr *a)
+void kill_suid(const lsmfs_ctx *ctx, struct lsmfs_attr *a)
 {
 	if (ctx && ctx->uid == 0)
 		return;
@@ -331,7 +330,7 @@ static int falloc_mode_ok(int mode)
 	}
 }
 
-int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len)
+int lsmfs_fallocate(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, int mode, off_t off, off_t len)
 {
 	struct lsmfs_inode *ip;
 	struct lsmfs_attr na;
@@ -394,6 +393,7 @@ int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len)
 		na.size = end;
 	/* Both times change, as on ext4, even where no byte or size did (past EOF). */
 	na.mtime = na.ctime = lsmfs_now();
+	kill_suid(ctx, &na);
 	rc = op_put_inode(&op, ino, &na);
 	if (!rc)
 		rc = op_commit(&op);

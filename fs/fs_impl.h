@@ -167,6 +167,14 @@ int fs_get(lsmfs *fs, const struct fkey *k, void **val, size_t *vlen, uint64_t i
 int fs_get_at(lsmfs *fs, const lsm_snapshot *snap, const struct fkey *k, void **val, size_t *vlen,
 	      uint64_t ino);
 
+/*
+ * data.c: a write or truncate by someone other than root (ctx NULL: an
+ * internal caller counts as someone) takes away set-user-ID, and
+ * set-group-ID with group execute, as the kernel would; with
+ * FUSE_HANDLE_KILLPRIV_V2 (fs/fuse/fuse_killpriv.c) it leaves this to us.
+ */
+void kill_suid(const lsmfs_ctx *ctx, struct lsmfs_attr *a);
+
 /* ---- icount.c: the live inode count (df -i) ---- */
 
 /* At mount: reads the N keys, or counts the I keys of a volume without them. */

@@ -572,7 +572,6 @@ int lsmfs_setattr(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const struct st
 	int64_t now = lsmfs_now();
 	int rc;
 
-	(void)ctx;
 	rc = ilock_get(fs, ino, &ip);
 	if (rc)
 		return rc;
@@ -592,6 +591,8 @@ int lsmfs_setattr(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, const struct st
 		rc = chunk_truncate(&op, ino, &na, (uint64_t)in->st_size);
 		if (rc)
 			goto out;
+		if (ctx)
+			kill_suid(ctx, &na);
 	}
 	if (to_set & LSMFS_SET_MODE)
 		na.mode = (na.mode & S_IFMT) | (in->st_mode & 07777);

@@ -210,9 +210,10 @@ int lsmfs_removexattr(lsmfs *fs, uint64_t ino, const char *name);
  *                          the same, the size never changes
  * Punch and zero range change mtime and ctime and are never refused for
  * space (space.h). FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE and any
- * other mode: -EOPNOTSUPP. One batch per call.
+ * other mode: -EOPNOTSUPP. One batch per call. A caller other than root
+ * drops set-user-ID (and set-group-ID with group execute), as on a write.
  */
-int lsmfs_fallocate(lsmfs *fs, uint64_t ino, int mode, off_t off, off_t len);
+int lsmfs_fallocate(lsmfs *fs, const lsmfs_ctx *ctx, uint64_t ino, int mode, off_t off, off_t len);
 /* SEEK_DATA / SEEK_HOLE at chunk granularity; -ENXIO past the end. */
 off_t lsmfs_lseek(lsmfs *fs, uint64_t ino, off_t off, int whence);
 /* Shares whole chunks by reference where both offsets are chunk-aligned; copies the rest. */

@@ -183,18 +183,23 @@ START_TEST(test_fallocate_punch_and_seek)
 
 	memset(data, 'd', sizeof(data));
 	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, data, sizeof(data), 0), sizeof(data));
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE, 0, 10), -EOPNOTSUPP);
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_COLLAPSE_RANGE, 0, cs), -EOPNOTSUPP);
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_INSERT_RANGE, 0, cs), -EOPNOTSUPP);
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE | FALLOC_FL_PUNCH_HOLE, 0, 10),
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f, FALLOC_FL_PUNCH_HOLE, 0, 10),
 			 -EOPNOTSUPP);
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE, 0, 0), -EINVAL);
-	ck_assert_int_eq(lsmfs_fallocate(fs, ROOT, FALLOC_FL_ZERO_RANGE, 0, 10), -EISDIR);
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, 0, 0, 0), -EINVAL);
-	ck_assert_int_eq(lsmfs_fallocate(fs, ROOT, 0, 0, 10), -EISDIR);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f, FALLOC_FL_COLLAPSE_RANGE, 0, cs),
+			 -EOPNOTSUPP);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f, FALLOC_FL_INSERT_RANGE, 0, cs),
+			 -EOPNOTSUPP);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f,
+					 FALLOC_FL_ZERO_RANGE | FALLOC_FL_PUNCH_HOLE, 0, 10),
+			 -EOPNOTSUPP);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f, FALLOC_FL_ZERO_RANGE, 0, 0), -EINVAL);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, ROOT, FALLOC_FL_ZERO_RANGE, 0, 10), -EISDIR);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f, 0, 0, 0), -EINVAL);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, ROOT, 0, 0, 10), -EISDIR);
 	/* punch [cs + 100, 4 cs): chunk 1 keeps 100 bytes, chunks 2 and 3 go */
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-					 cs + 100, 3 * cs - 100),
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f,
+					 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, cs + 100,
+					 3 * cs - 100),
 			 0);
 	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
 	ck_assert_int_eq(st.st_size, 6 * cs);
@@ -208,22 +213,24 @@ START_TEST(test_fallocate_punch_and_seek)
 	ck_assert_int_eq(lsmfs_lseek(fs, f, 4 * cs, SEEK_HOLE), 6 * cs);
 	ck_assert_int_eq(lsmfs_lseek(fs, f, 6 * cs, SEEK_DATA), -ENXIO);
 	/* a punch inside one chunk zeroes just that range */
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 10, 20),
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f,
+					 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 10, 20),
 			 0);
 	memset(data + 10, 0, 20);
 	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 0), sizeof(got));
 	ck_assert_int_eq(memcmp(got, data, sizeof(data)), 0);
 	/* mode 0 extends the size and allocates nothing; KEEP_SIZE alone changes nothing */
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, 0, 8 * cs, cs), 0);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f, 0, 8 * cs, cs), 0);
 	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
 	ck_assert_int_eq(st.st_size, 9 * cs);
 	ck_assert_int_eq(st.st_blocks, 4 * cs / 512);
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_KEEP_SIZE, 20 * cs, cs), 0);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f, FALLOC_FL_KEEP_SIZE, 20 * cs, cs), 0);
 	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
 	ck_assert_int_eq(st.st_size, 9 * cs);
 	/* punching to the end of file drops the partial last chunk too */
-	ck_assert_int_eq(
-		lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 100 * cs), 0);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f,
+					 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 100 * cs),
+			 0);
 	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
 	ck_assert_int_eq(st.st_blocks, 0);
 	ck_assert_int_eq(st.st_size, 9 * cs);
@@ -295,7 +302,7 @@ static void zm_zero(struct zmodel *m, int keep, uint64_t off, uint64_t len)
 	uint64_t end = off + len;
 	int mode = FALLOC_FL_ZERO_RANGE | (keep ? FALLOC_FL_KEEP_SIZE : 0);
 
-	ck_assert_int_eq(lsmfs_fallocate(m->fs, m->ino, mode, (off_t)off, (off_t)len), 0);
+	ck_assert_int_eq(lsmfs_fallocate(m->fs, &tf_root, m->ino, mode, (off_t)off, (off_t)len), 0);
 	if (off < m->size)
 		memset(m->buf + off, 0, (end < m->size ? end : m->size) - off);
 	if (!keep && end > m->size) {
@@ -529,8 +536,9 @@ static void set_size(lsmfs *fs, uint64_t ino, off_t size)
 
 static void punch(lsmfs *fs, uint64_t ino, off_t off, off_t len)
 {
-	ck_assert_int_eq(
-		lsmfs_fallocate(fs, ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len), 0);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, ino,
+					 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len),
+			 0);
 }
 
 START_TEST(test_st_blocks_count_stored_bytes_in_4k_units)
@@ -941,7 +949,7 @@ START_TEST(test_reserve_refuses_adding_data_never_freeing)
 	ck_assert_int_eq(lsmfs_symlink(fs, &tf_root, ROOT, "s", "a", &st), -ENOSPC);
 	ck_assert_int_eq(lsmfs_link(fs, a, ROOT, "a2", &st), -ENOSPC);
 	ck_assert_int_eq(lsmfs_setxattr(fs, a, "user.y", "v", 1, 0), -ENOSPC);
-	ck_assert_int_eq(lsmfs_fallocate(fs, b, 0, 0, 1 << 20), -ENOSPC);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, b, 0, 0, 1 << 20), -ENOSPC);
 	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, a, 0, b, 0, 4096), -ENOSPC);
 	/* the checks an operation makes first still come first */
 	ck_assert_int_eq(lsmfs_mkdir(fs, &tf_root, ROOT, "d", 0755, &st), -EEXIST);
@@ -955,12 +963,14 @@ START_TEST(test_reserve_refuses_adding_data_never_freeing)
 	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, b, &in, LSMFS_SET_SIZE, &st), 0);
 	in.st_mode = 0600;
 	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, a, &in, LSMFS_SET_MODE, &st), 0);
-	ck_assert_int_eq(lsmfs_fallocate(fs, a, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 5),
-			 0);
-	/* zero range stores no zeros: inside the file, past its end, growing it */
 	ck_assert_int_eq(
-		lsmfs_fallocate(fs, a, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 2, 1 << 20), 0);
-	ck_assert_int_eq(lsmfs_fallocate(fs, a, FALLOC_FL_ZERO_RANGE, 3, 1 << 20), 0);
+		lsmfs_fallocate(fs, &tf_root, a, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 5),
+		0);
+	/* zero range stores no zeros: inside the file, past its end, growing it */
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, a,
+					 FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 2, 1 << 20),
+			 0);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, a, FALLOC_FL_ZERO_RANGE, 3, 1 << 20), 0);
 	ck_assert_int_eq(lsmfs_getattr(fs, a, &st), 0);
 	ck_assert_int_eq(st.st_size, 3 + (1 << 20));
 	ck_assert_int_eq(lsmfs_removexattr(fs, a, "user.x"), 0);

@@ -232,7 +232,8 @@ static void op_punch(struct run *t)
 		memset(nd->data + off, 0, (off + len < nd->size ? off + len : nd->size) - off);
 	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > nd->size)
 		fm_truncate(&t->m, f, off + len);
-	ck_assert_int_eq(lsmfs_fallocate(t->fs, nd->ino, mode, (off_t)off, (off_t)len), 0);
+	ck_assert_int_eq(lsmfs_fallocate(t->fs, &tf_root, nd->ino, mode, (off_t)off, (off_t)len),
+			 0);
 }
 
 static void op_copy(struct run *t)

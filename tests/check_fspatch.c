@@ -180,10 +180,12 @@ START_TEST(test_truncate_punch_zero_and_copy_keep_patches_exact)
 	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, f, 0, g, 0, n), (ssize_t)n);
 	expect_bytes(fs, g, m, n);
 	/* punch over patch bytes, zero a range */
-	ck_assert_int_eq(
-		lsmfs_fallocate(fs, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 400, 200), 0);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f,
+					 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 400, 200),
+			 0);
 	memset(m + 400, 0, 200);
-	ck_assert_int_eq(lsmfs_fallocate(fs, f, FALLOC_FL_ZERO_RANGE, CS + 50000, 20000), 0);
+	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f, FALLOC_FL_ZERO_RANGE, CS + 50000, 20000),
+			 0);
 	memset(m + CS + 50000, 0, 20000);
 	expect_bytes(fs, f, m, n);
 	/* truncate into the last patched chunk, before its patch: the patch must go */
@@ -254,7 +256,7 @@ START_TEST(test_random_small_writes_match_a_mirror)
 			len = 1 + tu_below(&r, 30000);
 			if (off + len > size)
 				len = size - off;
-			ck_assert_int_eq(lsmfs_fallocate(fs, f,
+			ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f,
 							 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 							 (off_t)off, (off_t)len),
 					 0);

@@ -540,8 +540,8 @@ static int op_punch(struct run *t)
 	nd = &t->t.m.nodes[f];
 	if (off < nd->size)
 		memset(nd->data + off, 0, (off + len < nd->size ? off + len : nd->size) - off);
-	rc = lsmfs_fallocate(t->fs, nd->ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-			     (off_t)len);
+	rc = lsmfs_fallocate(t->fs, &tf_root, nd->ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			     (off_t)off, (off_t)len);
 	if (dead(t))
 		return 1;
 	ck_assert_int_eq(rc, 0);

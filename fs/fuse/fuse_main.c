@@ -35,6 +35,7 @@
 
 #include <dirent.h>
 
+#include "fuse_killpriv.h"
 #include "fuse_ops.h"
 #include "fuse_signals.h"
 
@@ -57,6 +58,8 @@ struct fsmain_opts {
 	char *sync;
 	char *verify;
 	char *blob_threshold;
+	char *killpriv;	 /* -o killpriv_v2=on|off, as given */
+	int killpriv_on; /* what it says (on unless off) */
 	int nonempty;
 	int read_only;
 	int has_fsname;
@@ -82,6 +85,7 @@ static const struct fuse_opt fsmain_opt_spec[] = {
 	FSMAIN_OPT("sync=%s", sync),
 	FSMAIN_OPT("verify=%s", verify),
 	FSMAIN_OPT("blob_threshold=%s", blob_threshold),
+	FSMAIN_OPT("killpriv_v2=%s", killpriv),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
@@ -168,6 +172,10 @@ static void fsmain_help(void)
 	       "    -o blob_threshold=BYTES chunks of at least this size are written once, to\n"
 	       "                           the engine's value files, not copied by compaction\n"
 	       "                           (default 4K; 0 keeps every chunk in the tree)\n"
+	       "    -o killpriv_v2=on|off  drop set-id bits on write and truncate in lsmfs, so\n"
+	       "                           that the kernel need not ask for the capability\n"
+	       "                           xattr before every write (default on, where the\n"
+	       "                           kernel offers it)\n"
 	       "    -o nonempty            allow a mountpoint that is not an empty directory\n"
 	       "    -o ro                  read-only\n"
 	       "    (default_permissions is always on: the kernel checks permissions)\n"
@@ -274,6 +282,21 @@ static int fsmain_core_opts(const struct fsmain_opts *o, lsmfs_opts *lo)
 		}
 	}
 	return 0;
+}
+
+/* -o killpriv_v2: sets o->killpriv_on; 0, or -1 (said why). */
+static int fsmain_killpriv_opt(struct fsmain_opts *o)
+{
+	o->killpriv_on = 1;
+	if (!o->killpriv || strcmp(o->killpriv, "on") == 0)
+		return 0;
+	if (strcmp(o->killpriv, "off") == 0) {
+		o->killpriv_on = 0;
+		return 0;
+	}
+	fprintf(stderr, "lsmfs: bad killpriv_v2 '%s': use killpriv_v2=on or killpriv_v2=off\n",
+		o->killpriv);
+	return -1;
 }
 
 static int fsmain_dir_is_empty(const char *path)
@@ -550,6 +573,13 @@ static int fsmain_run(struct fuse_session *se, struct fsop_state *s, const struc
 		rc = -1; /* libfuse has said why */
 		goto out_signals;
 	}
+	/* Before the loop reads the kernel's INIT (fuse_killpriv.c). */
+	if (fkp_install(se, o->killpriv_on) != 0) {
+		fprintf(stderr, "lsmfs: libfuse refused its custom I/O hook\n");
+		rc = -1;
+		fuse_session_unmount(se);
+		goto out_signals;
+	}
 	fsmain_raise_readahead(o->mountpoint, FSMAIN_READAHEAD_KIB);
 	fsmain_detach();
 	if (chdir("/") != 0)
@@ -643,7 +673,7 @@ int main(int argc, char *argv[])
 		status = EXIT_OK;
 		goto out;
 	}
-	if (fsmain_core_opts(&o, &lo) != 0)
+	if (fsmain_core_opts(&o, &lo) != 0 || fsmain_killpriv_opt(&o) != 0)
 		goto out;
 	status = fsmain_prepare(&o, &args);
 	if (status != EXIT_OK)
@@ -656,6 +686,7 @@ int main(int argc, char *argv[])
 		status = EXIT_USAGE;
 		goto out;
 	}
+	s.se = se;
 	if (!co.foreground && fsmain_fork() != 0) {
 		status = EXIT_REFUSED;
 		goto out;
@@ -672,6 +703,7 @@ out:
 	free(o.sync);
 	free(o.verify);
 	free(o.blob_threshold);
+	free(o.killpriv);
 	fuse_opt_free_args(&args);
 	return status;
 }

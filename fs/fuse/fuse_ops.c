@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "fuse_killpriv.h"
 #include "fuse_ops.h"
 
 _Static_assert(FUSE_ROOT_ID == LSMFS_ROOT_INO, "kernel and core must agree on the root");
@@ -362,14 +363,41 @@ static void fsop_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/*
+ * Under FUSE_HANDLE_KILLPRIV_V2 (fuse_killpriv.c) a write, fallocate or
+ * copy by someone other than root drops the file's set-id bits in the core
+ * (kill_suid), and the kernel, which learns nothing of it from the reply,
+ * would keep showing the old mode: for such a caller on such a file the
+ * handler checks first and then has the kernel fetch the attributes again.
+ * Other writes pay nothing.
+ */
+static int fsop_had_setid(fuse_req_t req, const lsmfs_ctx *ctx, fuse_ino_t ino)
+{
+	struct stat st;
+
+	return ctx->uid != 0 && fkp_active() && lsmfs_getattr(fsop_fs(req), ino, &st) == 0 &&
+	       (st.st_mode & (S_ISUID | S_ISGID));
+}
+
+static void fsop_attr_changed(fuse_req_t req, fuse_ino_t ino)
+{
+	/* Offset -1: the attributes only, no page. The kernel holds no lock we wait for. */
+	(void)fuse_lowlevel_notify_inval_inode(fsop_st(req)->se, ino, -1, 0);
+}
+
 static void fsop_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	lsmfs_ctx ctx;
 	ssize_t n;
 
+	int had_setid;
+
 	fsop_ctx(req, &ctx);
+	had_setid = fsop_had_setid(req, &ctx, ino);
 	n = lsmfs_write(fsop_fs(req), &ctx, ino, buf, size, off);
+	if (n > 0 && had_setid)
+		fsop_attr_changed(req, ino);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -619,7 +647,15 @@ static void fsop_access(fuse_req_t req, fuse_ino_t ino, int mask)
 static void fsop_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			   struct fuse_file_info *fi)
 {
-	fsop_reply_rc(req, lsmfs_fallocate(fsop_fs(req), ino, mode, off, len));
+	lsmfs_ctx ctx;
+	int had_setid, rc;
+
+	fsop_ctx(req, &ctx);
+	had_setid = fsop_had_setid(req, &ctx, ino);
+	rc = lsmfs_fallocate(fsop_fs(req), &ctx, ino, mode, off, len);
+	if (rc == 0 && had_setid)
+		fsop_attr_changed(req, ino);
+	fsop_reply_rc(req, rc);
 }
 
 static void fsop_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
@@ -639,6 +675,7 @@ static void fsop_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in
 {
 	lsmfs_ctx ctx;
 	ssize_t n;
+	int had_setid;
 
 	/* copy_file_range(2) defines no flags yet. */
 	if (flags) {
@@ -646,7 +683,10 @@ static void fsop_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in
 		return;
 	}
 	fsop_ctx(req, &ctx);
+	had_setid = fsop_had_setid(req, &ctx, ino_out);
 	n = lsmfs_copy_file_range(fsop_fs(req), &ctx, ino_in, off_in, ino_out, off_out, len);
+	if (n > 0 && had_setid)
+		fsop_attr_changed(req, ino_out);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

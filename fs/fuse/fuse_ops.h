@@ -17,6 +17,7 @@ struct fsop_state {
 	double timeout; /* entry and attribute validity in seconds: we are the only writer */
 	int read_only;	/* mounted -o ro: no writeback cache is asked for */
 	int writeback;	/* the kernel's writeback cache is on: set in init, before any request */
+	struct fuse_session *se; /* for notifications: set before the session loop */
 };
 
 /* The table of fsop_* handlers given to fuse_session_new(). */

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Permissions as an ordinary user sees them (default_permissions, so the
 # kernel checks the modes the daemon returns): refused reads and writes,
-# ownership of what the user creates, the umask, and the kernel clearing
-# set-user-ID and set-group-ID bits when another user writes or truncates
-# (the daemon asks it to, as dirty pages reach it from a kernel thread).
+# ownership of what the user creates, the umask, and set-user-ID and
+# set-group-ID bits cleared when another user writes, truncates or
+# fallocates (by the daemon, which handles KILLPRIV_V2, and shown at once
+# by stat; with killpriv_v2=off by the kernel, as before).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/mounted/lib.sh"
 
 expect_eq() { [ "$1" = "$2" ] || fail "expected '$2', got '$1' ($3)"; }
@@ -47,6 +48,17 @@ step "so does a truncate by another user"
 chmod 6777 "$MNT/pub/suid"
 as_nobody truncate -s 1 "$MNT/pub/suid"
 expect_eq "$(stat -c %a "$MNT/pub/suid")" 777 "mode after truncate"
+
+step "and a fallocate by another user"
+chmod 6777 "$MNT/pub/suid"
+as_nobody fallocate -l 65536 "$MNT/pub/suid"
+expect_eq "$(stat -c %a "$MNT/pub/suid")" 777 "mode after fallocate"
+
+step "the kernel clears them itself with killpriv_v2=off"
+remount_fs -o allow_other,killpriv_v2=off
+chmod 6777 "$MNT/pub/suid"
+as_nobody sh -c "echo more >>'$MNT/pub/suid'"
+expect_eq "$(stat -c %a "$MNT/pub/suid")" 777 "mode after a write"
 
 step "modes and owners are the same after remount"
 remount_fs -o allow_other
