@@ -59,6 +59,7 @@ struct fsmain_opts {
 	char *verify;
 	char *blob_threshold;
 	char *killpriv;	 /* -o killpriv_v2=on|off, as given */
+	char *writeback; /* -o writeback=on|off, as given */
 	int killpriv_on; /* what it says (on unless off) */
 	int nonempty;
 	int read_only;
@@ -86,6 +87,7 @@ static const struct fuse_opt fsmain_opt_spec[] = {
 	FSMAIN_OPT("verify=%s", verify),
 	FSMAIN_OPT("blob_threshold=%s", blob_threshold),
 	FSMAIN_OPT("killpriv_v2=%s", killpriv),
+	FSMAIN_OPT("writeback=%s", writeback),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
@@ -176,6 +178,10 @@ static void fsmain_help(void)
 	       "                           that the kernel need not ask for the capability\n"
 	       "                           xattr before every write (default on, where the\n"
 	       "                           kernel offers it)\n"
+	       "    -o writeback=on|off    let the kernel keep written pages and send them\n"
+	       "                           later, in bigger requests (default on); off sends\n"
+	       "                           each write at once and saves the requests that\n"
+	       "                           carry the kernel's file times\n"
 	       "    -o nonempty            allow a mountpoint that is not an empty directory\n"
 	       "    -o ro                  read-only\n"
 	       "    (default_permissions is always on: the kernel checks permissions)\n"
@@ -284,18 +290,14 @@ static int fsmain_core_opts(const struct fsmain_opts *o, lsmfs_opts *lo)
 	return 0;
 }
 
-/* -o killpriv_v2: sets o->killpriv_on; 0, or -1 (said why). */
-static int fsmain_killpriv_opt(struct fsmain_opts *o)
+/* An on|off option called name with value v (NULL: not given, on): 1, 0, or -1 (said why). */
+static int fsmain_on_off(const char *name, const char *v)
 {
-	o->killpriv_on = 1;
-	if (!o->killpriv || strcmp(o->killpriv, "on") == 0)
+	if (!v || strcmp(v, "on") == 0)
+		return 1;
+	if (strcmp(v, "off") == 0)
 		return 0;
-	if (strcmp(o->killpriv, "off") == 0) {
-		o->killpriv_on = 0;
-		return 0;
-	}
-	fprintf(stderr, "lsmfs: bad killpriv_v2 '%s': use killpriv_v2=on or killpriv_v2=off\n",
-		o->killpriv);
+	fprintf(stderr, "lsmfs: bad %s '%s': use %s=on or %s=off\n", name, v, name, name);
 	return -1;
 }
 
@@ -645,7 +647,7 @@ int main(int argc, char *argv[])
 	struct fsop_state s = {.timeout = FSMAIN_TIMEOUT};
 	struct fuse_session *se = NULL;
 	lsmfs_opts lo;
-	int status = EXIT_USAGE;
+	int status = EXIT_USAGE, wb;
 
 	/*
 	 * A write request's buffers (its batch, merged chunks) are a few
@@ -673,8 +675,11 @@ int main(int argc, char *argv[])
 		status = EXIT_OK;
 		goto out;
 	}
-	if (fsmain_core_opts(&o, &lo) != 0 || fsmain_killpriv_opt(&o) != 0)
+	o.killpriv_on = fsmain_on_off("killpriv_v2", o.killpriv);
+	wb = fsmain_on_off("writeback", o.writeback);
+	if (fsmain_core_opts(&o, &lo) != 0 || o.killpriv_on < 0 || wb < 0)
 		goto out;
+	s.no_writeback = !wb;
 	status = fsmain_prepare(&o, &args);
 	if (status != EXIT_OK)
 		goto out;
@@ -704,6 +709,7 @@ out:
 	free(o.verify);
 	free(o.blob_threshold);
 	free(o.killpriv);
+	free(o.writeback);
 	fuse_opt_free_args(&args);
 	return status;
 }

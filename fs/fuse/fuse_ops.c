@@ -100,12 +100,14 @@ static void fsop_init(void *userdata, struct fuse_conn_info *conn)
 	/* The daemon is the only writer of the data dir, so the kernel may keep
 	 * dirty pages and trust its cached sizes and times. close() and fsync()
 	 * still send the dirty pages before they return. */
-	if (!s->read_only && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+	if (!s->read_only && !s->no_writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	s->writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
-	/* Dirty pages reach us later from a kernel thread with uid 0, too late
-	 * for the core to clear suid/sgid on write; without this capability the
-	 * kernel sends that as an explicit setattr of the mode instead. */
+	/* Not the first version of killpriv: dirty pages reach us later from a
+	 * kernel thread with uid 0, too late for the core to clear suid/sgid.
+	 * The second (fuse_killpriv.c) has the kernel write such a write
+	 * through, from the writer; without either the kernel sends the
+	 * clearing as a setattr of the mode. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	/* Nobody else changes the files, so a changed mtime never means the
 	 * cached pages went stale. */

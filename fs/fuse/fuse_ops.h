@@ -13,10 +13,11 @@
 #include "fs/lsmfs.h"
 
 struct fsop_state {
-	lsmfs *fs;	/* immutable after mount */
-	double timeout; /* entry and attribute validity in seconds: we are the only writer */
-	int read_only;	/* mounted -o ro: no writeback cache is asked for */
-	int writeback;	/* the kernel's writeback cache is on: set in init, before any request */
+	lsmfs *fs;	  /* immutable after mount */
+	double timeout;	  /* entry and attribute validity in seconds: we are the only writer */
+	int read_only;	  /* mounted -o ro: no writeback cache is asked for */
+	int no_writeback; /* -o writeback=off: none is asked for either */
+	int writeback;	  /* the kernel's writeback cache is on: set in init, before any request */
 	struct fuse_session *se; /* for notifications: set before the session loop */
 };
 

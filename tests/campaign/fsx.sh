@@ -11,13 +11,14 @@
 # FSX_OPS (default 20000) sets the operations of each run; FSX_CACHE (1M)
 # the daemon's cache_size and FSX_SMALL_LEN (4M) the file of the small-write
 # run, which must be larger (the other runs share the mount, and so its
-# small cache). make stress sets 1000000, 16M and 48M.
-# LSMFS_CAMPAIGN_SEED replays a run.
+# small cache). make stress sets 1000000, 16M and 48M. FSX_MOUNT_OPTS adds
+# mount options (writeback=off, say). LSMFS_CAMPAIGN_SEED replays a run.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/campaign/campaign.sh"
 
 : "${FSX_OPS:=20000}"
 : "${FSX_CACHE:=1M}"
 : "${FSX_SMALL_LEN:=4M}"
+OPTS=cache_size=$FSX_CACHE${FSX_MOUNT_OPTS:+,$FSX_MOUNT_OPTS}
 
 # A size with an optional K, M or G suffix (as lsmfs takes it) in bytes.
 bytes_of()
@@ -33,9 +34,9 @@ SMALL_LEN=$(bytes_of "$FSX_SMALL_LEN")
 [ "$SMALL_LEN" -gt "$(bytes_of "$FSX_CACHE")" ] ||
 	fail "FSX_SMALL_LEN ($FSX_SMALL_LEN) must be larger than FSX_CACHE ($FSX_CACHE)"
 
-step "mkfs and mount (cache_size=$FSX_CACHE)"
+step "mkfs and mount ($OPTS)"
 fresh_fs
-mount_fs -o cache_size="$FSX_CACHE"
+mount_fs -o "$OPTS"
 mkdir "$T/host"
 
 step "fsx, 3 x $FSX_OPS operations on lsmfs and on the host (small writes over $FSX_SMALL_LEN)"
@@ -64,7 +65,7 @@ for name in lsmfs_mmap lsmfs_plain lsmfs_small; do
 done
 
 step "after a remount the files hold what fsx last saw"
-remount_fs -o cache_size="$FSX_CACHE"
+remount_fs -o "$OPTS"
 cmp "$T/expect-mmap" "$MNT/fsx-mmap"
 cmp "$T/expect-plain" "$MNT/fsx-plain"
 cmp "$T/expect-small" "$MNT/fsx-small"

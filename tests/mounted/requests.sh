@@ -2,7 +2,8 @@
 # The FUSE requests a write costs: with FUSE_HANDLE_KILLPRIV_V2 negotiated
 # (fs/fuse/fuse_killpriv.c) the kernel stops asking for security.capability
 # before each write once it has found none on the file; with
-# killpriv_v2=off it asks every time. Counted from the daemon's -d log.
+# killpriv_v2=off it asks every time; with writeback=off the kernel sends
+# no requests to carry its own file times. Counted from the daemon's -d log.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/mounted/lib.sh"
 
 # 50 appends of 4 KiB, each followed by fsync; prints the GETXATTR requests they cost.
@@ -33,6 +34,27 @@ remount_fs -d -o killpriv_v2=off
 n=$(getxattrs_per_50_writes)
 echo "GETXATTR requests: $n"
 [ "$n" -ge 50 ] || fail "only $n GETXATTR requests for 50 writes"
+
+# 50 renames; prints the SETATTR requests they cost.
+setattrs_per_50_renames()
+{
+	for i in $(seq 1 50); do : >"$MNT/r$i"; done
+	before=$(grep -c 'opcode: SETATTR' "$LOG" || true)
+	for i in $(seq 1 50); do mv "$MNT/r$i" "$MNT/s$i" || fail "rename $i"; done
+	sleep 0.5
+	after=$(grep -c 'opcode: SETATTR' "$LOG" || true)
+	rm -f "$MNT"/s*
+	echo $((after - before))
+}
+
+step "a rename costs a SETATTR of the kernel's times with writeback on, none with it off"
+n=$(setattrs_per_50_renames)
+echo "SETATTR requests, writeback on: $n"
+[ "$n" -ge 50 ] || fail "only $n SETATTR requests for 50 renames"
+remount_fs -d -o writeback=off
+n=$(setattrs_per_50_renames)
+echo "SETATTR requests, writeback off: $n"
+[ "$n" -eq 0 ] || fail "$n SETATTR requests for 50 renames"
 
 step "a capability set after writes is still dropped by the next write"
 remount_fs -d
