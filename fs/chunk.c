@@ -44,34 +44,31 @@ void chunk_sha(const void *data, size_t len, uint8_t sha[SHA_LEN])
 static int ref_get_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx,
 		      struct fref *ref)
 {
+	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
+	uint8_t v[FREF_MAX_LEN]; /* every read asks: no malloc'd copy */
 	struct fkey k;
-	void *v = NULL;
-	size_t vlen;
+	size_t vlen = 0;
 	int rc;
 
 	key_fchunk(&k, ino, idx);
 	ref->len = 0;
 	ref->npatch = 0;
 	ref->nsum = 0;
-	rc = fs_get_at(fs, snap, &k, &v, &vlen, ino);
-	if (rc == LSM_NOTFOUND) {
-		rc = 0;
-		goto out;
-	}
-	if (rc)
-		goto out;
-	if (fref_decode(ref, v, vlen) || fref_end(ref) > fs->cs) {
+	rc = lsm_get_into(fs->db, &ro, k.b, k.len, v, sizeof(v), &vlen);
+	if (rc == LSM_NOTFOUND)
+		return 0;
+	if (rc && rc != -ERANGE)
+		return fs_err(fs, rc, "read", ino);
+	if (rc || fref_decode(ref, v, vlen) || fref_end(ref) > fs->cs) {
 		fs_log("inode %" PRIu64 ": chunk %" PRIu64
 		       ": malformed chunk reference (%zu bytes)",
 		       ino, idx, vlen);
 		ref->len = 0;
 		ref->npatch = 0;
 		ref->nsum = 0;
-		rc = -EIO;
+		return -EIO;
 	}
-out:
-	free(v);
-	return rc;
+	return 0;
 }
 
 /* Reads the bytes of patch n of chunk idx (as listed in ref) to dst. */
@@ -223,7 +220,8 @@ static int base_part(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t
 	end = (stop + unit - 1) / unit * unit;
 	if (end > ref->len)
 		end = ref->len;
-	buf = malloc(end - from);
+	/* Whole blocks asked for (a page-aligned read): straight into dst. */
+	buf = from == s && end - from <= take ? dst : malloc(end - from);
 	if (!buf)
 		return -ENOMEM;
 	key_sha(&k, KEY_CHUNK, ref->sha);
@@ -242,10 +240,12 @@ static int base_part(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t
 	if (!rc && fs->verify_chunks && check_blocks(fs, ino, idx, ref, buf, from, end))
 		rc = -EIO;
 	if (!rc) {
-		memcpy(dst, buf + (s - from), stop - s);
+		if (buf != dst)
+			memcpy(dst, buf + (s - from), stop - s);
 		memset(dst + (stop - s), 0, take - (stop - s));
 	}
-	free(buf);
+	if (buf != dst)
+		free(buf);
 	return rc;
 }
 

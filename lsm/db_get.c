@@ -202,37 +202,58 @@ out:
 	return rc;
 }
 
+/*
+ * Copies bytes [from, from + n) of the value lookup found (fewer at its
+ * end) into buf: *vlen is its length, *got what was copied. whole: the
+ * value must fit in n (else -ERANGE, with *vlen set) and from is 0; a
+ * separated value is then read with its checksum checked unless check is
+ * 0. A part of a separated value is the caller's to check; a value in a
+ * table or memtable was checked with its block.
+ */
+static int copy_found(lsm_db *db, const found_value *fv, uint64_t from, void *buf, size_t n,
+		      int whole, int check, size_t *got, size_t *vlen)
+{
+	lsm_blob_ref ref;
+	uint64_t len = fv->v.len;
+	size_t take;
+	int rc = 0;
+
+	*got = 0;
+	if (fv->blob) {
+		rc = lsm_blob_ref_decode(fv->v, &ref);
+		if (rc)
+			return rc;
+		len = ref.len;
+	}
+	*vlen = (size_t)len;
+	if (whole && len > n)
+		return -ERANGE;
+	if (from >= len)
+		return 0;
+	take = len - from < n ? (size_t)(len - from) : n;
+	if (!fv->blob)
+		memcpy(buf, fv->v.data + from, take);
+	else if (whole)
+		rc = lsm_blob_read_into(db->blob_files, &ref, buf, check);
+	else
+		rc = lsm_blob_read_part(db->blob_files, &ref, from, take, buf);
+	if (!rc)
+		*got = take;
+	return rc;
+}
+
 int lsm_get_into(lsm_db *db, const lsm_read_options *ropts, const void *key, size_t klen, void *buf,
 		 size_t cap, size_t *vlen)
 {
 	found_value fv;
+	size_t got;
 	int rc;
 
 	*vlen = 0;
 	rc = lookup(db, ropts, key, klen, &fv);
-	if (rc)
-		goto out;
-	if (fv.blob) {
-		lsm_blob_ref ref;
-
-		rc = lsm_blob_ref_decode(fv.v, &ref);
-		if (!rc && ref.len > cap) {
-			*vlen = (size_t)ref.len;
-			rc = -ERANGE;
-		} else if (!rc) {
-			rc = lsm_blob_read_into(db->blob_files, &ref, buf,
-						!(ropts && ropts->caller_checks_values));
-			if (!rc)
-				*vlen = (size_t)ref.len;
-		}
-	} else {
-		*vlen = fv.v.len;
-		if (fv.v.len > cap)
-			rc = -ERANGE;
-		else if (fv.v.len)
-			memcpy(buf, fv.v.data, fv.v.len);
-	}
-out:
+	if (!rc)
+		rc = copy_found(db, &fv, 0, buf, cap, 1, !(ropts && ropts->caller_checks_values),
+				&got, vlen);
 	done_value(db, &fv);
 	return rc;
 }
@@ -246,30 +267,8 @@ int lsm_get_part(lsm_db *db, const lsm_read_options *ropts, const void *key, siz
 	*got = 0;
 	*vlen = 0;
 	rc = lookup(db, ropts, key, klen, &fv);
-	if (rc)
-		goto out;
-	if (fv.blob) {
-		lsm_blob_ref ref;
-
-		rc = lsm_blob_ref_decode(fv.v, &ref);
-		if (!rc) {
-			*vlen = (size_t)ref.len;
-			if (from < ref.len) {
-				*got = ref.len - from < n ? (size_t)(ref.len - from) : n;
-				rc = lsm_blob_read_part(db->blob_files, &ref, from, *got, buf);
-			}
-		}
-	} else {
-		/* A value in a table or memtable: its block was checked whole when read. */
-		*vlen = fv.v.len;
-		if (from < fv.v.len) {
-			*got = fv.v.len - from < n ? (size_t)(fv.v.len - from) : n;
-			memcpy(buf, fv.v.data + from, *got);
-		}
-	}
-	if (rc)
-		*got = 0;
-out:
+	if (!rc)
+		rc = copy_found(db, &fv, from, buf, n, 0, 0, got, vlen);
 	done_value(db, &fv);
 	return rc;
 }

@@ -428,7 +428,7 @@ START_TEST(test_block_checksums_check_small_reads_and_fsck_drops_bad_ones)
 {
 	char *dir;
 	size_t offs[] = {0};
-	uint8_t *m = malloc(CS), got[100];
+	uint8_t *m = malloc(CS), got[100], page[4096];
 	lsmfs *fs = tf_new(&dir, CS);
 	uint64_t f = patched_file(fs, "f", m, NULL, CS, offs, 0);
 	lsmfs_check_result res;
@@ -448,6 +448,10 @@ START_TEST(test_block_checksums_check_small_reads_and_fsck_drops_bad_ones)
 	fs = tf_mount(dir);
 	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 5000), -EIO);
 	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 100), (ssize_t)sizeof(got));
+	/* whole blocks, read straight into the caller's buffer: checked alike */
+	ck_assert_int_eq(lsmfs_read(fs, f, page, sizeof(page), 4096), -EIO);
+	ck_assert_int_eq(lsmfs_read(fs, f, page, sizeof(page), 8192), (ssize_t)sizeof(page));
+	ck_assert_int_eq(memcmp(page, m + 8192, sizeof(page)), 0);
 	lsmfs_unmount(fs);
 	res = check(dir, 0);
 	ck_assert_uint_eq(res.count[LSMFS_CK_SUMS], 1);

@@ -13,7 +13,9 @@
 #
 #   PHASE TARGET PER_CALL  OPCODE=COUNT ...
 #
-# Root, /dev/fuse and libfuse3-dev's examples (passthrough_ll.c) are needed.
+# LSMFS_OPTS, if set, is passed to lsmfs as -o LSMFS_OPTS (writeback=off,
+# say). Root, /dev/fuse and libfuse3-dev's examples (passthrough_ll.c) are
+# needed.
 # WORK (default: a new temp dir) holds the data dirs and mount points.
 set -u
 b=$(cd "$1" && pwd) || exit 2
@@ -38,7 +40,8 @@ mb=$b/bench/fs/metabench
 
 start() { # target: mounts it on $mnt, its requests going to $work/$1.log
 	if [ "$1" = lsmfs ]; then
-		"$b/fs/lsmfs" -d "$work/data" "$mnt" >"$work/$1.log" 2>&1 &
+		"$b/fs/lsmfs" -d "$work/data" "$mnt" ${LSMFS_OPTS:+-o "$LSMFS_OPTS"} \
+			>"$work/$1.log" 2>&1 &
 	else
 		"$pt" -d -o source="$work/back" "$mnt" >"$work/$1.log" 2>&1 &
 	fi
