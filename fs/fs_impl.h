@@ -107,6 +107,7 @@ struct lsmfs {
 	uint64_t ino_next; /* protected by ino_mu: next number to hand out */
 
 	struct icount_shard icount[ICOUNT_SHARDS]; /* icount.c */
+	int icount_unknown;			   /* immutable after mount: it could not be read */
 
 	pthread_mutex_t icache_mu;
 	/* protected by icache_mu: icache_mask + 1 chains (NULL until the first iget), entries */
@@ -177,8 +178,11 @@ void kill_suid(const lsmfs_ctx *ctx, struct lsmfs_attr *a);
 
 /* ---- icount.c: the live inode count (df -i) ---- */
 
-/* At mount: reads the N keys, or counts the I keys of a volume without them. */
-int icount_load(lsmfs *fs);
+/*
+ * At mount: reads the N keys, or counts the I keys of a volume without
+ * them. One it cannot read leaves the count unknown (logged), not the mount.
+ */
+void icount_load(lsmfs *fs);
 void icount_destroy(lsmfs *fs);
 /*
  * In op_commit, before the write: adds op's change to a shard's N key in

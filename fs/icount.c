@@ -9,6 +9,11 @@
  * one shard, so that creates on several threads do not queue behind one
  * lock. A shard may go negative (its thread freed more than it created);
  * only the sum means anything. fsck.lsmfs checks the sum against the I keys.
+ *
+ * A count that cannot be read at mount (a damaged table) does not stop the
+ * mount, which serves what it can read as before: the count is then
+ * unknown until fsck.lsmfs -y sets it, statfs falls back to the inode
+ * numbers handed out, and no batch writes an N key.
  */
 #include "fs_impl.h"
 
@@ -79,19 +84,15 @@ static int load_shards(lsmfs *fs)
 	return rc ? rc : none;
 }
 
-int icount_load(lsmfs *fs)
+/* Reads the count, or counts a volume without one; 0 or the engine's error. */
+static int load(lsmfs *fs)
 {
 	lsm_write_options wo = {.sync = 0};
 	uint8_t v[8];
 	struct fkey k;
 	uint64_t n;
-	int rc;
+	int rc = load_shards(fs);
 
-	for (unsigned i = 0; i < ICOUNT_SHARDS; i++) {
-		pthread_mutex_init(&fs->icount[i].mu, NULL);
-		fs->icount[i].n = 0;
-	}
-	rc = load_shards(fs);
 	if (rc <= 0)
 		return rc;
 	/* A volume from before the count: count once, and keep it from now on. */
@@ -105,6 +106,24 @@ int icount_load(lsmfs *fs)
 	key_count(&k, 0);
 	put_be64(v, n);
 	return lsm_put(fs->db, &wo, k.b, k.len, v, sizeof(v));
+}
+
+void icount_load(lsmfs *fs)
+{
+	int rc;
+
+	for (unsigned i = 0; i < ICOUNT_SHARDS; i++) {
+		pthread_mutex_init(&fs->icount[i].mu, NULL);
+		fs->icount[i].n = 0;
+	}
+	fs->icount_unknown = 0;
+	rc = load(fs);
+	if (rc) {
+		fs_err(fs, rc, "reading the inode count", 0);
+		fs_log("the inode count is unknown until fsck.lsmfs -y sets it; df -i shows "
+		       "the inode numbers handed out instead");
+		fs->icount_unknown = 1;
+	}
 }
 
 void icount_destroy(lsmfs *fs)
@@ -122,7 +141,7 @@ int icount_stage(struct fs_op *op, struct icount_shard **held)
 	int rc;
 
 	*held = NULL;
-	if (op->icount_delta == 0)
+	if (op->icount_delta == 0 || op->fs->icount_unknown)
 		return 0;
 	i = thread_shard();
 	s = &op->fs->icount[i];
@@ -151,6 +170,14 @@ uint64_t icount_total(lsmfs *fs)
 {
 	int64_t sum = 0;
 
+	if (fs->icount_unknown) {
+		uint64_t handed_out;
+
+		pthread_mutex_lock(&fs->ino_mu);
+		handed_out = fs->ino_next;
+		pthread_mutex_unlock(&fs->ino_mu);
+		return handed_out;
+	}
 	for (unsigned i = 0; i < ICOUNT_SHARDS; i++)
 		sum += __atomic_load_n(&fs->icount[i].n, __ATOMIC_RELAXED);
 	return sum > 0 ? (uint64_t)sum : 0;

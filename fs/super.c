@@ -515,13 +515,6 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 	fs->verify_chunks = opts->verify_chunks;
 	fs->read_only = opts->read_only;
 	fs->wopts.sync = opts->sync_writes;
-	rc = icount_load(fs);
-	if (rc) {
-		rc = say(msg, lsmfs_errno(rc), "cannot read the inode count in %s: %s", dir,
-			 lsm_errmsg());
-		icount_destroy(fs);
-		goto fail;
-	}
 	space_init(fs, dir, opts->read_only ? 0 : opts->reserve_bytes, &lo, opts->engine_env);
 	pthread_mutex_init(&fs->rename_mu, NULL);
 	pthread_mutex_init(&fs->ino_mu, NULL);
@@ -530,6 +523,7 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 		pthread_mutex_init(&fs->chunk_mu[i], NULL);
 	/* The rest of the last reserved range may have been used before a crash: skip it. */
 	fs->ino_next = sb.ino_end;
+	icount_load(fs);
 	fs->pool = workpool_new(pool_threads()); /* NULL: reads and writes work alone */
 	if (!fs->read_only)
 		recover_orphans(fs);
