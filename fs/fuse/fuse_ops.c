@@ -392,7 +392,6 @@ static void fsop_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t s
 {
 	lsmfs_ctx ctx;
 	ssize_t n;
-
 	int had_setid;
 
 	fsop_ctx(req, &ctx);
