@@ -531,6 +531,10 @@ say "measured in $minutes minutes"
 
 # ---- 3. the report ----
 cache=$(echo "$lsmfs_opts" | sed -n 's/.*cache_size=\([^,]*\).*/\1/p')
+case ",$lsmfs_opts," in
+*,writeback=off,*) wb_text="no writeback cache" ;;
+*) wb_text="writeback cache" ;;
+esac
 cache_mib=64
 case $cache in
 '') ;;
@@ -549,7 +553,7 @@ mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo
 	echo "Targets: **ext4** a plain directory on that filesystem; **passthrough_ll** libfuse $(pkg-config --modversion fuse3)'s example," \
 		"compiled with -O2, run as \`passthrough_ll -f -o source=DIR MNT\` (its defaults: cache=auto, 1 s entry and attribute timeouts, no writeback cache, multi-threaded);" \
-		"**lsmfs** built with -O2 -g, \`lsmfs -f DATA MNT${lsmfs_opts:+ -o $lsmfs_opts}\` (block cache $cache_mib MiB, writeback cache, 1-day timeouts) on a fresh data dir."
+		"**lsmfs** built with -O2 -g, \`lsmfs -f DATA MNT${lsmfs_opts:+ -o $lsmfs_opts}\` (block cache $cache_mib MiB, $wb_text, 1-day timeouts) on a fresh data dir."
 	echo
 	echo "Sizes: $meta_n files per metadata run (the tree: $((meta_n - 155)) files in 125 leaf dirs of a 5×5×5 tree), tree $tree_src ($(find "$tree_src" | wc -l) entries, $(du -sh "$tree_src" | cut -f1))," \
 		"$data_mb MiB data file, fio random and fsync runs of $fio_time, scale run $scale_files files in $scale_dirs dirs."
