@@ -186,6 +186,13 @@ int lsmfs_readdir(lsmfs *fs, uint64_t ino, uint64_t cookie, int plus, lsmfs_dire
 		  void *arg);
 
 int lsmfs_statfs(lsmfs *fs, struct statvfs *sv);
+/*
+ * The engine's running figures as lines "engine NAME VALUE" (operations,
+ * WAL syncs, bytes written by the log, flushes, compactions and garbage
+ * collection, block cache hits and misses, stalls, sizes) into buf,
+ * NUL-terminated; returns the length written (cut at len - 1).
+ */
+int lsmfs_engine_stats(lsmfs *fs, char *buf, size_t len);
 
 enum { LSMFS_XATTR_CREATE = 1, LSMFS_XATTR_REPLACE = 2 };
 int lsmfs_setxattr(lsmfs *fs, uint64_t ino, const char *name, const void *value, size_t size,

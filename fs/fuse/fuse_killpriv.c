@@ -14,13 +14,12 @@
  * removed by the kernel, on the first write and on truncate.
  *
  * libfuse 3.14 (Debian 12) does not know the flag, so it can neither
- * offer it nor be asked for it. Its custom I/O hook (fuse_session_custom_io)
- * lets the daemon do the reads and writes of /dev/fuse itself: fkp_read
- * notes the kernel's INIT request and whether the kernel offers the flag,
- * and fkp_writev adds the flag to libfuse's INIT reply when it does. Every
- * other request and reply passes untouched. Once libfuse has
- * FUSE_CAP_HANDLE_KILLPRIV_V2, fuse_ops.c asks for it there and this file
- * goes.
+ * offer it nor be asked for it. The daemon does its reads and writes of
+ * /dev/fuse itself (fuse_io.c): fkp_request notes the kernel's INIT request
+ * and whether the kernel offers the flag, and fkp_reply adds the flag to
+ * libfuse's INIT reply when it does. Every other request and reply passes
+ * untouched. Once libfuse has FUSE_CAP_HANDLE_KILLPRIV_V2, fuse_ops.c asks
+ * for it there and this file goes.
  */
 #include "fuse_killpriv.h"
 
@@ -28,8 +27,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 /* One session per daemon; reads and replies run on several threads: __atomic. */
 enum { INIT_NOT_SEEN, INIT_SEEN, INIT_ANSWERED };
@@ -39,33 +36,29 @@ static uint64_t init_unique; /* the INIT request's unique */
 static int offered;	     /* the kernel's INIT offered KILLPRIV_V2 */
 static int active;	     /* the reply took it */
 
-static ssize_t fkp_read(int fd, void *buf, size_t len, void *userdata)
+void fkp_request(const void *buf, ssize_t n)
 {
-	ssize_t n = read(fd, buf, len);
 	struct fuse_in_header h;
 	struct fuse_init_in in;
 
-	(void)userdata;
 	if (n < (ssize_t)(sizeof(h) + offsetof(struct fuse_init_in, flags2)) ||
 	    __atomic_load_n(&init_state, __ATOMIC_ACQUIRE) != INIT_NOT_SEEN)
-		return n;
+		return;
 	memcpy(&h, buf, sizeof(h));
 	if (h.opcode != FUSE_INIT)
-		return n;
+		return;
 	memset(&in, 0, sizeof(in));
 	memcpy(&in, (const char *)buf + sizeof(h),
 	       (size_t)n - sizeof(h) < sizeof(in) ? (size_t)n - sizeof(h) : sizeof(in));
 	offered = (in.flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
 	init_unique = h.unique;
 	__atomic_store_n(&init_state, INIT_SEEN, __ATOMIC_RELEASE);
-	return n;
 }
 
-static ssize_t fkp_writev(int fd, struct iovec *iov, int count, void *userdata)
+void fkp_reply(struct iovec *iov, int count)
 {
 	struct fuse_out_header h;
 
-	(void)userdata;
 	/* libfuse sends a reply as the header, then its argument: for INIT, fuse_init_out. */
 	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == INIT_SEEN && count >= 2 &&
 	    iov[0].iov_len >= sizeof(h) &&
@@ -81,15 +74,11 @@ static ssize_t fkp_writev(int fd, struct iovec *iov, int count, void *userdata)
 			__atomic_store_n(&init_state, INIT_ANSWERED, __ATOMIC_RELEASE);
 		}
 	}
-	return writev(fd, iov, count);
 }
 
-int fkp_install(struct fuse_session *se, int enable)
+void fkp_enable(int enable)
 {
-	static const struct fuse_custom_io io = {.read = fkp_read, .writev = fkp_writev};
-
 	fkp_enabled = enable;
-	return fuse_session_custom_io(se, &io, fuse_session_fd(se)) == 0 ? 0 : -1;
 }
 
 int fkp_active(void)

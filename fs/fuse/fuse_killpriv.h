@@ -7,14 +7,14 @@
 
 #include "fuse_ops.h" /* FUSE_USE_VERSION and fuse_lowlevel.h */
 
-/*
- * Routes the mounted session's reads and writes of /dev/fuse through the
- * code that offers the flag in the INIT reply (enable 0: through plain
- * read and writev, offering nothing). Call after fuse_session_mount and
- * before the session loop. 0, or -1 (libfuse refused; the session stays
- * as it was).
- */
-int fkp_install(struct fuse_session *se, int enable);
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Whether to take the flag when the kernel offers it: before the session loop. */
+void fkp_enable(int enable);
+/* fuse_io.c: a request of n bytes read from /dev/fuse, and a reply about to go. */
+void fkp_request(const void *buf, ssize_t n);
+void fkp_reply(struct iovec *iov, int count);
 
 /* After INIT: 1 if the kernel was told the daemon handles KILLPRIV_V2. */
 int fkp_active(void);

@@ -35,9 +35,11 @@
 
 #include <dirent.h>
 
+#include "fuse_io.h"
 #include "fuse_killpriv.h"
 #include "fuse_ops.h"
 #include "fuse_signals.h"
+#include "fuse_stats.h"
 
 /* Exit statuses, as the man page gives them. */
 enum { EXIT_OK = 0, EXIT_REFUSED = 1, EXIT_USAGE = 2 };
@@ -575,12 +577,23 @@ static int fsmain_run(struct fuse_session *se, struct fsop_state *s, const struc
 		rc = -1; /* libfuse has said why */
 		goto out_signals;
 	}
-	/* Before the loop reads the kernel's INIT (fuse_killpriv.c). */
-	if (fkp_install(se, o->killpriv_on) != 0) {
+	/* Before the loop reads the kernel's INIT (fuse_killpriv.c, fuse_io.c). */
+	fkp_enable(o->killpriv_on);
+	if (fio_install(se) != 0) {
 		fprintf(stderr, "lsmfs: libfuse refused its custom I/O hook\n");
 		rc = -1;
 		fuse_session_unmount(se);
 		goto out_signals;
+	}
+	/*
+	 * The statistics socket (not with -o ro, which leaves the data dir as
+	 * it is). Its thread is born with the termination signals blocked, as
+	 * the engine's.
+	 */
+	if (!o->read_only) {
+		pthread_sigmask(SIG_BLOCK, &stop, NULL);
+		(void)fst_start(s->fs, o->data_dir);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	fsmain_raise_readahead(o->mountpoint, FSMAIN_READAHEAD_KIB);
 	fsmain_detach();
@@ -588,6 +601,7 @@ static int fsmain_run(struct fuse_session *se, struct fsop_state *s, const struc
 		perror("lsmfs: chdir /");
 	rc = fsmain_serve(se, co);
 	fsig_loop_done();
+	fst_stop();
 	fuse_session_unmount(se);
 out_signals:
 	fsig_stop();
