@@ -45,6 +45,8 @@ run() {
 		printf "%s iops %s disk_bytes_per_read %.0f syscr_per_read %.2f\n", t, $8,
 			n ? (y[2] - x[2]) / n : 0, n ? (y[1] - x[1]) / n : 0 }' "$work/rr.out"
 	fusermount3 -u "$mnt"
+	# The daemon exits after the unmount returns; the next run needs its lock.
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 }
 for _ in $(seq 1 "$reps"); do
 	run "$a" A
