@@ -7,28 +7,17 @@
 # 19,000 files in one directory; prints "A create N rename N unlink N"
 # (ops/s) and the same for B. Root and /dev/fuse are needed. WORK
 # (default: a new temp dir) holds the data dir and mount point.
-set -u
-a=$(cd "$1" && pwd) || exit 2
-b=$(cd "$2" && pwd) || exit 2
-reps=${3:-3}
-work=${WORK:-$(mktemp -d /tmp/ab-meta.XXXXXX)}
-mnt=$work/mnt
-trap 'fusermount3 -u "$mnt" 2>/dev/null; rm -rf "$work/data"' EXIT
+. "$(dirname "$0")/ab-common.sh"
 
 run() {
-	fusermount3 -u "$mnt" 2>/dev/null
-	rm -rf "$work/data" && mkdir -p "$work/data" "$mnt" || exit 1
-	"$1/mkfs/mkfs.lsmfs" "$work/data" >/dev/null || exit 1
-	"$1/fs/lsmfs" "$work/data" "$mnt" || exit 1
-	pid=$(pgrep -n -f "lsmfs.*$work/data") || exit 1
+	ab_mount "$1"
 	mkdir "$mnt/d" || exit 1
 	# metabench prints "PHASE OPS SECONDS OPS_PER_SECOND"
 	c=$("$1/bench/fs/metabench" create -n 19000 "$mnt/d" | awk '{ print $4 }')
 	r=$("$1/bench/fs/metabench" rename -n 19000 "$mnt/d" | awk '{ print $4 }')
 	u=$("$1/bench/fs/metabench" unlink -r -n 19000 "$mnt/d" | awk '{ print $4 }')
 	echo "$2 create $c rename $r unlink $u"
-	fusermount3 -u "$mnt"
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	ab_umount
 }
 for _ in $(seq 1 "$reps"); do
 	run "$a" A

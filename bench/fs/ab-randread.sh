@@ -11,19 +11,10 @@
 # read_bytes and syscr over the run, per read) and the same for B. Root,
 # /dev/fuse and fio are needed. WORK (default: a new temp dir) holds the
 # data dir and mount point.
-set -u
-a=$(cd "$1" && pwd) || exit 2
-b=$(cd "$2" && pwd) || exit 2
-reps=${3:-3}
-work=${WORK:-$(mktemp -d /tmp/ab-randread.XXXXXX)}
-mnt=$work/mnt
-trap 'fusermount3 -u "$mnt" 2>/dev/null; rm -rf "$work/data"' EXIT
+. "$(dirname "$0")/ab-common.sh"
 
 run() {
-	fusermount3 -u "$mnt" 2>/dev/null
-	rm -rf "$work/data" && mkdir -p "$work/data" "$mnt" || exit 1
-	"$1/mkfs/mkfs.lsmfs" "$work/data" >/dev/null || exit 1
-	"$1/fs/lsmfs" "$work/data" "$mnt" || exit 1
+	ab_mount "$1"
 	fio --name=fill --directory="$mnt" --filename=f --rw=write --bs=1M --size=512M \
 		--ioengine=psync --end_fsync=1 --output-format=terse >/dev/null 2>&1 || exit 1
 	if [ "${RANDWRITE:-0}" -gt 0 ]; then
@@ -31,7 +22,8 @@ run() {
 			--ioengine=psync --runtime="$RANDWRITE" --time_based --end_fsync=1 \
 			--output-format=terse >/dev/null 2>&1 || exit 1
 	fi
-	fusermount3 -u "$mnt" && "$1/fs/lsmfs" "$work/data" "$mnt" || exit 1
+	ab_umount
+	"$1/fs/lsmfs" "$work/data" "$mnt" || exit 1
 	pid=$(pgrep -n -f "lsmfs.*$work/data") || exit 1
 	sync && echo 3 >/proc/sys/vm/drop_caches
 	io0=$(awk '/^(read_bytes|syscr):/ { printf "%s ", $2 }' "/proc/$pid/io")
@@ -44,9 +36,7 @@ run() {
 		split(a, x, " "); split(b, y, " "); n = $8 * 8
 		printf "%s iops %s disk_bytes_per_read %.0f syscr_per_read %.2f\n", t, $8,
 			n ? (y[2] - x[2]) / n : 0, n ? (y[1] - x[1]) / n : 0 }' "$work/rr.out"
-	fusermount3 -u "$mnt"
-	# The daemon exits after the unmount returns; the next run needs its lock.
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	ab_umount
 }
 for _ in $(seq 1 "$reps"); do
 	run "$a" A
