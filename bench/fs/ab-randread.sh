@@ -3,7 +3,7 @@
 # lsmfs, one build against another in alternation (docs/BENCHMARKS.md).
 #
 # Each run: mkfs.lsmfs and mount a fresh data dir with that build's
-# fs/lsmfs, write a 512 MiB file with fio (1 MiB writes, end fsync),
+# fs/lsmfs, write a file of SIZE (default 512M) with fio (1 MiB writes, end fsync),
 # with RANDWRITE=S (default 0) then 4 KiB random writes for S seconds
 # (small writes become patches, as in fsbench's data group), remount, drop
 # the page cache, then fio randread 4 KiB for 8 s; prints "A iops N
@@ -15,10 +15,10 @@
 
 run() {
 	ab_mount "$1"
-	fio --name=fill --directory="$mnt" --filename=f --rw=write --bs=1M --size=512M \
+	fio --name=fill --directory="$mnt" --filename=f --rw=write --bs=1M --size="${SIZE:-512M}" \
 		--ioengine=psync --end_fsync=1 --output-format=terse >/dev/null 2>&1 || exit 1
 	if [ "${RANDWRITE:-0}" -gt 0 ]; then
-		fio --name=rw --directory="$mnt" --filename=f --rw=randwrite --bs=4k --size=512M \
+		fio --name=rw --directory="$mnt" --filename=f --rw=randwrite --bs=4k --size="${SIZE:-512M}" \
 			--ioengine=psync --runtime="$RANDWRITE" --time_based --end_fsync=1 \
 			--output-format=terse >/dev/null 2>&1 || exit 1
 	fi
@@ -28,7 +28,7 @@ run() {
 	sync && echo 3 >/proc/sys/vm/drop_caches
 	io0=$(awk '/^(read_bytes|syscr):/ { printf "%s ", $2 }' "/proc/$pid/io")
 	# terse v3 field 8: read IOPS
-	fio --name=rr --directory="$mnt" --filename=f --rw=randread --bs=4k --size=512M \
+	fio --name=rr --directory="$mnt" --filename=f --rw=randread --bs=4k --size="${SIZE:-512M}" \
 		--ioengine=psync --runtime=8s --time_based --output-format=terse \
 		--terse-version=3 2>/dev/null >"$work/rr.out"
 	io1=$(awk '/^(read_bytes|syscr):/ { printf "%s ", $2 }' "/proc/$pid/io")
