@@ -424,7 +424,7 @@ int chunk_patch_pays(lsmfs *fs, const struct fref *old, uint32_t off, const uint
 	if (end < off + len)
 		end = off + len;
 	/* A rewrite stores the chunk up to end: worth it while that is under twice len. */
-	if (old->npatch >= PATCH_MAX || fref_patch_bytes(old) + len > fs->cs / 2 ||
+	if (old->npatch >= PATCH_MAX || fref_patch_bytes(old) + len > fs->cs ||
 	    2 * (uint64_t)len > end)
 		return 0;
 	/* Zeros over the chunk's end: a rewrite trims them, storing less than now. */

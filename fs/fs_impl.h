@@ -315,7 +315,7 @@ int chunk_store_hashed(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uin
 /*
  * Whether a write of len bytes at off into the chunk old names is a patch,
  * rather than a rewrite of the chunk (which folds its patches): when the
- * chunk lists room for one more (PATCH_MAX, half a chunk of patch bytes),
+ * chunk lists room for one more (PATCH_MAX, a chunk of patch bytes),
  * rewriting would store at least twice len bytes, and the bytes are not
  * zeros over the chunk's end (which a rewrite trims).
  */

@@ -28,8 +28,11 @@
  * A mount refuses incompatible feature bits it does not know
  * (-EPROTONOSUPPORT). Bit 0, SB_INCOMPAT_PATCHES: chunk references may list
  * patches (below), which an older build would ignore and so serve stale
- * bytes; mkfs sets it, and a read-write mount sets it on an older volume.
- * Inline small-file data will be the next: its inodes will carry
+ * bytes. Bit 1, SB_INCOMPAT_PATCH16: up to 16 patches of together up to a
+ * whole chunk (bit 0 alone: 8 of up to half a chunk), which a build of
+ * bit 0 alone would call damaged. mkfs sets both, and a read-write mount
+ * sets them on an older volume. Inline small-file data will be bit 2: its
+ * inodes will carry
  * LSMFS_IFLAG_INLINE and their bytes after the fixed inode fields.
  *
  * Inode value (96 bytes, longer allowed; 88 from older builds, see below):
@@ -76,7 +79,7 @@
  * means no base: all zeros, sha256 unused) with patch 0, 1, ... npatch-1
  * copied over it in that order: P ino index n holds the plen bytes that go
  * at off. A value of 36 bytes has no patches (as every older build wrote).
- * At most PATCH_MAX patches of together at most half a chunk are listed;
+ * At most PATCH_MAX patches of together at most a chunk are listed;
  * the write that would pass that folds them: it reads the chunk as it
  * reads, stores the result as a whole deduplicated chunk and deletes the P
  * keys, all in its one batch. Patch bytes are checked by the engine's
@@ -133,7 +136,7 @@ extern "C" {
 #define INODE_LEN    96
 #define DENT_VAL_LEN 9
 #define FREF_LEN     36 /* a chunk reference without patches */
-#define PATCH_MAX    8	/* patches one chunk reference lists */
+#define PATCH_MAX    16 /* patches one chunk reference lists */
 #define SUM_BLOCKS   16 /* block checksums of one chunk reference */
 /* Chunks of this size and more carry block checksums. */
 #define SUM_MIN_CHUNK (64u * 1024)
@@ -156,7 +159,8 @@ extern "C" {
 
 /* Superblock incompat features a build understands. */
 #define SB_INCOMPAT_PATCHES ((uint64_t)1) /* F values may list patches */
-#define SB_INCOMPAT_KNOWN   SB_INCOMPAT_PATCHES
+#define SB_INCOMPAT_PATCH16 ((uint64_t)2) /* ... up to 16 of them (else 8) */
+#define SB_INCOMPAT_KNOWN   (SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16)
 
 /* Inode flags. */
 #define LSMFS_IFLAG_INLINE 1u /* reserved: bytes kept in the inode value (not built yet) */

@@ -117,7 +117,7 @@ static int write_fresh(const char *dir, const lsmfs_mkfs_opts *opts, uint32_t cs
 	sb.uuid[8] = (uint8_t)((sb.uuid[8] & 0x3f) | 0x80);
 	sb.ctime_ns = lsmfs_now();
 	sb.ino_end = LSMFS_ROOT_INO + 1; /* nothing reserved yet: the first create reserves */
-	sb.incompat = SB_INCOMPAT_PATCHES;
+	sb.incompat = SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16;
 
 	memset(&root, 0, sizeof(root));
 	root.mode = S_IFDIR | 0755;
@@ -337,20 +337,22 @@ out:
 }
 
 /*
- * A volume made by a build without patches gets the feature bit before
- * this mount may write one: from then on an older build, which would read
- * a patched chunk without its patches, refuses the volume.
+ * A volume made by an older build gets the patch feature bits before this
+ * mount may write a patch: from then on a build without patches (which
+ * would read a patched chunk without them) or with at most 8 of them
+ * (which would call a reference listing more damaged) refuses the volume.
  */
 static int mark_patches(lsm_db *db, const char *dir, struct lsmfs_super *sb, const char **msg)
 {
+	const uint64_t bits = SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16;
 	lsm_write_options wo = {.sync = 1};
 	uint8_t sv[SB_LEN];
 	uint8_t key = KEY_SUPER;
 	int rc;
 
-	if (sb->incompat & SB_INCOMPAT_PATCHES)
+	if ((sb->incompat & bits) == bits)
 		return 0;
-	sb->incompat |= SB_INCOMPAT_PATCHES;
+	sb->incompat |= bits;
 	super_encode(sv, sb);
 	rc = lsm_put(db, &wo, &key, 1, sv, sizeof(sv));
 	if (rc)

@@ -71,17 +71,17 @@ START_TEST(test_small_writes_are_patches_until_they_fold)
 	for (size_t i = 0; i < CS; i++)
 		mirror[i] |= (uint8_t)(mirror[i] == 0);
 	f = tf_file(fs, ROOT, "f", mirror, CS);
-	/* eight 4 KiB writes: eight patches, the chunk itself untouched */
+	/* PATCH_MAX 4 KiB writes: as many patches, the chunk itself untouched */
 	for (int i = 0; i < PATCH_MAX; i++) {
 		memset(blk, 'a' + i, sizeof(blk));
-		put(fs, f, mirror, blk, sizeof(blk), (size_t)i * 6000 + 7);
+		put(fs, f, mirror, blk, sizeof(blk), (size_t)i * 3800 + 7);
 		expect_bytes(fs, f, mirror, CS);
 	}
 	lsmfs_unmount(fs);
 	ref = get_fref(dir, f, 0);
 	ck_assert_uint_eq(ref.npatch, PATCH_MAX);
 	ck_assert_uint_eq(ref.len, CS);
-	ck_assert_uint_eq(ref.patch[3].off, 3 * 6000 + 7);
+	ck_assert_uint_eq(ref.patch[3].off, 3 * 3800 + 7);
 	ck_assert_uint_eq(ref.patch[3].len, 4 * KIB);
 	ck_assert_uint_eq(tf_count_keys(dir, 'P'), PATCH_MAX);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 1);
@@ -95,7 +95,7 @@ START_TEST(test_small_writes_are_patches_until_they_fold)
 		ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
 		ck_assert_int_eq(st.st_blocks, (blkcnt_t)(CS + PATCH_MAX * 4 * KIB) / 512);
 	}
-	/* the ninth folds: one new chunk, no patch left, the old chunk freed */
+	/* one more folds: one new chunk, no patch left, the old chunk freed */
 	memset(blk, 'z', sizeof(blk));
 	put(fs, f, mirror, blk, 100, 30000);
 	expect_bytes(fs, f, mirror, CS);
@@ -566,6 +566,9 @@ END_TEST
 
 START_TEST(test_an_older_volume_is_marked_at_mount)
 {
+	const uint64_t both = SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16;
+	/* as a build before patches made it, then one of at most 8 patches */
+	const uint64_t older[] = {0, SB_INCOMPAT_PATCHES};
 	char *dir;
 	lsmfs *fs = tf_new(&dir, CS);
 	struct lsmfs_super sb;
@@ -577,17 +580,18 @@ START_TEST(test_an_older_volume_is_marked_at_mount)
 	ck_assert_int_eq(tf_raw_get(dir, &key, 1, &v, &vlen), 0);
 	ck_assert_int_eq(super_decode(&sb, v, vlen), 0);
 	free(v);
-	ck_assert_uint_eq(sb.incompat, SB_INCOMPAT_PATCHES);
-	/* as a build before patches made it */
-	sb.incompat = 0;
-	super_encode(sv, &sb);
-	tf_raw_put(dir, &key, 1, sv, sizeof(sv));
-	fs = tf_mount(dir);
-	lsmfs_unmount(fs);
-	ck_assert_int_eq(tf_raw_get(dir, &key, 1, &v, &vlen), 0);
-	ck_assert_int_eq(super_decode(&sb, v, vlen), 0);
-	free(v);
-	ck_assert_uint_eq(sb.incompat, SB_INCOMPAT_PATCHES);
+	ck_assert_uint_eq(sb.incompat, both);
+	for (size_t i = 0; i < sizeof(older) / sizeof(older[0]); i++) {
+		sb.incompat = older[i];
+		super_encode(sv, &sb);
+		tf_raw_put(dir, &key, 1, sv, sizeof(sv));
+		fs = tf_mount(dir);
+		lsmfs_unmount(fs);
+		ck_assert_int_eq(tf_raw_get(dir, &key, 1, &v, &vlen), 0);
+		ck_assert_int_eq(super_decode(&sb, v, vlen), 0);
+		free(v);
+		ck_assert_uint_eq(sb.incompat, both);
+	}
 	ck_assert_int_eq(tf_check(dir), 0);
 	tu_rmtree(dir);
 }
