@@ -136,8 +136,9 @@ extern "C" {
 #define INODE_LEN    96
 #define DENT_VAL_LEN 9
 #define FREF_LEN     36 /* a chunk reference without patches */
-#define PATCH_MAX    16 /* patches one chunk reference lists */
-#define SUM_BLOCKS   16 /* block checksums of one chunk reference */
+/* fsck keeps one bit per patch in a uint16_t (ck_fref.pseen). */
+#define PATCH_MAX  16 /* patches one chunk reference lists */
+#define SUM_BLOCKS 16 /* block checksums of one chunk reference */
 /* Chunks of this size and more carry block checksums. */
 #define SUM_MIN_CHUNK (64u * 1024)
 /* A chunk reference with PATCH_MAX patches and SUM_BLOCKS checksums. */

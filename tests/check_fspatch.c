@@ -354,6 +354,37 @@ START_TEST(test_fsck_drops_a_patch_set_with_a_missing_patch)
 }
 END_TEST
 
+/* The checker tracks every listed patch, the last of a full list too. */
+START_TEST(test_fsck_finds_the_last_of_a_full_patch_list_missing)
+{
+	char *dir;
+	lsmfs *fs = tf_new(&dir, CS);
+	uint8_t *mirror = malloc(CS), blk[4 * KIB];
+	lsmfs_check_result res;
+	struct fkey k;
+	lsm_db *db;
+	uint64_t f;
+
+	memset(mirror, 'm', CS);
+	f = tf_file(fs, ROOT, "f", mirror, CS);
+	for (int i = 0; i < PATCH_MAX; i++) {
+		memset(blk, 'a' + i, sizeof(blk));
+		put(fs, f, mirror, blk, sizeof(blk), (size_t)i * 3800 + 7);
+	}
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(get_fref(dir, f, 0).npatch, PATCH_MAX);
+	key_patch(&k, f, 0, PATCH_MAX - 1);
+	db = tf_open_db(dir);
+	ck_assert_int_eq(lsm_delete(db, NULL, k.b, k.len), 0);
+	lsm_close(db);
+	res = check(dir, 0);
+	ck_assert_uint_eq(res.count[LSMFS_CK_PATCH], 1);
+	ck_assert_uint_eq(res.errors, 1);
+	free(mirror);
+	tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_fsck_removes_stray_and_misplaced_patches)
 {
 	char *dir;
@@ -608,6 +639,7 @@ int main(void)
 	tcase_add_test(tc, test_truncate_punch_zero_and_copy_keep_patches_exact);
 	tcase_add_loop_test(tc, test_random_small_writes_match_a_mirror, 0, 2);
 	tcase_add_test(tc, test_fsck_drops_a_patch_set_with_a_missing_patch);
+	tcase_add_test(tc, test_fsck_finds_the_last_of_a_full_patch_list_missing);
 	tcase_add_test(tc, test_fsck_removes_stray_and_misplaced_patches);
 	tcase_add_test(tc, test_fsck_drops_patches_past_the_end_of_file);
 	tcase_add_test(tc, test_block_checksums_check_small_reads_and_fsck_drops_bad_ones);

@@ -150,7 +150,7 @@ static void check_patches(struct ck *st, struct ck_fref *f, uint64_t size)
 	}
 	if (!why && f->pbad)
 		why = "a patch cannot be read or has the wrong length";
-	if (!why && f->pseen != (uint8_t)((1u << f->npatch) - 1))
+	if (!why && f->pseen != (uint16_t)((1u << f->npatch) - 1))
 		why = "a patch it lists is not stored";
 	if (!why)
 		return;

@@ -85,7 +85,7 @@ struct ck_fref {
 	uint32_t pset; /* its patches: st->ps[pset - 1]; 0: none */
 	uint8_t act, bad;
 	uint8_t npatch;	 /* patches listed, as found */
-	uint8_t pseen;	 /* bit n: P key n was found with the listed length */
+	uint16_t pseen;	 /* bit n: P key n was found with the listed length */
 	uint8_t pbad;	 /* a P key of it was unreadable or of the wrong length */
 	uint8_t pdrop;	 /* the repair drops its patches (deletes every P key it listed) */
 	uint8_t nsum;	 /* block checksums listed */

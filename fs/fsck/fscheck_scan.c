@@ -111,7 +111,7 @@ static void scan_patch(struct ck *st, const uint8_t *k, size_t vlen, int lost)
 	if (lost || vlen != st->ps[f->pset - 1].p[n].len)
 		f->pbad = 1;
 	else
-		f->pseen |= (uint8_t)(1u << n);
+		f->pseen |= (uint16_t)(1u << n);
 }
 
 static void scan_chunk(struct ck *st, const uint8_t *k, const uint8_t *v, size_t vlen)
