@@ -6,7 +6,8 @@
  *
  * A small write into a chunk is a patch (keys.h draws them): chunk_patch
  * adds one, chunk_read applies them, and every function here that replaces
- * a chunk's content deletes them.
+ * a chunk's content deletes them. A chunk of at most fs->inline_max bytes
+ * is inline: its bytes are in its reference, with no C or R key.
  *
  * On top of single chunks, the ranges of one file's chunks: scanning its F
  * keys, dropping a range, zeroing part of a chunk, truncating. They live
@@ -41,8 +42,29 @@ void chunk_sha(const void *data, size_t len, uint8_t sha[SHA_LEN])
 	}
 }
 
+_Static_assert(INLINE_MAX == LSMFS_INLINE_MAX, "keys.h and lsmfs.h agree");
+
+/* Checks an inline chunk's bytes against the digest its reference carries. */
+static int inline_check(lsmfs *fs, uint64_t ino, uint64_t idx, const struct fref *ref,
+			const uint8_t *bytes)
+{
+	uint8_t sha[SHA_LEN];
+
+	if (!fs->verify_chunks)
+		return 0;
+	chunk_sha(bytes, ref->len, sha);
+	if (memcmp(sha, ref->sha, SHA_LEN) == 0)
+		return 0;
+	fs_log("inode %" PRIu64 ": chunk %" PRIu64 ": SHA-256 mismatch (inline)", ino, idx);
+	return -EIO;
+}
+
+/*
+ * Reads and decodes F (ino, idx) as snap saw it (a hole: len 0). An inline
+ * chunk's bytes go to inl (INLINE_MAX bytes; NULL: not wanted), checked.
+ */
 static int ref_get_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx,
-		      struct fref *ref)
+		      struct fref *ref, uint8_t *inl)
 {
 	lsm_read_options ro = {.snapshot = snap, .fill_cache = 1};
 	uint8_t v[FREF_MAX_LEN]; /* every read asks: no malloc'd copy */
@@ -54,6 +76,7 @@ static int ref_get_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_
 	ref->len = 0;
 	ref->npatch = 0;
 	ref->nsum = 0;
+	ref->inl = 0;
 	rc = lsm_get_into(fs->db, &ro, k.b, k.len, v, sizeof(v), &vlen);
 	if (rc == LSM_NOTFOUND)
 		return 0;
@@ -66,7 +89,12 @@ static int ref_get_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_
 		ref->len = 0;
 		ref->npatch = 0;
 		ref->nsum = 0;
+		ref->inl = 0;
 		return -EIO;
+	}
+	if (ref->inl && inl) {
+		memcpy(inl, v + FREF_LEN, ref->len);
+		return inline_check(fs, ino, idx, ref, inl);
 	}
 	return 0;
 }
@@ -100,7 +128,12 @@ static int patch_read(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_
 
 int chunk_ref_get(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref)
 {
-	return ref_get_at(fs, NULL, ino, idx, ref);
+	return ref_get_at(fs, NULL, ino, idx, ref, NULL);
+}
+
+int chunk_ref_get_inline(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref, uint8_t *inl)
+{
+	return ref_get_at(fs, NULL, ino, idx, ref, inl);
 }
 
 int chunk_read(lsmfs *fs, uint64_t ino, uint64_t idx, uint8_t *buf, struct fref *ref)
@@ -134,9 +167,15 @@ static int check_blocks(lsmfs *fs, uint64_t ino, uint64_t idx, const struct fref
 int chunk_read_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
 		  struct fref *ref)
 {
-	int rc = ref_get_at(fs, snap, ino, idx, ref);
+	/* buf holds a chunk, and an inline chunk fits: one get reads it. */
+	int rc = ref_get_at(fs, snap, ino, idx, ref, buf);
 
-	return rc ? rc : chunk_read_ref(fs, snap, ino, idx, buf, ref);
+	if (rc || ref->inl) {
+		if (!rc)
+			memset(buf + ref->len, 0, fs->cs - ref->len);
+		return rc;
+	}
+	return chunk_read_ref(fs, snap, ino, idx, buf, ref);
 }
 
 int chunk_read_ref(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t idx, uint8_t *buf,
@@ -152,6 +191,22 @@ int chunk_read_ref(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64_t i
 	if (ref->len == 0) {
 		memset(buf, 0, fs->cs);
 		goto patches;
+	}
+	if (ref->inl) {
+		/* The caller read the reference without its bytes: read them again. */
+		struct fref again;
+
+		rc = ref_get_at(fs, snap, ino, idx, &again, buf);
+		if (!rc && (!again.inl || again.len != ref->len ||
+			    memcmp(again.sha, ref->sha, SHA_LEN) != 0)) {
+			fs_log("inode %" PRIu64 ": chunk %" PRIu64
+			       ": reference changed under a read",
+			       ino, idx);
+			rc = -EIO;
+		}
+		if (!rc)
+			memset(buf + ref->len, 0, fs->cs - ref->len);
+		return rc;
 	}
 	/* Straight into buf: a chunk in a value file is read with no copy. */
 	key_sha(&k, KEY_CHUNK, ref->sha);
@@ -300,11 +355,19 @@ int chunk_read_part_at(lsmfs *fs, const lsm_snapshot *snap, uint64_t ino, uint64
 		       uint32_t take, uint8_t *dst)
 {
 	struct fref ref;
-	uint8_t *tmp;
-	int no_base, rc = ref_get_at(fs, snap, ino, idx, &ref);
+	uint8_t *tmp, inl[INLINE_MAX];
+	int no_base, rc = ref_get_at(fs, snap, ino, idx, &ref, inl);
 
 	if (rc)
 		return rc;
+	if (ref.inl) {
+		uint32_t have = s < ref.len ? (ref.len - s < take ? ref.len - s : take) : 0;
+
+		if (have)
+			memcpy(dst, inl + s, have);
+		memset(dst + have, 0, take - have);
+		return 0;
+	}
 	/* No base (a hole), or none of its bytes show through the patches: zeros under them. */
 	no_base = ref.len == 0 || patches_cover(&ref, s, take);
 	if (no_base || (fref_sum_unit(fs->cs) && ref.nsum == fref_nsum(fs->cs, ref.len))) {
@@ -370,43 +433,54 @@ static void account(struct lsmfs_attr *a, const struct fref *old, const struct f
 		attr_chunks_add(a, 1, fref_stored(ref));
 }
 
-static int fref_put(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *ref)
+/* Puts F (ino, idx) = ref; data: an inline chunk's bytes (else unused). */
+static int fref_put(struct fs_op *op, uint64_t ino, uint64_t idx, const struct fref *ref,
+		    const uint8_t *data)
 {
 	uint8_t v[FREF_MAX_LEN];
 	struct fkey k;
 
 	key_fchunk(&k, ino, idx);
-	return op_put(op, &k, v, fref_encode(v, ref));
+	return op_put(op, &k, v, fref_encode(v, ref, data));
 }
 
 /*
  * Sets F (ino, idx) to ref, a whole chunk without patches (len 0: delete
  * it), drops old's patches, accounts the references, and moves a's chunk
- * count and stored bytes with it.
+ * count and stored bytes with it. With its bytes (data) at hand, a chunk
+ * of at most fs->inline_max bytes goes inline; without (a shared chunk) it
+ * keeps the form ref has.
  */
 static int fref_replace(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
 			const struct fref *old, const struct fref *ref, const uint8_t *data)
 {
+	struct fref nr = *ref;
 	struct fkey k;
 	int rc = 0;
 
 	if (old->npatch == 0 && old->len == ref->len &&
 	    (ref->len == 0 || memcmp(old->sha, ref->sha, SHA_LEN) == 0))
 		goto out; /* same bytes: nothing changes */
-	if (ref->len) {
-		rc = fref_put(op, ino, idx, ref);
-		if (!rc)
-			rc = op_ref(op, ref->sha, 1, data, ref->len);
+	if (data)
+		nr.inl = ref->len && ref->len <= op->fs->inline_max;
+	else if (nr.inl)
+		return -EINVAL; /* an inline chunk is copied, never shared */
+	if (nr.inl)
+		nr.nsum = 0; /* one get reads the whole chunk: no blocks to check */
+	if (nr.len) {
+		rc = fref_put(op, ino, idx, &nr, data);
+		if (!rc && !nr.inl)
+			rc = op_ref(op, nr.sha, 1, data, nr.len);
 	} else {
 		key_fchunk(&k, ino, idx);
 		rc = op_del(op, &k);
 	}
 	if (!rc)
 		rc = patches_del(op, ino, idx, old);
-	if (!rc && old->len)
+	if (!rc && old->len && !old->inl)
 		rc = op_ref(op, old->sha, -1, NULL, 0);
 	if (!rc)
-		account(a, old, ref);
+		account(a, old, &nr);
 out:
 	return rc;
 }
@@ -423,6 +497,9 @@ int chunk_patch_pays(lsmfs *fs, const struct fref *old, uint32_t off, const uint
 
 	if (end < off + len)
 		end = off + len;
+	/* Rewriting a few KiB into an inline chunk costs less than a patch read beside them. */
+	if (old->inl || end <= fs->inline_max)
+		return 0;
 	/* A rewrite stores the chunk up to end: worth it while that is under twice len. */
 	if (old->npatch >= PATCH_MAX || fref_patch_bytes(old) + len > fs->cs ||
 	    2 * (uint64_t)len > end)
@@ -446,7 +523,7 @@ int chunk_patch(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t i
 	ref.npatch++;
 	rc = op_put(op, &k, bytes, len);
 	if (!rc)
-		rc = fref_put(op, ino, idx, &ref);
+		rc = fref_put(op, ino, idx, &ref, NULL);
 	if (!rc)
 		account(a, old, &ref);
 	return rc;
@@ -461,6 +538,7 @@ void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref)
 		len--;
 	ref->len = (uint32_t)len;
 	ref->npatch = 0;
+	ref->inl = 0; /* chunk_store decides */
 	if (len)
 		chunk_sha(buf, len, ref->sha);
 	fref_set_sums(ref, buf, cs);

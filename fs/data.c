@@ -199,10 +199,10 @@ static int write_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, co
 			if (!rc)
 				rc = chunk_store_hashed(op, ino, a, idx, &old, src + done, whole++);
 		} else {
-			uint8_t *tmp;
+			uint8_t *tmp, inl[INLINE_MAX];
 
 			if (!beyond)
-				rc = chunk_ref_get(fs, ino, idx, &old);
+				rc = chunk_ref_get_inline(fs, ino, idx, &old, inl);
 			if (rc)
 				break;
 			/*
@@ -225,7 +225,12 @@ static int write_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, co
 				rc = -ENOMEM;
 				break;
 			}
-			rc = chunk_read_ref(fs, NULL, ino, idx, tmp, &old);
+			if (old.inl) {
+				memcpy(tmp, inl, old.len);
+				memset(tmp + old.len, 0, cs - old.len);
+			} else {
+				rc = chunk_read_ref(fs, NULL, ino, idx, tmp, &old);
+			}
 			if (!rc) {
 				memcpy(tmp + s, src + done, take);
 				rc = chunk_store(op, ino, a, idx, &old, tmp, cs);
@@ -502,8 +507,9 @@ static int copy_gather(lsmfs *fs, uint64_t ino_in, uint64_t off_in, uint64_t off
 		p[n].share = s == 0 && take == cs && src % cs == 0;
 		if (p[n].share) {
 			rc = chunk_ref_get(fs, ino_in, src / cs, &p[n].ref);
-			/* A patched chunk is no stored chunk to share: its bytes are copied. */
-			p[n].share = !rc && p[n].ref.npatch == 0;
+			/* A patched or inline chunk is no stored chunk to share: its bytes are
+			 * copied. */
+			p[n].share = !rc && p[n].ref.npatch == 0 && !p[n].ref.inl;
 		}
 		if (!rc && !p[n].share) {
 			p[n].bytes = malloc(take);

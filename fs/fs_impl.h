@@ -95,6 +95,7 @@ struct lsmfs {
 	struct lsmfs_super sb;	  /* immutable after mount except sb.ino_end (ino_mu) */
 	uint32_t cs;		  /* chunk size, immutable */
 	int verify_chunks;	  /* immutable */
+	uint32_t inline_max;	  /* immutable: chunks up to this many bytes are inline */
 	int read_only;		  /* immutable */
 	lsm_write_options wopts;  /* immutable */
 	struct lsmfs_space space; /* the reserve (space.h); has its own lock */
@@ -299,6 +300,8 @@ static inline int fref_exists(const struct fref *r)
 }
 /* Reads the F key only (a hole: len 0, no patches). */
 int chunk_ref_get(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref);
+/* chunk_ref_get, and an inline chunk's bytes into inl (INLINE_MAX bytes), checked. */
+int chunk_ref_get_inline(lsmfs *fs, uint64_t ino, uint64_t idx, struct fref *ref, uint8_t *inl);
 /*
  * Makes chunk idx of ino hold buf[0..len) (trailing zeros are trimmed; all
  * zeros is a hole) in op, given its old reference. a is the inode's working

@@ -303,7 +303,7 @@ static int free_prefix(struct fs_op *op, char tag, uint64_t ino, uint64_t max, u
 			key_patch(&pk, ino, get_be64((const uint8_t *)key + 9), i);
 			rc = op_del(op, &pk);
 		}
-		if (!rc && ref.len)
+		if (!rc && ref.len && !ref.inl)
 			rc = op_ref(op, ref.sha, -1, NULL, 0);
 		*bytes += fref_stored(&ref);
 	}

@@ -88,11 +88,16 @@ int inode_decode(struct lsmfs_attr *a, const void *val, size_t len)
 	return 0;
 }
 
-size_t fref_encode(uint8_t out[FREF_MAX_LEN], const struct fref *r)
+size_t fref_encode(uint8_t out[FREF_MAX_LEN], const struct fref *r, const uint8_t *data)
 {
 	uint8_t *p = out + FREF_LEN + 1;
 
 	memcpy(out, r->sha, SHA_LEN);
+	if (r->inl) {
+		put_be32(out + SHA_LEN, r->len | FREF_INLINE);
+		memcpy(out + FREF_LEN, data, r->len);
+		return FREF_LEN + r->len;
+	}
 	put_be32(out + SHA_LEN, r->len);
 	if (r->npatch == 0 && r->nsum == 0)
 		return FREF_LEN;
@@ -117,6 +122,14 @@ int fref_decode(struct fref *r, const void *val, size_t len)
 		return -EUCLEAN;
 	memcpy(r->sha, v, SHA_LEN);
 	r->len = get_be32(v + SHA_LEN);
+	r->inl = (r->len & FREF_INLINE) != 0;
+	if (r->inl) {
+		r->len &= ~FREF_INLINE;
+		r->npatch = 0;
+		r->nsum = 0;
+		return r->len == 0 || r->len > INLINE_MAX || len != FREF_LEN + r->len ? -EUCLEAN
+										      : 0;
+	}
 	r->npatch = len > FREF_LEN ? v[FREF_LEN] : 0;
 	if (r->npatch > PATCH_MAX || (r->npatch && len < FREF_LEN + 1 + 8 * (size_t)r->npatch))
 		return -EUCLEAN;

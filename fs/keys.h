@@ -30,10 +30,10 @@
  * patches (below), which an older build would ignore and so serve stale
  * bytes. Bit 1, SB_INCOMPAT_PATCH16: up to 16 patches of together up to a
  * whole chunk (bit 0 alone: 8 of up to half a chunk), which a build of
- * bit 0 alone would call damaged. mkfs sets both, and a read-write mount
- * sets them on an older volume. Inline small-file data will be bit 2: its
- * inodes will carry
- * LSMFS_IFLAG_INLINE and their bytes after the fixed inode fields.
+ * bit 0 alone would call damaged. Bit 2, SB_INCOMPAT_INLINE: a chunk
+ * reference may hold its chunk's bytes (inline chunks, below), which an
+ * older build would call damaged. mkfs sets all three, and a read-write
+ * mount sets them on an older volume.
  *
  * Inode value (96 bytes, longer allowed; 88 from older builds, see below):
  *   [mode:4][uid:4][gid:4][nlink:4][flags:4][reserved:4]
@@ -88,6 +88,17 @@
  * counts in the inode's stored field (rounded up to STORED_UNIT, as a
  * chunk's len does).
  *
+ * Inline chunks: a chunk of at most the mount's inline limit (default
+ * LSMFS_INLINE_DEFAULT, at most INLINE_MAX bytes once its trailing zeros
+ * are trimmed) keeps its bytes in its reference instead of a C key:
+ *   F value = sha256:32 (len | FREF_INLINE):4 bytes:len
+ * sha256 is the digest of the bytes, checked by reads as a C key's is. An
+ * inline chunk takes no R count, has no patches and no block checksums
+ * (a write into it rewrites it), and is not deduplicated; its len counts
+ * in the inode's stored field as a chunk's does. A small file is thus
+ * three keys (I, D, F), and a read of it one get; a write that makes the
+ * chunk longer than the limit stores it as a C chunk in the same batch.
+ *
  * Block checksums: with a chunk size of 64 KiB or more, a reference also
  * carries the checksum of each sixteenth of its base chunk (the last one
  * cut at len), so that a small read fetches and checks only the blocks it
@@ -141,8 +152,15 @@ extern "C" {
 #define SUM_BLOCKS 16 /* block checksums of one chunk reference */
 /* Chunks of this size and more carry block checksums. */
 #define SUM_MIN_CHUNK (64u * 1024)
-/* A chunk reference with PATCH_MAX patches and SUM_BLOCKS checksums. */
-#define FREF_MAX_LEN (FREF_LEN + 1 + 8 * PATCH_MAX + 1 + 4 * SUM_BLOCKS)
+/* The len field's top bit: the chunk's bytes follow in the reference itself. */
+#define FREF_INLINE 0x80000000u
+/*
+ * The most bytes a reference holds inline: so that it stays under the
+ * blob threshold (LSMFS_BLOB_THRESHOLD, 4 KiB) in the engine's tree.
+ */
+#define INLINE_MAX 4032u /* LSMFS_INLINE_MAX (lsmfs.h) */
+/* The longest reference: PATCH_MAX patches and SUM_BLOCKS checksums, or inline bytes. */
+#define FREF_MAX_LEN (FREF_LEN + INLINE_MAX)
 #define SHA_LEN	     32
 
 /* The inode of a build before the stored field, still decoded (see above). */
@@ -161,10 +179,11 @@ extern "C" {
 /* Superblock incompat features a build understands. */
 #define SB_INCOMPAT_PATCHES ((uint64_t)1) /* F values may list patches */
 #define SB_INCOMPAT_PATCH16 ((uint64_t)2) /* ... up to 16 of them (else 8) */
-#define SB_INCOMPAT_KNOWN   (SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16)
+#define SB_INCOMPAT_INLINE  ((uint64_t)4) /* F values may hold their chunk's bytes */
+#define SB_INCOMPAT_KNOWN   (SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16 | SB_INCOMPAT_INLINE)
 
 /* Inode flags. */
-#define LSMFS_IFLAG_INLINE 1u /* reserved: bytes kept in the inode value (not built yet) */
+#define LSMFS_IFLAG_INLINE 1u /* reserved, never set (inline bytes are chunk references') */
 #define LSMFS_IFLAG_XATTR  2u /* X keys may exist: freeing the inode must scan for them */
 
 static inline void put_be32(uint8_t *p, uint32_t v)
@@ -286,6 +305,8 @@ struct fref {
 	struct fpatch patch[PATCH_MAX];
 	uint32_t nsum; /* block checksums, 0 (none) or fref_nsum() */
 	uint32_t sum[SUM_BLOCKS];
+	/* 1: an inline chunk, its len bytes in the F value (no C, no R, no patches) */
+	uint32_t inl;
 };
 
 /* The bytes one block checksum covers for chunk size cs; 0: no checksums. */
@@ -329,13 +350,17 @@ uint32_t fref_patch_bytes(const struct fref *r);
 /* Where its last byte that may be non-zero ends: past the base and every patch. */
 uint32_t fref_end(const struct fref *r);
 
-/* Returns the length written: FREF_LEN without patches, up to FREF_MAX_LEN. */
-size_t fref_encode(uint8_t out[FREF_MAX_LEN], const struct fref *r);
+/*
+ * Returns the length written: FREF_LEN without patches, up to FREF_MAX_LEN.
+ * An inline reference (r->inl) is followed by its r->len bytes from data.
+ */
+size_t fref_encode(uint8_t out[FREF_MAX_LEN], const struct fref *r, const uint8_t *data);
 /*
  * 0, or -EUCLEAN: too short, neither base nor patch, a patch count over
- * PATCH_MAX, an empty patch, or more than SUM_BLOCKS checksums. Offsets,
- * and the checksum count, are the caller's to check against its chunk size
- * (fref_end, fref_nsum).
+ * PATCH_MAX, an empty patch, or more than SUM_BLOCKS checksums; an inline
+ * reference of no byte, more than INLINE_MAX, or not exactly followed by
+ * its bytes (at val + FREF_LEN). Offsets, and the checksum count, are the
+ * caller's to check against its chunk size (fref_end, fref_nsum).
  */
 int fref_decode(struct fref *r, const void *val, size_t len);
 

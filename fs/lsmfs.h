@@ -44,6 +44,13 @@ extern "C" {
  */
 #define LSMFS_BLOB_THRESHOLD 4096u
 #define LSMFS_MAX_CHUNK	     (1024u * 1024u)
+/*
+ * Chunks of at most lsmfs_opts.inline_bytes (once trailing zeros are cut)
+ * keep their bytes in their reference: no C or R key (docs/FORMAT.md,
+ * "Inline chunks"). The most a reference may hold, and the default.
+ */
+#define LSMFS_INLINE_MAX     4032u
+#define LSMFS_INLINE_DEFAULT LSMFS_INLINE_MAX
 #define LSMFS_XATTR_NAME_MAX 255
 #define LSMFS_XATTR_SIZE_MAX 65536
 
@@ -96,6 +103,8 @@ typedef struct lsmfs_opts {
 	 * half of that filesystem; 0: no reserve.
 	 */
 	int64_t reserve_bytes;
+	/* Inline chunks up to this many bytes: -1 (default) LSMFS_INLINE_DEFAULT, 0 none. */
+	int64_t inline_bytes;
 	void *engine_env; /* lsm_env * for tests (fault injection); NULL = POSIX */
 } lsmfs_opts;
 

@@ -39,6 +39,7 @@ void lsmfs_opts_init(lsmfs_opts *o)
 	o->verify_chunks = LSMFS_VERIFY_ON;
 	o->blob_threshold = LSMFS_BLOB_THRESHOLD;
 	o->reserve_bytes = -1;
+	o->inline_bytes = -1;
 }
 
 static int valid_chunk_size(uint32_t cs)
@@ -117,7 +118,7 @@ static int write_fresh(const char *dir, const lsmfs_mkfs_opts *opts, uint32_t cs
 	sb.uuid[8] = (uint8_t)((sb.uuid[8] & 0x3f) | 0x80);
 	sb.ctime_ns = lsmfs_now();
 	sb.ino_end = LSMFS_ROOT_INO + 1; /* nothing reserved yet: the first create reserves */
-	sb.incompat = SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16;
+	sb.incompat = SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16 | SB_INCOMPAT_INLINE;
 
 	memset(&root, 0, sizeof(root));
 	root.mode = S_IFDIR | 0755;
@@ -337,14 +338,15 @@ out:
 }
 
 /*
- * A volume made by an older build gets the patch feature bits before this
- * mount may write a patch: from then on a build without patches (which
- * would read a patched chunk without them) or with at most 8 of them
- * (which would call a reference listing more damaged) refuses the volume.
+ * A volume made by an older build gets the feature bits of the references
+ * this build writes before this mount may write one: from then on a build
+ * without patches (which would read a patched chunk without them), with at
+ * most 8 of them or without inline chunks (which would call such a
+ * reference damaged) refuses the volume.
  */
-static int mark_patches(lsm_db *db, const char *dir, struct lsmfs_super *sb, const char **msg)
+static int mark_features(lsm_db *db, const char *dir, struct lsmfs_super *sb, const char **msg)
 {
-	const uint64_t bits = SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16;
+	const uint64_t bits = SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16 | SB_INCOMPAT_INLINE;
 	lsm_write_options wo = {.sync = 1};
 	uint8_t sv[SB_LEN];
 	uint8_t key = KEY_SUPER;
@@ -451,6 +453,10 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 		lsmfs_opts_init(&defaults);
 		opts = &defaults;
 	}
+	if (opts->inline_bytes > (int64_t)LSMFS_INLINE_MAX) {
+		return say(msg, -EINVAL, "inline chunks hold at most %u bytes, not %" PRId64,
+			   LSMFS_INLINE_MAX, opts->inline_bytes);
+	}
 	if (stat(dir, &st) != 0)
 		return say(msg, -errno, "cannot use %s: %s", dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
@@ -501,7 +507,7 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 		/* Recovery may have replayed more of the WAL than the look saw. */
 		rc = check_volume(db, dir, &sb, msg);
 		if (!rc)
-			rc = mark_patches(db, dir, &sb, msg);
+			rc = mark_features(db, dir, &sb, msg);
 		if (rc)
 			goto fail;
 	}
@@ -515,6 +521,8 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 	fs->sb = sb;
 	fs->cs = sb.chunk_size;
 	fs->verify_chunks = opts->verify_chunks;
+	fs->inline_max =
+		opts->inline_bytes < 0 ? LSMFS_INLINE_DEFAULT : (uint32_t)opts->inline_bytes;
 	fs->read_only = opts->read_only;
 	fs->wopts.sync = opts->sync_writes;
 	space_init(fs, dir, opts->read_only ? 0 : opts->reserve_bytes, &lo, opts->engine_env);

@@ -475,7 +475,7 @@ START_TEST(test_block_checksums_check_small_reads_and_fsck_drops_bad_ones)
 	/* block 1 (bytes 4096..8191) gets a wrong checksum */
 	r.sum[1] ^= 1;
 	key_fchunk(&k, f, 0);
-	tf_raw_put(dir, k.b, k.len, v, fref_encode(v, &r));
+	tf_raw_put(dir, k.b, k.len, v, fref_encode(v, &r, NULL));
 	fs = tf_mount(dir);
 	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 5000), -EIO);
 	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 100), (ssize_t)sizeof(got));
@@ -597,9 +597,9 @@ END_TEST
 
 START_TEST(test_an_older_volume_is_marked_at_mount)
 {
-	const uint64_t both = SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16;
-	/* as a build before patches made it, then one of at most 8 patches */
-	const uint64_t older[] = {0, SB_INCOMPAT_PATCHES};
+	const uint64_t both = SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16 | SB_INCOMPAT_INLINE;
+	/* as a build before patches made it, one of at most 8, one without inline chunks */
+	const uint64_t older[] = {0, SB_INCOMPAT_PATCHES, SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16};
 	char *dir;
 	lsmfs *fs = tf_new(&dir, CS);
 	struct lsmfs_super sb;

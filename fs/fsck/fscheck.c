@@ -124,6 +124,8 @@ static void ck_free(struct ck *st)
 	free(st->in);
 	free(st->de);
 	free(st->pool);
+	for (size_t i = 0; i < st->nf; i++)
+		free(st->f[i].idata);
 	free(st->f);
 	free(st->ps);
 	free(st->ch);

@@ -118,6 +118,44 @@ out:
 	free(v);
 }
 
+/* trim_chunk for an inline chunk: its bytes are in its own reference. */
+static void trim_inline(struct ck *st, struct ck_fref *f, uint64_t keep)
+{
+	struct fkey k;
+	struct fref r;
+	void *vp = NULL;
+	const uint8_t *bytes;
+	size_t vlen = 0;
+	int rc;
+
+	key_fchunk(&k, f->ino, f->idx);
+	rc = lsm_get(st->db, NULL, k.b, k.len, &vp, &vlen);
+	if (rc || fref_decode(&r, vp, vlen) || !r.inl) {
+		st->err = rc < 0 ? lsmfs_errno(rc) : -EIO;
+		goto out;
+	}
+	bytes = (const uint8_t *)vp + FREF_LEN;
+	if (keep > r.len)
+		keep = r.len;
+	while (keep && bytes[keep - 1] == 0)
+		keep--;
+	if (keep == 0) {
+		f->act = F_DROP;
+		goto out;
+	}
+	f->idata = malloc(keep);
+	if (!f->idata) {
+		st->err = -ENOMEM;
+		goto out;
+	}
+	memcpy(f->idata, bytes, keep);
+	chunk_sha(bytes, keep, f->sha);
+	f->len = (uint32_t)keep;
+	f->act = F_PUT;
+out:
+	free(vp);
+}
+
 /* Reports the range of f that reads as zeros after the repair. */
 static void lost_range(struct ck *st, const struct ck_fref *f, int code, const char *why)
 {
@@ -196,10 +234,40 @@ static void check_one_fref(struct ck *st, struct ck_fref *f, struct ck_ino *ci)
 		st->res->lost++;
 		return;
 	}
+	if (f->inl && f->ibad) {
+		ck_report(st, LSMFS_CK_CHUNK_DIGEST, LSMFS_CK_PROBLEM, f->ino,
+			  "Remove the reference; the range reads as zeros",
+			  "%s: bytes %" PRIu64 "-%" PRIu64 " (chunk %" PRIu64
+			  ", kept in its reference) do not match their SHA-256",
+			  ck_where(st, f->ino, 0), f->idx * st->cs, f->idx * st->cs + f->len - 1,
+			  f->idx);
+		f->act = F_DROP;
+		st->res->lost++;
+		return;
+	}
 	if (f->npatch)
 		check_patches(st, f, size);
 	if (!f->len)
 		return; /* patches only: no chunk to check */
+	off = f->idx < UINT64_MAX / st->cs ? f->idx * st->cs : UINT64_MAX;
+	if (f->inl && off >= size) {
+		ck_report(st, LSMFS_CK_PAST_EOF, LSMFS_CK_PROBLEM, f->ino, "Remove it",
+			  "%s: chunk %" PRIu64 " lies past the end of the file (%" PRIu64 " bytes)",
+			  ck_where(st, f->ino, 0), f->idx, size);
+		f->act = F_DROP;
+		return;
+	}
+	if (f->inl) {
+		if (off + f->len > size) {
+			ck_report(st, LSMFS_CK_PAST_EOF, LSMFS_CK_PROBLEM, f->ino,
+				  "Cut it at the end",
+				  "%s: chunk %" PRIu64 " holds %" PRIu64
+				  " bytes past the end of the file (%" PRIu64 " bytes)",
+				  ck_where(st, f->ino, 0), f->idx, off + f->len - size, size);
+			trim_inline(st, f, size - off);
+		}
+		return; /* no C or R key to check */
+	}
 	c = ck_chunk_find(st, f->sha);
 	if (!c || !c->has_c) {
 		ck_report(st, LSMFS_CK_CHUNK_MISSING, LSMFS_CK_PROBLEM, f->ino,
@@ -319,7 +387,7 @@ void fsck_final_counts(struct ck *st)
 	for (size_t i = 0; i < st->nf; i++) {
 		struct ck_chunk *c;
 
-		if (st->f[i].act == F_DROP || !st->f[i].len)
+		if (st->f[i].act == F_DROP || !st->f[i].len || st->f[i].inl)
 			continue;
 		c = ck_chunk_find(st, st->f[i].sha);
 		if (c)

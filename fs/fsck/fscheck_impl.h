@@ -90,6 +90,9 @@ struct ck_fref {
 	uint8_t pdrop;	 /* the repair drops its patches (deletes every P key it listed) */
 	uint8_t nsum;	 /* block checksums listed */
 	uint32_t sumsig; /* block_sum of them */
+	uint8_t inl;	 /* an inline chunk: its bytes in the reference (no C, no R) */
+	uint8_t ibad;	 /* ... which do not match its SHA-256 */
+	uint8_t *idata;	 /* the inline bytes the repair writes (a trimmed chunk), else NULL */
 };
 
 /* The patch list of one chunk reference. */

@@ -248,7 +248,9 @@ static void emit_all(struct sink *s)
 			sink_del(s, PH_MID, &k);
 		} else if (f->act == F_PUT) {
 			ck_fref_to(st, f, &r);
-			sink_put(s, PH_MID, &k, v, fref_encode(v, &r));
+			/* Only a trim rewrites an inline chunk, and it keeps the new bytes. */
+			if (!r.inl || f->idata)
+				sink_put(s, PH_MID, &k, v, fref_encode(v, &r, f->idata));
 		}
 		/* Patches go with their reference, or alone when dropped. */
 		for (uint32_t n = 0; n < f->npatch && (f->act == F_DROP || f->pdrop); n++) {

@@ -75,6 +75,13 @@ static void scan_fref(struct ck *st, const uint8_t *k, const uint8_t *v, size_t 
 	}
 	memcpy(f->sha, r.sha, SHA_LEN);
 	f->len = r.len;
+	f->inl = (uint8_t)r.inl;
+	if (r.inl) {
+		uint8_t sha[SHA_LEN];
+
+		chunk_sha(v + FREF_LEN, r.len, sha);
+		f->ibad = memcmp(sha, r.sha, SHA_LEN) != 0;
+	}
 	f->nsum = (uint8_t)r.nsum;
 	f->sumsig = ck_sums_sig(r.sum, r.nsum);
 	if (r.npatch) {

@@ -163,7 +163,7 @@ void fsck_count_raw(struct ck *st)
 	for (size_t i = 0; i < st->nf; i++) {
 		struct ck_fref *f = &st->f[i];
 		struct ck_ino *ci = ck_ino_find(st, f->ino);
-		struct ck_chunk *c = f->bad || !f->len ? NULL : ck_chunk_find(st, f->sha);
+		struct ck_chunk *c = f->bad || !f->len || f->inl ? NULL : ck_chunk_find(st, f->sha);
 
 		if (c)
 			c->raw++;

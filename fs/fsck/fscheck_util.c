@@ -211,6 +211,7 @@ void ck_fref_to(const struct ck *st, const struct ck_fref *f, struct fref *r)
 		memset(r->sha, 0, SHA_LEN); /* no base: the digest field is unused */
 	r->len = f->len;
 	r->nsum = 0; /* a reference the repair writes carries no block checksums */
+	r->inl = f->inl;
 	r->npatch = f->pdrop || !f->pset ? 0 : f->npatch;
 	if (r->npatch)
 		memcpy(r->patch, st->ps[f->pset - 1].p, sizeof(r->patch));

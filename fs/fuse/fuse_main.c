@@ -60,9 +60,10 @@ struct fsmain_opts {
 	char *sync;
 	char *verify;
 	char *blob_threshold;
-	char *killpriv;	 /* -o killpriv_v2=on|off, as given */
-	char *writeback; /* -o writeback=on|off, as given */
-	int killpriv_on; /* what it says (on unless off) */
+	char *inline_bytes; /* -o inline=BYTES, as given */
+	char *killpriv;	    /* -o killpriv_v2=on|off, as given */
+	char *writeback;    /* -o writeback=on|off, as given */
+	int killpriv_on;    /* what it says (on unless off) */
 	int nonempty;
 	int read_only;
 	int has_fsname;
@@ -88,6 +89,7 @@ static const struct fuse_opt fsmain_opt_spec[] = {
 	FSMAIN_OPT("sync=%s", sync),
 	FSMAIN_OPT("verify=%s", verify),
 	FSMAIN_OPT("blob_threshold=%s", blob_threshold),
+	FSMAIN_OPT("inline=%s", inline_bytes),
 	FSMAIN_OPT("killpriv_v2=%s", killpriv),
 	FSMAIN_OPT("writeback=%s", writeback),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
@@ -176,6 +178,9 @@ static void fsmain_help(void)
 	       "    -o blob_threshold=BYTES chunks of at least this size are written once, to\n"
 	       "                           the engine's value files, not copied by compaction\n"
 	       "                           (default 4K; 0 keeps every chunk in the tree)\n"
+	       "    -o inline=BYTES        chunks of at most this size keep their bytes in\n"
+	       "                           their reference: a small file is one key, read\n"
+	       "                           with one lookup (default and most 4032; 0: none)\n"
 	       "    -o killpriv_v2=on|off  drop set-id bits on write and truncate in lsmfs, so\n"
 	       "                           that the kernel need not ask for the capability\n"
 	       "                           xattr before every write (default on, where the\n"
@@ -274,6 +279,18 @@ static int fsmain_core_opts(const struct fsmain_opts *o, lsmfs_opts *lo)
 			"lsmfs: bad blob_threshold '%s': give a size in bytes, e.g. 4K, or 0\n",
 			o->blob_threshold);
 		return -1;
+	}
+	if (o->inline_bytes) {
+		size_t n = 0;
+
+		if (strcmp(o->inline_bytes, "0") != 0 &&
+		    (fsmain_parse_size(o->inline_bytes, &n) != 0 || n > LSMFS_INLINE_MAX)) {
+			fprintf(stderr,
+				"lsmfs: bad inline '%s': give a size in bytes up to %u, or 0\n",
+				o->inline_bytes, LSMFS_INLINE_MAX);
+			return -1;
+		}
+		lo->inline_bytes = (int64_t)n;
 	}
 	if (o->verify) {
 		if (strcmp(o->verify, "on") == 0) {
@@ -722,6 +739,7 @@ out:
 	free(o.sync);
 	free(o.verify);
 	free(o.blob_threshold);
+	free(o.inline_bytes);
 	free(o.killpriv);
 	free(o.writeback);
 	fuse_opt_free_args(&args);

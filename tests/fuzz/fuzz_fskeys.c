@@ -52,9 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 0) {
 		/* What was decoded encodes to the same bytes (a longer value's tail is for later
 		 * fields). */
-		size_t n = fref_encode(fbuf, &r);
+		size_t n = fref_encode(fbuf, &r, (const uint8_t *)data + FREF_LEN);
 
-		FUZZ_ASSERT(n <= size && (r.npatch || r.nsum || n == FREF_LEN));
+		FUZZ_ASSERT(n <= size && (r.npatch || r.nsum || r.inl || n == FREF_LEN));
+		FUZZ_ASSERT(!r.inl || (n == size && r.len && r.len <= INLINE_MAX && !r.npatch));
 		FUZZ_ASSERT(r.nsum <= SUM_BLOCKS);
 		FUZZ_ASSERT(memcmp(fbuf, data, n) == 0);
 		FUZZ_ASSERT(r.npatch <= PATCH_MAX && (r.len || r.npatch));

@@ -311,16 +311,23 @@ static void gen_fskeys(void)
 	r.len = 4096;
 	r.npatch = 0;
 	r.nsum = 0;
-	save("fskeys", "fref", buf, fref_encode(buf, &r));
+	r.inl = 0;
+	save("fskeys", "fref", buf, fref_encode(buf, &r, NULL));
+	r.len = 15;
+	r.inl = 1;
+	save("fskeys", "fref-inline", buf,
+	     fref_encode(buf, &r, (const uint8_t *)"fifteen bytes!\n"));
+	r.len = 4096;
+	r.inl = 0;
 	r.npatch = 2;
 	r.patch[0].off = 100;
 	r.patch[0].len = 4096;
 	r.patch[1].off = 0;
 	r.patch[1].len = 10;
-	save("fskeys", "fref-patched", buf, fref_encode(buf, &r));
+	save("fskeys", "fref-patched", buf, fref_encode(buf, &r, NULL));
 	r.nsum = 1;
 	r.sum[0] = 0x12345678;
-	save("fskeys", "fref-sums", buf, fref_encode(buf, &r));
+	save("fskeys", "fref-sums", buf, fref_encode(buf, &r, NULL));
 }
 
 int main(int argc, char **argv)

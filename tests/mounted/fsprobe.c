@@ -6,6 +6,8 @@
  *	fsprobe noreplace A B           renameat2(RENAME_NOREPLACE)
  *	fsprobe seek FILE data|hole OFF lseek(SEEK_DATA / SEEK_HOLE)
  *	fsprobe copy SRC DST LEN        copy_file_range of LEN bytes at offset 0
+ *	fsprobe mmapwrite FILE OFF TEXT writes TEXT at OFF through a shared
+ *	                                mapping (the file grown to reach it), msync
  *
  * Prints the result (an offset, a byte count) or the errno's name, so that a
  * test compares text; exits 0 on success, 1 on a failed call, 2 on misuse.
@@ -17,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int probe_fail(void)
@@ -85,6 +89,37 @@ out:
 	return rc;
 }
 
+static int probe_mmapwrite(const char *path, const char *off_s, const char *text)
+{
+	off_t off = strtoll(off_s, NULL, 0);
+	size_t n = strlen(text);
+	int fd = open(path, O_RDWR);
+	struct stat st;
+	char *p;
+	int rc = 0;
+
+	if (fd < 0)
+		return probe_fail();
+	if (fstat(fd, &st) != 0 || (st.st_size < off + (off_t)n && ftruncate(fd, off + n) != 0)) {
+		rc = probe_fail();
+		goto out;
+	}
+	p = mmap(NULL, (size_t)off + n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = probe_fail();
+		goto out;
+	}
+	memcpy(p + off, text, n);
+	if (msync(p, (size_t)off + n, MS_SYNC) != 0)
+		rc = probe_fail();
+	munmap(p, (size_t)off + n);
+	if (rc == 0)
+		printf("ok\n");
+out:
+	close(fd);
+	return rc;
+}
+
 int main(int argc, char *argv[])
 {
 	if (argc == 4 && strcmp(argv[1], "exchange") == 0)
@@ -95,7 +130,9 @@ int main(int argc, char *argv[])
 		return probe_seek(argv[2], argv[3], argv[4]);
 	if (argc == 5 && strcmp(argv[1], "copy") == 0)
 		return probe_copy(argv[2], argv[3], argv[4]);
+	if (argc == 5 && strcmp(argv[1], "mmapwrite") == 0)
+		return probe_mmapwrite(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "usage: fsprobe exchange|noreplace A B | seek FILE data|hole OFF | "
-			"copy SRC DST LEN\n");
+			"copy SRC DST LEN | mmapwrite FILE OFF TEXT\n");
 	return 2;
 }
