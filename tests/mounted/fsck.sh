@@ -26,7 +26,8 @@ fsck_status()
 
 step "mkfs, mount, and use: copies that share chunks, links, xattrs, renames"
 fresh_fs
-mount_fs
+# Small chunks as C keys (not inline), so that one can be deleted below.
+mount_fs -o inline=0
 head -c 3000000 /dev/urandom >"$T/big"
 mkdir -p "$MNT/d/e"
 cp "$T/big" "$MNT/big"
