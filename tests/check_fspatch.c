@@ -599,7 +599,8 @@ START_TEST(test_an_older_volume_is_marked_at_mount)
 {
 	const uint64_t both = SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16 | SB_INCOMPAT_INLINE;
 	/* as a build before patches made it, one of at most 8, one without inline chunks */
-	const uint64_t older[] = {0, SB_INCOMPAT_PATCHES, SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16};
+	const uint64_t older[] = {0, SB_INCOMPAT_PATCHES,
+				  SB_INCOMPAT_PATCHES | SB_INCOMPAT_PATCH16};
 	char *dir;
 	lsmfs *fs = tf_new(&dir, CS);
 	struct lsmfs_super sb;
