@@ -529,19 +529,40 @@ int chunk_patch(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t i
 	return rc;
 }
 
-void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref)
+/* The length of buf[0..len) without its trailing zero bytes, a word at a time. */
+static size_t trim_zeros(const uint8_t *buf, size_t len)
 {
-	uint32_t cs = (uint32_t)len; /* callers pass a whole chunk */
+	while (len % 8 && buf[len - 1] == 0)
+		len--;
+	while (len % 8 == 0 && len >= 8) {
+		uint64_t w;
 
-	/* Trailing zeros are never stored: they read back as zeros anyway. */
+		memcpy(&w, buf + len - 8, sizeof(w));
+		if (w)
+			break;
+		len -= 8;
+	}
 	while (len && buf[len - 1] == 0)
 		len--;
+	return len;
+}
+
+void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref)
+{
+	chunk_hash_upto(buf, len, len, ref);
+}
+
+void chunk_hash_upto(const uint8_t *buf, size_t cs, size_t end, struct fref *ref)
+{
+	/* Trailing zeros are never stored: they read back as zeros anyway. */
+	size_t len = trim_zeros(buf, end < cs ? end : cs);
+
 	ref->len = (uint32_t)len;
 	ref->npatch = 0;
 	ref->inl = 0; /* chunk_store decides */
 	if (len)
 		chunk_sha(buf, len, ref->sha);
-	fref_set_sums(ref, buf, cs);
+	fref_set_sums(ref, buf, (uint32_t)cs);
 }
 
 int chunk_store_hashed(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
@@ -553,9 +574,15 @@ int chunk_store_hashed(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uin
 int chunk_store(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
 		const struct fref *old, const uint8_t *buf, size_t len)
 {
+	return chunk_store_upto(op, ino, a, idx, old, buf, len, len);
+}
+
+int chunk_store_upto(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+		     const struct fref *old, const uint8_t *buf, size_t len, size_t end)
+{
 	struct fref ref;
 
-	chunk_hash(buf, len, &ref);
+	chunk_hash_upto(buf, len, end, &ref);
 	return fref_replace(op, ino, a, idx, old, &ref, buf);
 }
 
@@ -641,7 +668,7 @@ int chunk_zero_range(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint6
 	if (rc || fref_end(&old) <= s)
 		return rc; /* a hole, or nothing stored at or past s: already zeros */
 	memset(buf + s, 0, e - s);
-	return chunk_store(op, ino, a, idx, &old, buf, fs->cs);
+	return chunk_store_upto(op, ino, a, idx, &old, buf, fs->cs, fref_end(&old));
 }
 
 int chunk_truncate(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t size)

@@ -232,8 +232,12 @@ static int write_locked(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, co
 				rc = chunk_read_ref(fs, NULL, ino, idx, tmp, &old);
 			}
 			if (!rc) {
+				uint64_t end =
+					fref_end(&old) > s + take ? fref_end(&old) : s + take;
+
 				memcpy(tmp + s, src + done, take);
-				rc = chunk_store(op, ino, a, idx, &old, tmp, cs);
+				/* Past the old bytes and the new ones, tmp holds zeros. */
+				rc = chunk_store_upto(op, ino, a, idx, &old, tmp, cs, end);
 			}
 		}
 		if (rc)
@@ -544,8 +548,10 @@ static int copy_apply(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, stru
 
 			rc = tmp ? chunk_read(fs, ino, p[i].idx, tmp, &old) : -ENOMEM;
 			if (!rc) {
+				uint32_t end = fref_end(&old) > p[i].e ? fref_end(&old) : p[i].e;
+
 				memcpy(tmp + p[i].s, p[i].bytes, p[i].e - p[i].s);
-				rc = chunk_store(op, ino, a, p[i].idx, &old, tmp, fs->cs);
+				rc = chunk_store_upto(op, ino, a, p[i].idx, &old, tmp, fs->cs, end);
 			}
 		}
 	}

@@ -312,6 +312,14 @@ int chunk_store(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t i
 		const struct fref *old, const uint8_t *buf, size_t len);
 /* The reference chunk_store would give buf[0..len): length without trailing zeros, digest. */
 void chunk_hash(const uint8_t *buf, size_t len, struct fref *ref);
+/*
+ * chunk_hash of a chunk of cs bytes whose bytes from end on are known to
+ * be zeros: a small file's write does not scan the whole chunk for them.
+ */
+void chunk_hash_upto(const uint8_t *buf, size_t cs, size_t end, struct fref *ref);
+/* chunk_store of a chunk (len bytes) whose bytes from end on are zeros. */
+int chunk_store_upto(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
+		     const struct fref *old, const uint8_t *buf, size_t len, size_t end);
 /* chunk_store with the reference already computed by chunk_hash (outside any lock). */
 int chunk_store_hashed(struct fs_op *op, uint64_t ino, struct lsmfs_attr *a, uint64_t idx,
 		       const struct fref *old, const uint8_t *buf, const struct fref *ref);
