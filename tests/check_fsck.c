@@ -182,21 +182,6 @@ static void sha_of(const void *data, size_t n, uint8_t sha[SHA_LEN])
 	EVP_Digest(data, n, sha, &len, EVP_sha256(), NULL);
 }
 
-static struct fref get_fref(const char *dir, uint64_t ino, uint64_t idx)
-{
-	struct fref r;
-	struct fkey k;
-	size_t vlen;
-	void *v;
-
-	key_fchunk(&k, ino, idx);
-	v = raw_get(dir, k.b, k.len, &vlen);
-	ck_assert_ptr_nonnull(v);
-	ck_assert_int_eq(fref_decode(&r, v, vlen), 0);
-	free(v);
-	return r;
-}
-
 static void put_fref(const char *dir, uint64_t ino, uint64_t idx, const struct fref *r)
 {
 	uint8_t v[FREF_MAX_LEN];
@@ -837,7 +822,7 @@ START_TEST(test_flipped_chunk_bytes_become_a_hole)
 	struct fkey k;
 
 	make_tree(&t);
-	r = get_fref(t.dir, t.file1, 1);
+	r = tf_fref(t.dir, t.file1, 1);
 	memcpy(bad, t.data1 + CS, CS);
 	bad[77] ^= 0x40;
 	key_sha(&k, KEY_CHUNK, r.sha);
@@ -888,11 +873,11 @@ START_TEST(test_chunk_length_and_bytes_past_the_end)
 
 	make_tree(&t);
 	/* hello's reference claims 20 bytes */
-	r = get_fref(t.dir, t.hello, 0);
+	r = tf_fref(t.dir, t.hello, 0);
 	r.len = 20;
 	put_fref(t.dir, t.hello, 0, &r);
 	/* dup1 gains a counted reference far past its end */
-	r = get_fref(t.dir, t.dup1, 0);
+	r = tf_fref(t.dir, t.dup1, 0);
 	put_fref(t.dir, t.dup1, 10, &r);
 	put_refcount(t.dir, r.sha, 3);
 	a = get_inode(t.dir, t.dup1);
@@ -906,7 +891,7 @@ START_TEST(test_chunk_length_and_bytes_past_the_end)
 	find_fix_clean(t.dir, 0, WANT(LSMFS_CK_CHUNK_LEN, 1, LSMFS_CK_PAST_EOF, 2));
 	sha_of(t.dup, CS, sha);
 	ck_assert_uint_eq(get_refcount(t.dir, sha), 2);
-	ck_assert_uint_eq(get_fref(t.dir, t.file1, 3).len, 50);
+	ck_assert_uint_eq(tf_fref(t.dir, t.file1, 3).len, 50);
 	fs = tf_mount(t.dir);
 	expect_file(fs, t.b, "file1", t.data1, keep);
 	/* growing it again shows zeros, not the bytes cut off */

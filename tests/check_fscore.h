@@ -6,6 +6,8 @@
 #ifndef LSMFS_CHECK_FSCORE_H
 #define LSMFS_CHECK_FSCORE_H
 
+#include "fscheck.h"
+#include "keys.h"
 #include "lsm.h"
 #include "lsmfs.h"
 #include "testutil.h"
@@ -22,6 +24,15 @@ extern int64_t tf_inline_bytes;
 lsmfs *tf_new(char **dir, uint32_t cs);
 lsmfs *tf_mount(const char *dir);
 lsmfs *tf_remount(lsmfs *fs, const char *dir);
+
+/* The decoded F key of chunk idx of ino in an unmounted data dir (asserted present). */
+struct fref tf_fref(const char *dir, uint64_t ino, uint64_t idx);
+/* The file holds exactly want[0..n) (the first differing byte is named). */
+void tf_expect(lsmfs *fs, uint64_t ino, const uint8_t *want, size_t n);
+/* Writes src[0..n) at off of ino, and the same into mirror. */
+void tf_put(lsmfs *fs, uint64_t ino, uint8_t *mirror, const void *src, size_t n, size_t off);
+/* lsmfs_check of dir (repair or not), asserted to run to its end. */
+lsmfs_check_result tf_fsck(const char *dir, int repair);
 
 /* Creates parent/name with the bytes (the file is released and forgotten). */
 uint64_t tf_file(lsmfs *fs, uint64_t parent, const char *name, const void *data, size_t n);

@@ -48,6 +48,49 @@ lsmfs *tf_remount(lsmfs *fs, const char *dir)
 	return tf_mount(dir);
 }
 
+struct fref tf_fref(const char *dir, uint64_t ino, uint64_t idx)
+{
+	struct fref r;
+	struct fkey k;
+	size_t vlen;
+	void *v;
+
+	key_fchunk(&k, ino, idx);
+	ck_assert_int_eq(tf_raw_get(dir, k.b, k.len, &v, &vlen), 0);
+	ck_assert_int_eq(fref_decode(&r, v, vlen), 0);
+	free(v);
+	return r;
+}
+
+void tf_expect(lsmfs *fs, uint64_t ino, const uint8_t *want, size_t n)
+{
+	size_t got_n;
+	uint8_t *got = tf_slurp(fs, ino, &got_n);
+
+	ck_assert_uint_eq(got_n, n);
+	for (size_t i = 0; i < n; i++)
+		if (got[i] != want[i])
+			ck_abort_msg("byte %zu: %u, expected %u", i, got[i], want[i]);
+	free(got);
+}
+
+void tf_put(lsmfs *fs, uint64_t ino, uint8_t *mirror, const void *src, size_t n, size_t off)
+{
+	ck_assert_int_eq(lsmfs_write(fs, &tf_root, ino, src, n, (off_t)off), (ssize_t)n);
+	memcpy(mirror + off, src, n);
+}
+
+lsmfs_check_result tf_fsck(const char *dir, int repair)
+{
+	lsmfs_check_opts o = {.repair = repair};
+	lsmfs_check_result res;
+	const char *msg = NULL;
+
+	ck_assert_int_eq(lsmfs_check(dir, &o, &res, &msg), 0);
+	ck_assert_int_eq(res.incomplete, 0);
+	return res;
+}
+
 uint64_t tf_file(lsmfs *fs, uint64_t parent, const char *name, const void *data, size_t n)
 {
 	struct stat st;

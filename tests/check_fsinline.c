@@ -16,37 +16,7 @@
 #include <sys/stat.h>
 
 #define ROOT LSMFS_ROOT_INO
-#define CS   (64u * 1024) /* the default chunk size */
-
-static struct fref get_fref(const char *dir, uint64_t ino, uint64_t idx)
-{
-	struct fref r;
-	struct fkey k;
-	void *v;
-	size_t vlen;
-
-	key_fchunk(&k, ino, idx);
-	ck_assert_int_eq(tf_raw_get(dir, k.b, k.len, &v, &vlen), 0);
-	ck_assert_int_eq(fref_decode(&r, v, vlen), 0);
-	free(v);
-	return r;
-}
-
-static void put(lsmfs *fs, uint64_t f, uint8_t *mirror, const void *p, size_t n, size_t off)
-{
-	ck_assert_int_eq(lsmfs_write(fs, &tf_root, f, p, n, (off_t)off), (ssize_t)n);
-	memcpy(mirror + off, p, n);
-}
-
-static void expect_bytes(lsmfs *fs, uint64_t f, const uint8_t *mirror, size_t n)
-{
-	size_t got;
-	uint8_t *b = tf_slurp(fs, f, &got);
-
-	ck_assert_uint_eq(got, n);
-	ck_assert_int_eq(memcmp(b, mirror, n), 0);
-	free(b);
-}
+#define CS   (64u * 1024)
 
 static void set_size(lsmfs *fs, uint64_t f, size_t size)
 {
@@ -74,11 +44,11 @@ START_TEST(test_a_small_file_is_three_keys_and_reads_back)
 
 	fill(m, sizeof(m), 3);
 	f = tf_file(fs, ROOT, "small", m, sizeof(m));
-	expect_bytes(fs, f, m, sizeof(m));
+	tf_expect(fs, f, m, sizeof(m));
 	ck_assert_int_eq(lsmfs_getattr(fs, f, &st), 0);
 	ck_assert_int_eq(st.st_blocks, 8); /* 4 KiB, as ext4 shows it */
 	lsmfs_unmount(fs);
-	r = get_fref(dir, f, 0);
+	r = tf_fref(dir, f, 0);
 	ck_assert_uint_eq(r.inl, 1);
 	ck_assert_uint_eq(r.len, sizeof(m));
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
@@ -86,7 +56,7 @@ START_TEST(test_a_small_file_is_three_keys_and_reads_back)
 	ck_assert_uint_eq(tf_count_keys(dir, 'F'), 1);
 	ck_assert_int_eq(tf_check(dir), 0);
 	fs = tf_mount(dir);
-	expect_bytes(fs, f, m, sizeof(m));
+	tf_expect(fs, f, m, sizeof(m));
 	lsmfs_unmount(fs);
 	tu_rmtree(dir);
 }
@@ -103,45 +73,45 @@ START_TEST(test_crossing_the_limit_moves_the_bytes_both_ways)
 	f = tf_file(fs, ROOT, "f", blk, sizeof(blk));
 	memcpy(m, blk, sizeof(blk));
 	/* an append that stays under the limit rewrites the inline chunk */
-	put(fs, f, m, blk, 1000, sizeof(blk));
-	expect_bytes(fs, f, m, 4000);
+	tf_put(fs, f, m, blk, 1000, sizeof(blk));
+	tf_expect(fs, f, m, 4000);
 	lsmfs_unmount(fs);
-	ck_assert_uint_eq(get_fref(dir, f, 0).inl, 1);
-	ck_assert_uint_eq(get_fref(dir, f, 0).len, 4000);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).inl, 1);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).len, 4000);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
 	ck_assert_int_eq(tf_check(dir), 0);
 	/* one more past LSMFS_INLINE_MAX: a C chunk with its count, in that write */
 	fs = tf_mount(dir);
-	put(fs, f, m, blk, 100, 4000);
-	expect_bytes(fs, f, m, 4100);
+	tf_put(fs, f, m, blk, 100, 4000);
+	tf_expect(fs, f, m, 4100);
 	lsmfs_unmount(fs);
-	ck_assert_uint_eq(get_fref(dir, f, 0).inl, 0);
-	ck_assert_uint_eq(get_fref(dir, f, 0).len, 4100);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).inl, 0);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).len, 4100);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 1);
 	ck_assert_uint_eq(tf_count_keys(dir, 'R'), 1);
 	ck_assert_int_eq(tf_check(dir), 0);
 	/* truncated back under it: inline again, the chunk freed */
 	fs = tf_mount(dir);
 	set_size(fs, f, 2000);
-	expect_bytes(fs, f, m, 2000);
+	tf_expect(fs, f, m, 2000);
 	lsmfs_unmount(fs);
-	ck_assert_uint_eq(get_fref(dir, f, 0).inl, 1);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).inl, 1);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
 	ck_assert_uint_eq(tf_count_keys(dir, 'R'), 0);
 	ck_assert_int_eq(tf_check(dir), 0);
 	/* a write in the middle, and growing with a hole: the tail chunk inline too */
 	fs = tf_mount(dir);
-	put(fs, f, m, "middle", 6, 500);
+	tf_put(fs, f, m, "middle", 6, 500);
 	set_size(fs, f, CS + 10);
 	memset(m + 2000, 0, CS - 2000);
 	m = realloc(m, CS + 10);
 	memset(m + CS, 0, 10);
-	put(fs, f, m, "tail", 4, CS + 6);
-	expect_bytes(fs, f, m, CS + 10);
+	tf_put(fs, f, m, "tail", 4, CS + 6);
+	tf_expect(fs, f, m, CS + 10);
 	lsmfs_unmount(fs);
-	ck_assert_uint_eq(get_fref(dir, f, 0).inl, 1);
-	ck_assert_uint_eq(get_fref(dir, f, 1).inl, 1);
-	ck_assert_uint_eq(get_fref(dir, f, 1).len, 10);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).inl, 1);
+	ck_assert_uint_eq(tf_fref(dir, f, 1).inl, 1);
+	ck_assert_uint_eq(tf_fref(dir, f, 1).len, 10);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
 	ck_assert_int_eq(tf_check(dir), 0);
 	free(m);
@@ -165,16 +135,16 @@ START_TEST(test_copies_links_and_frees_leave_no_key_behind)
 	/* copy_file_range: the whole chunk is shared, the inline tail copied */
 	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, f, 0, g, 0, CS + 700), CS + 700);
 	memcpy(out, m, sizeof(out));
-	expect_bytes(fs, g, out, CS + 700);
+	tf_expect(fs, g, out, CS + 700);
 	ck_assert_int_eq(lsmfs_link(fs, f, ROOT, "f2", &st), 0);
 	lsmfs_forget(fs, f, 1);
 	lsmfs_unmount(fs);
-	ck_assert_uint_eq(get_fref(dir, g, 1).inl, 1);
+	ck_assert_uint_eq(tf_fref(dir, g, 1).inl, 1);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 1);
 	ck_assert_int_eq(tf_check(dir), 0);
 	fs = tf_mount(dir);
 	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "f"), 0);
-	expect_bytes(fs, f, m, CS + 700);
+	tf_expect(fs, f, m, CS + 700);
 	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "f2"), 0);
 	ck_assert_int_eq(lsmfs_unlink(fs, ROOT, "g"), 0);
 	lsmfs_unmount(fs);
@@ -205,31 +175,20 @@ START_TEST(test_the_limit_is_an_option)
 	fill(m, sizeof(m), 5);
 	f = tf_file(fs, ROOT, "f", m, sizeof(m));
 	lsmfs_unmount(fs);
-	ck_assert_uint_eq(get_fref(dir, f, 0).inl, 0);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).inl, 0);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 1);
 	/* a mount with inline chunks reads it, and moves it in on the next write */
 	fs = tf_mount(dir);
-	expect_bytes(fs, f, m, sizeof(m));
-	put(fs, f, m, "x", 1, 10);
-	expect_bytes(fs, f, m, sizeof(m));
+	tf_expect(fs, f, m, sizeof(m));
+	tf_put(fs, f, m, "x", 1, 10);
+	tf_expect(fs, f, m, sizeof(m));
 	lsmfs_unmount(fs);
-	ck_assert_uint_eq(get_fref(dir, f, 0).inl, 1);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).inl, 1);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
 	ck_assert_int_eq(tf_check(dir), 0);
 	tu_rmtree(dir);
 }
 END_TEST
-
-static lsmfs_check_result check(const char *dir, int repair)
-{
-	lsmfs_check_opts o = {.repair = repair};
-	lsmfs_check_result res;
-	const char *msg = NULL;
-
-	ck_assert_int_eq(lsmfs_check(dir, &o, &res, &msg), 0);
-	ck_assert_int_eq(res.incomplete, 0);
-	return res;
-}
 
 START_TEST(test_damaged_inline_bytes_fail_reads_and_fsck_drops_them)
 {
@@ -258,14 +217,14 @@ START_TEST(test_damaged_inline_bytes_fail_reads_and_fsck_drops_them)
 		ck_assert_int_eq(lsmfs_read(fs, f, got, 10, 200), -EIO);
 	}
 	lsmfs_unmount(fs);
-	res = check(dir, 0);
+	res = tf_fsck(dir, 0);
 	ck_assert_uint_eq(res.count[LSMFS_CK_CHUNK_DIGEST], 1);
-	res = check(dir, 1);
+	res = tf_fsck(dir, 1);
 	ck_assert_uint_ge(res.fixed, 1);
-	ck_assert_uint_eq(check(dir, 0).errors, 0);
+	ck_assert_uint_eq(tf_fsck(dir, 0).errors, 0);
 	memset(zero, 0, sizeof(zero));
 	fs = tf_mount(dir);
-	expect_bytes(fs, f, zero, sizeof(zero));
+	tf_expect(fs, f, zero, sizeof(zero));
 	lsmfs_unmount(fs);
 	tu_rmtree(dir);
 }
@@ -293,13 +252,13 @@ START_TEST(test_fsck_cuts_inline_bytes_past_the_end)
 	free(v);
 	a.size = 600;
 	tf_raw_put(dir, k.b, k.len, iv, inode_encode(iv, &a));
-	ck_assert_uint_eq(check(dir, 0).count[LSMFS_CK_PAST_EOF], 1);
-	check(dir, 1);
-	ck_assert_uint_eq(check(dir, 0).errors, 0);
-	ck_assert_uint_eq(get_fref(dir, f, 0).inl, 1);
-	ck_assert_uint_eq(get_fref(dir, f, 0).len, 600);
+	ck_assert_uint_eq(tf_fsck(dir, 0).count[LSMFS_CK_PAST_EOF], 1);
+	tf_fsck(dir, 1);
+	ck_assert_uint_eq(tf_fsck(dir, 0).errors, 0);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).inl, 1);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).len, 600);
 	fs = tf_mount(dir);
-	expect_bytes(fs, f, m, 600);
+	tf_expect(fs, f, m, 600);
 	lsmfs_unmount(fs);
 	tu_rmtree(dir);
 }

@@ -24,39 +24,6 @@
 #define CS   (64u * 1024) /* the default chunk size */
 #define KIB  1024u
 
-static struct fref get_fref(const char *dir, uint64_t ino, uint64_t idx)
-{
-	struct fref r;
-	struct fkey k;
-	size_t vlen;
-	void *v;
-
-	key_fchunk(&k, ino, idx);
-	ck_assert_int_eq(tf_raw_get(dir, k.b, k.len, &v, &vlen), 0);
-	ck_assert_int_eq(fref_decode(&r, v, vlen), 0);
-	free(v);
-	return r;
-}
-
-/* The file holds exactly want[0..n). */
-static void expect_bytes(lsmfs *fs, uint64_t ino, const uint8_t *want, size_t n)
-{
-	size_t got_n;
-	uint8_t *got = tf_slurp(fs, ino, &got_n);
-
-	ck_assert_uint_eq(got_n, n);
-	for (size_t i = 0; i < n; i++)
-		if (got[i] != want[i])
-			ck_abort_msg("byte %zu: %u, expected %u", i, got[i], want[i]);
-	free(got);
-}
-
-static void put(lsmfs *fs, uint64_t ino, uint8_t *mirror, const void *src, size_t n, size_t off)
-{
-	ck_assert_int_eq(lsmfs_write(fs, &tf_root, ino, src, n, (off_t)off), (ssize_t)n);
-	memcpy(mirror + off, src, n);
-}
-
 START_TEST(test_small_writes_are_patches_until_they_fold)
 {
 	char *dir;
@@ -74,11 +41,11 @@ START_TEST(test_small_writes_are_patches_until_they_fold)
 	/* PATCH_MAX 4 KiB writes: as many patches, the chunk itself untouched */
 	for (int i = 0; i < PATCH_MAX; i++) {
 		memset(blk, 'a' + i, sizeof(blk));
-		put(fs, f, mirror, blk, sizeof(blk), (size_t)i * 3800 + 7);
-		expect_bytes(fs, f, mirror, CS);
+		tf_put(fs, f, mirror, blk, sizeof(blk), (size_t)i * 3800 + 7);
+		tf_expect(fs, f, mirror, CS);
 	}
 	lsmfs_unmount(fs);
-	ref = get_fref(dir, f, 0);
+	ref = tf_fref(dir, f, 0);
 	ck_assert_uint_eq(ref.npatch, PATCH_MAX);
 	ck_assert_uint_eq(ref.len, CS);
 	ck_assert_uint_eq(ref.patch[3].off, 3 * 3800 + 7);
@@ -87,7 +54,7 @@ START_TEST(test_small_writes_are_patches_until_they_fold)
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 1);
 	ck_assert_int_eq(tf_check(dir), 0);
 	fs = tf_mount(dir);
-	expect_bytes(fs, f, mirror, CS);
+	tf_expect(fs, f, mirror, CS);
 	/* st_blocks: the chunk and each patch's 4 KiB */
 	{
 		struct stat st;
@@ -97,10 +64,10 @@ START_TEST(test_small_writes_are_patches_until_they_fold)
 	}
 	/* one more folds: one new chunk, no patch left, the old chunk freed */
 	memset(blk, 'z', sizeof(blk));
-	put(fs, f, mirror, blk, 100, 30000);
-	expect_bytes(fs, f, mirror, CS);
+	tf_put(fs, f, mirror, blk, 100, 30000);
+	tf_expect(fs, f, mirror, CS);
 	lsmfs_unmount(fs);
-	ref = get_fref(dir, f, 0);
+	ref = tf_fref(dir, f, 0);
 	ck_assert_uint_eq(ref.npatch, 0);
 	ck_assert_uint_eq(tf_count_keys(dir, 'P'), 0);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 1);
@@ -120,21 +87,21 @@ START_TEST(test_later_patches_win_and_a_write_from_the_start_is_a_chunk)
 	memset(mirror, 0, sizeof(mirror));
 	memset(big, 'x', sizeof(big));
 	f = tf_file(fs, ROOT, "f", NULL, 0);
-	put(fs, f, mirror, big, sizeof(big), 0); /* into a hole from its start: a chunk */
-	put(fs, f, mirror, "AAAA", 4, 100);
-	put(fs, f, mirror, "BB", 2, 101);
-	put(fs, f, mirror, "C", 1, 41 * KIB); /* past the chunk's bytes, inside the file */
-	expect_bytes(fs, f, mirror, 41 * KIB + 1);
+	tf_put(fs, f, mirror, big, sizeof(big), 0); /* into a hole from its start: a chunk */
+	tf_put(fs, f, mirror, "AAAA", 4, 100);
+	tf_put(fs, f, mirror, "BB", 2, 101);
+	tf_put(fs, f, mirror, "C", 1, 41 * KIB); /* past the chunk's bytes, inside the file */
+	tf_expect(fs, f, mirror, 41 * KIB + 1);
 	ck_assert_int_eq(memcmp(mirror + 100, "ABBA", 4), 0);
 	lsmfs_unmount(fs);
-	ck_assert_uint_eq(get_fref(dir, f, 0).npatch, 3);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).npatch, 3);
 	/* a small write far into a hole: a patch without a base chunk */
 	fs = tf_mount(dir);
-	put(fs, f, mirror, "hole", 4, CS + 5000);
-	expect_bytes(fs, f, mirror, CS + 5004);
+	tf_put(fs, f, mirror, "hole", 4, CS + 5000);
+	tf_expect(fs, f, mirror, CS + 5004);
 	lsmfs_unmount(fs);
 	{
-		struct fref r = get_fref(dir, f, 1);
+		struct fref r = tf_fref(dir, f, 1);
 
 		ck_assert_uint_eq(r.len, 0);
 		ck_assert_uint_eq(r.npatch, 1);
@@ -162,7 +129,7 @@ static uint64_t patched_file(lsmfs *fs, const char *name, uint8_t *mirror, uint8
 	if (base)
 		memcpy(base, mirror, n);
 	for (size_t i = 0; i < noffs; i++)
-		put(fs, f, mirror, "patch!", 6, offs[i]);
+		tf_put(fs, f, mirror, "patch!", 6, offs[i]);
 	return f;
 }
 
@@ -178,7 +145,7 @@ START_TEST(test_truncate_punch_zero_and_copy_keep_patches_exact)
 	/* copy_file_range of a patched chunk copies its bytes, not its reference */
 	g = tf_file(fs, ROOT, "g", NULL, 0);
 	ck_assert_int_eq(lsmfs_copy_file_range(fs, &tf_root, f, 0, g, 0, n), (ssize_t)n);
-	expect_bytes(fs, g, m, n);
+	tf_expect(fs, g, m, n);
 	/* punch over patch bytes, zero a range */
 	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f,
 					 FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 400, 200),
@@ -187,7 +154,7 @@ START_TEST(test_truncate_punch_zero_and_copy_keep_patches_exact)
 	ck_assert_int_eq(lsmfs_fallocate(fs, &tf_root, f, FALLOC_FL_ZERO_RANGE, CS + 50000, 20000),
 			 0);
 	memset(m + CS + 50000, 0, 20000);
-	expect_bytes(fs, f, m, n);
+	tf_expect(fs, f, m, n);
 	/* truncate into the last patched chunk, before its patch: the patch must go */
 	memset(&in, 0, sizeof(in));
 	in.st_size = 2 * CS + 50;
@@ -195,9 +162,9 @@ START_TEST(test_truncate_punch_zero_and_copy_keep_patches_exact)
 	in.st_size = n;
 	ck_assert_int_eq(lsmfs_setattr(fs, &tf_root, f, &in, LSMFS_SET_SIZE, &st), 0);
 	memset(m + 2 * CS + 50, 0, CS - 50);
-	expect_bytes(fs, f, m, n);
+	tf_expect(fs, f, m, n);
 	fs = tf_remount(fs, dir);
-	expect_bytes(fs, f, m, n);
+	tf_expect(fs, f, m, n);
 	lsmfs_unmount(fs);
 	ck_assert_int_eq(tf_check(dir), 0);
 	/* unlinking both frees every key of their data */
@@ -239,7 +206,7 @@ START_TEST(test_random_small_writes_match_a_mirror)
 			len = kind < 70 ? 1 + tu_below(&r, 3000) : 1 + tu_below(&r, 40000);
 			if (off + len > cap)
 				len = cap - off;
-			put(fs, f, m, src + tu_below(&r, cap - len + 1), len, off);
+			tf_put(fs, f, m, src + tu_below(&r, cap - len + 1), len, off);
 			if (off + len > size)
 				size = off + len;
 		} else if (kind < 90) {
@@ -263,7 +230,7 @@ START_TEST(test_random_small_writes_match_a_mirror)
 			memset(m + off, 0, len);
 		}
 		if (op % 300 == 0)
-			expect_bytes(fs, f, m, size);
+			tf_expect(fs, f, m, size);
 		if (size && op % 10 == 0) {
 			/* a small read anywhere: the partial read path */
 			size_t at = tu_below(&r, size), n = 1 + tu_below(&r, 9000);
@@ -275,9 +242,9 @@ START_TEST(test_random_small_writes_match_a_mirror)
 			ck_assert_int_eq(memcmp(got, m + at, n), 0);
 		}
 	}
-	expect_bytes(fs, f, m, size);
+	tf_expect(fs, f, m, size);
 	fs = tf_remount(fs, dir);
-	expect_bytes(fs, f, m, size);
+	tf_expect(fs, f, m, size);
 	lsmfs_unmount(fs);
 	ck_assert_int_eq(tf_check(dir), 0);
 	free(m);
@@ -285,19 +252,6 @@ START_TEST(test_random_small_writes_match_a_mirror)
 	tu_rmtree(dir);
 }
 END_TEST
-
-/* ---- the checker ---- */
-
-static lsmfs_check_result check(const char *dir, int repair)
-{
-	lsmfs_check_opts o = {.repair = repair};
-	lsmfs_check_result res;
-	const char *msg = NULL;
-
-	ck_assert_int_eq(lsmfs_check(dir, &o, &res, &msg), 0);
-	ck_assert_int_eq(res.incomplete, 0);
-	return res;
-}
 
 /*
  * The file f of n bytes (m): one chunk with patches at 10 and 1000 (base:
@@ -310,13 +264,13 @@ static uint64_t damage_setup(char **dir, uint8_t *m, uint8_t *base, size_t n)
 	uint64_t f = patched_file(fs, "f", m, base, CS, offs, 2);
 
 	/* grow the file with a hole, then a small write far into chunk 1 */
-	put(fs, f, m, "tail", 4, n - 4);
+	tf_put(fs, f, m, "tail", 4, n - 4);
 	memset(m + CS, 0, n - CS - 4);
-	put(fs, f, m, "patch!", 6, offs[2]);
+	tf_put(fs, f, m, "patch!", 6, offs[2]);
 	lsmfs_unmount(fs);
-	ck_assert_uint_eq(get_fref(*dir, f, 0).npatch, 2);
-	ck_assert_uint_eq(get_fref(*dir, f, 1).npatch, 2); /* the tail and one more */
-	ck_assert_uint_eq(check(*dir, 0).errors, 0);
+	ck_assert_uint_eq(tf_fref(*dir, f, 0).npatch, 2);
+	ck_assert_uint_eq(tf_fref(*dir, f, 1).npatch, 2); /* the tail and one more */
+	ck_assert_uint_eq(tf_fsck(*dir, 0).errors, 0);
 	return f;
 }
 
@@ -335,18 +289,18 @@ START_TEST(test_fsck_drops_a_patch_set_with_a_missing_patch)
 	db = tf_open_db(dir);
 	ck_assert_int_eq(lsm_delete(db, NULL, k.b, k.len), 0);
 	lsm_close(db);
-	res = check(dir, 0);
+	res = tf_fsck(dir, 0);
 	ck_assert_uint_eq(res.count[LSMFS_CK_PATCH], 1);
 	ck_assert_uint_eq(res.errors, 1);
-	res = check(dir, 1);
+	res = tf_fsck(dir, 1);
 	ck_assert_uint_eq(res.fixed, 1);
-	ck_assert_uint_eq(check(dir, 0).errors, 0);
-	ck_assert_uint_eq(get_fref(dir, f, 0).npatch, 0);
+	ck_assert_uint_eq(tf_fsck(dir, 0).errors, 0);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).npatch, 0);
 	ck_assert_uint_eq(tf_count_keys(dir, 'P'), 2); /* chunk 1's stay */
 	/* chunk 0 reads as its base (the two patches went together), the rest as written */
 	memcpy(m, base, CS);
 	fs = tf_mount(dir);
-	expect_bytes(fs, f, m, n);
+	tf_expect(fs, f, m, n);
 	lsmfs_unmount(fs);
 	free(m);
 	free(base);
@@ -369,15 +323,15 @@ START_TEST(test_fsck_finds_the_last_of_a_full_patch_list_missing)
 	f = tf_file(fs, ROOT, "f", mirror, CS);
 	for (int i = 0; i < PATCH_MAX; i++) {
 		memset(blk, 'a' + i, sizeof(blk));
-		put(fs, f, mirror, blk, sizeof(blk), (size_t)i * 3800 + 7);
+		tf_put(fs, f, mirror, blk, sizeof(blk), (size_t)i * 3800 + 7);
 	}
 	lsmfs_unmount(fs);
-	ck_assert_uint_eq(get_fref(dir, f, 0).npatch, PATCH_MAX);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).npatch, PATCH_MAX);
 	key_patch(&k, f, 0, PATCH_MAX - 1);
 	db = tf_open_db(dir);
 	ck_assert_int_eq(lsm_delete(db, NULL, k.b, k.len), 0);
 	lsm_close(db);
-	res = check(dir, 0);
+	res = tf_fsck(dir, 0);
 	ck_assert_uint_eq(res.count[LSMFS_CK_PATCH], 1);
 	ck_assert_uint_eq(res.errors, 1);
 	free(mirror);
@@ -403,16 +357,16 @@ START_TEST(test_fsck_removes_stray_and_misplaced_patches)
 	/* chunk 1's first patch (the tail) gets the wrong length */
 	key_patch(&k, f, 1, 0);
 	tf_raw_put(dir, k.b, k.len, "toolong!", 8);
-	res = check(dir, 0);
+	res = tf_fsck(dir, 0);
 	ck_assert_uint_eq(res.count[LSMFS_CK_PATCH], 3);
-	res = check(dir, 1);
+	res = tf_fsck(dir, 1);
 	ck_assert_uint_eq(res.fixed, 3);
-	ck_assert_uint_eq(check(dir, 0).errors, 0);
+	ck_assert_uint_eq(tf_fsck(dir, 0).errors, 0);
 	ck_assert_uint_eq(tf_count_keys(dir, 'P'), 2); /* chunk 0's two */
 	ck_assert_uint_eq(tf_count_keys(dir, 'F'), 1); /* chunk 1 had nothing but patches */
 	fs = tf_mount(dir);
 	memset(m + CS, 0, CS);
-	expect_bytes(fs, f, m, n);
+	tf_expect(fs, f, m, n);
 	lsmfs_unmount(fs);
 	free(m);
 	tu_rmtree(dir);
@@ -439,10 +393,10 @@ START_TEST(test_fsck_drops_patches_past_the_end_of_file)
 	free(v);
 	a.size = 500;
 	tf_raw_put(dir, k.b, k.len, iv, inode_encode(iv, &a));
-	res = check(dir, 0);
+	res = tf_fsck(dir, 0);
 	ck_assert_uint_ge(res.count[LSMFS_CK_PATCH], 1);
-	check(dir, 1);
-	ck_assert_uint_eq(check(dir, 0).errors, 0);
+	tf_fsck(dir, 1);
+	ck_assert_uint_eq(tf_fsck(dir, 0).errors, 0);
 	ck_assert_uint_eq(tf_count_keys(dir, 'P'), 0);
 	free(m);
 	tu_rmtree(dir);
@@ -470,7 +424,7 @@ START_TEST(test_block_checksums_check_small_reads_and_fsck_drops_bad_ones)
 	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 5000), (ssize_t)sizeof(got));
 	ck_assert_int_eq(memcmp(got, m + 5000, sizeof(got)), 0);
 	lsmfs_unmount(fs);
-	r = get_fref(dir, f, 0);
+	r = tf_fref(dir, f, 0);
 	ck_assert_uint_eq(r.nsum, SUM_BLOCKS);
 	/* block 1 (bytes 4096..8191) gets a wrong checksum */
 	r.sum[1] ^= 1;
@@ -484,12 +438,12 @@ START_TEST(test_block_checksums_check_small_reads_and_fsck_drops_bad_ones)
 	ck_assert_int_eq(lsmfs_read(fs, f, page, sizeof(page), 8192), (ssize_t)sizeof(page));
 	ck_assert_int_eq(memcmp(page, m + 8192, sizeof(page)), 0);
 	lsmfs_unmount(fs);
-	res = check(dir, 0);
+	res = tf_fsck(dir, 0);
 	ck_assert_uint_eq(res.count[LSMFS_CK_SUMS], 1);
 	ck_assert_uint_eq(res.errors, 1);
-	check(dir, 1);
-	ck_assert_uint_eq(check(dir, 0).errors, 0);
-	ck_assert_uint_eq(get_fref(dir, f, 0).nsum, 0);
+	tf_fsck(dir, 1);
+	ck_assert_uint_eq(tf_fsck(dir, 0).errors, 0);
+	ck_assert_uint_eq(tf_fref(dir, f, 0).nsum, 0);
 	fs = tf_mount(dir);
 	ck_assert_int_eq(lsmfs_read(fs, f, got, sizeof(got), 5000), (ssize_t)sizeof(got));
 	ck_assert_int_eq(memcmp(got, m + 5000, sizeof(got)), 0);
@@ -528,7 +482,7 @@ START_TEST(test_each_verify_mode_catches_a_damaged_chunk)
 	struct fref r;
 
 	lsmfs_unmount(fs);
-	r = get_fref(dir, f, 0);
+	r = tf_fref(dir, f, 0);
 	memcpy(bad, m, CS);
 	bad[3 * 4096 + 17] ^= 0x20;
 	key_sha(&k, KEY_CHUNK, r.sha);
@@ -571,10 +525,10 @@ START_TEST(test_a_read_covered_by_patches_skips_the_base_chunk)
 
 	memset(a, 'a', sizeof(a));
 	memset(b, 'b', sizeof(b));
-	put(fs, f, m, a, sizeof(a), 8192);  /* [8192, 11192) */
-	put(fs, f, m, b, sizeof(b), 11000); /* [11000, 14200), over a's end */
+	tf_put(fs, f, m, a, sizeof(a), 8192);  /* [8192, 11192) */
+	tf_put(fs, f, m, b, sizeof(b), 11000); /* [11000, 14200), over a's end */
 	lsmfs_unmount(fs);
-	r = get_fref(dir, f, 0);
+	r = tf_fref(dir, f, 0);
 	ck_assert_uint_eq(r.npatch, 2);
 	for (size_t i = 0; i < CS; i++)
 		bad[i] = (uint8_t)~m[i];

@@ -11,6 +11,7 @@
 # and the engine keys of the data dir (lsmctl scan). LIMITS (default
 # "0 1024 4032") are the limits to compare. Root, /dev/fuse and tar.
 set -u
+. "$(dirname "$0")/idle-written.sh"
 build=$(cd "$1" && pwd) || exit 2
 reps=${2:-3}
 limits=${3:-0 1024 4032}
@@ -22,16 +23,6 @@ mkdir -p "$mnt"
 tar -C /usr -cf "$tarball" include || exit 1
 
 now() { date +%s.%N; }
-idle_written() {
-	last=-1 same=0
-	while [ "$same" -lt 4 ]; do
-		w=$(awk '/^write_bytes/ { print $2 }' "/proc/$pid/io")
-		if [ "$w" = "$last" ]; then same=$((same + 1)); else same=0; fi
-		last=$w
-		sleep 0.5
-	done
-	echo "$w"
-}
 mount_it() {
 	"$build/fs/lsmfs" "$work/data" "$mnt" -o inline="$1" || exit 1
 	pid=$(pgrep -n -f "lsmfs.*$work/data") || exit 1
@@ -47,7 +38,7 @@ run() {
 	t0=$(now)
 	tar -C "$mnt" -xf "$tarball" && sync -f "$mnt" || exit 1
 	t1=$(now)
-	w=$(idle_written)
+	w=$(idle_written "$pid")
 	umount_it
 	keys=$("$build/lsm/lsmctl" "$work/data" scan | wc -l)
 	mount_it "$1"

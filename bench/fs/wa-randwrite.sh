@@ -11,6 +11,7 @@
 # that moved, as a total and per user byte: the WAL (patches and folded
 # chunks), flushes, compaction, value-file collection. Root, /dev/fuse, fio.
 set -u
+. "$(dirname "$0")/idle-written.sh"
 build=$(cd "$1" && pwd) || exit 2
 size=${2:-1G}
 secs=${3:-10}
@@ -23,16 +24,6 @@ mkdir -p "$work/data" "$mnt"
 "$build/fs/lsmfs" "$work/data" "$mnt" ${LSMFS_OPTS:-} || exit 1
 pid=$(pgrep -n -f "lsmfs.*$work/data") || exit 1
 
-idle_written() {
-	last=-1 same=0
-	while [ "$same" -lt 4 ]; do
-		w=$(awk '/^write_bytes/ { print $2 }' "/proc/$pid/io")
-		if [ "$w" = "$last" ]; then same=$((same + 1)); else same=0; fi
-		last=$w
-		sleep 0.5
-	done
-	echo "$w"
-}
 # The engine counters of lsmfs-stat --json, one "name value" a line.
 engine() {
 	"$build/fs/lsmfs-stat" --json "$mnt" |
@@ -41,13 +32,13 @@ engine() {
 
 fio --name=fill --directory="$mnt" --filename=f --rw=write --bs=1M --size="$size" \
 	--ioengine=psync --end_fsync=1 --output-format=terse >/dev/null 2>&1 || exit 1
-w0=$(idle_written)
+w0=$(idle_written "$pid")
 engine >"$work/e0"
 fio --name=rw --directory="$mnt" --filename=f --rw=randwrite --bs=4k --size="$size" \
 	--ioengine=psync --runtime="$secs" --time_based --end_fsync=1 --output-format=terse \
 	--terse-version=3 >"$work/rw.out" 2>/dev/null || exit 1
 kb=$(awk -F';' '{ print $47 }' "$work/rw.out")
-w1=$(idle_written)
+w1=$(idle_written "$pid")
 engine >"$work/e1"
 awk -v a="$w0" -v b="$w1" -v u="$kb" 'BEGIN {
 	printf "user MiB %.1f, daemon bytes written per user byte %.3f\n", u / 1024, (b - a) / u / 1024 }'
