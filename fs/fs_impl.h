@@ -68,6 +68,16 @@
 /* Cached inode state. */
 enum { INODE_UNLOADED = 0, INODE_LOADED, INODE_GONE };
 
+/*
+ * What stays of an inode the kernel remembers while nothing else uses it,
+ * once icache_keep entries are kept whole: its lookup count (16 bytes in
+ * an open-addressed table, against some 220 for a whole entry). The rest
+ * is reloaded from its I key when it is next used. ino 0: a free slot.
+ */
+struct ilight {
+	uint64_t ino, nlookup;
+};
+
 struct lsmfs_inode {
 	uint64_t ino; /* immutable */
 
@@ -114,6 +124,14 @@ struct lsmfs {
 	/* protected by icache_mu: icache_mask + 1 chains (NULL until the first iget), entries */
 	struct lsmfs_inode **icache;
 	size_t icache_mask, icache_count;
+	/*
+	 * protected by icache_mu: the inodes the kernel remembers that no
+	 * thread or handle uses, past the first icache_keep, as light records
+	 * (inode.c); light_mask + 1 slots (NULL until the first), light_count used.
+	 */
+	struct ilight *light;
+	size_t light_mask, light_count;
+	size_t icache_keep; /* immutable: idle entries kept whole before they go light */
 };
 
 /* ---- op.c: one operation's batch and its commit ---- */
@@ -226,6 +244,8 @@ void inode_maybe_free(lsmfs *fs, struct lsmfs_inode *ip);
 /* inode_maybe_free by number. REQUIRES: no inode lock held. */
 void inode_reap(lsmfs *fs, uint64_t ino);
 void icache_destroy(lsmfs *fs);
+/* Entries kept whole and light records now (for tests and statistics). */
+void icache_counts(lsmfs *fs, size_t *whole, size_t *light);
 /* Relatime: whether reading now should update atime. */
 int atime_needs_update(const struct lsmfs_attr *a, int64_t now);
 /* Writes atime = now if relatime says so. REQUIRES: ip->mu held, ip loaded. */

@@ -13,10 +13,17 @@
 
 /*
  * The inode cache is a chained hash table that grows 4x whenever it holds
- * twice as many entries as chains, so lookups stay short with millions of
- * inodes known to the kernel (each one it has looked up stays until it
- * forgets it). It never shrinks: a table of pointers is small beside the
- * entries it once held.
+ * twice as many entries as chains. It never shrinks: a table of pointers
+ * is small beside the entries it once held.
+ *
+ * The kernel may remember millions of inodes (each it has looked up stays
+ * until it forgets it). Past the first fs->icache_keep, an entry that no
+ * thread and no open handle uses leaves the table when its last user puts
+ * it, and only its lookup count stays, as a light record (struct ilight)
+ * in a second, open-addressed table. The next iget of it makes it whole
+ * again; its attributes come back from its I key (iload), and whether it
+ * is an orphan with them (nlink 0). An entry of a freed inode
+ * (INODE_GONE) stays whole: there is no I key to reload it from.
  */
 static size_t hash_ino(uint64_t ino)
 {
@@ -50,6 +57,84 @@ static void icache_resize(lsmfs *fs, size_t n)
 	fs->icache_mask = n - 1;
 }
 
+/* ---- light records: linear probing, backward-shift deletion ---- */
+
+/* REQUIRES: fs->icache_mu held. The slot of ino, or of the free slot where it would go. */
+static size_t light_slot(lsmfs *fs, uint64_t ino)
+{
+	size_t i = hash_ino(ino) & fs->light_mask;
+
+	while (fs->light[i].ino && fs->light[i].ino != ino)
+		i = (i + 1) & fs->light_mask;
+	return i;
+}
+
+/* REQUIRES: fs->icache_mu held. Rehashes into n slots (a power of two); 0 or -ENOMEM. */
+static int light_resize(lsmfs *fs, size_t n)
+{
+	struct ilight *old = fs->light;
+	size_t old_n = old ? fs->light_mask + 1 : 0;
+
+	fs->light = calloc(n, sizeof(*fs->light));
+	if (!fs->light) {
+		fs->light = old;
+		return -ENOMEM;
+	}
+	fs->light_mask = n - 1;
+	for (size_t i = 0; i < old_n; i++)
+		if (old[i].ino)
+			fs->light[light_slot(fs, old[i].ino)] = old[i];
+	free(old);
+	return 0;
+}
+
+/* REQUIRES: fs->icache_mu held, ino not light yet. Records it; 0 or -ENOMEM. */
+static int light_put(lsmfs *fs, uint64_t ino, uint64_t nlookup)
+{
+	size_t n = fs->light ? fs->light_mask + 1 : 0;
+
+	/* At most three quarters full: probes stay short. */
+	if (4 * (fs->light_count + 1) > 3 * n && light_resize(fs, n ? 2 * n : 1024))
+		return -ENOMEM;
+	fs->light[light_slot(fs, ino)] = (struct ilight){.ino = ino, .nlookup = nlookup};
+	fs->light_count++;
+	return 0;
+}
+
+/* REQUIRES: fs->icache_mu held. Removes ino's record: 1 with *nlookup, or 0 if none. */
+static int light_take(lsmfs *fs, uint64_t ino, uint64_t *nlookup)
+{
+	size_t i, j;
+
+	if (!fs->light_count)
+		return 0;
+	i = light_slot(fs, ino);
+	if (!fs->light[i].ino)
+		return 0;
+	*nlookup = fs->light[i].nlookup;
+	fs->light_count--;
+	/* Move back each later record of the run that may sit at i. */
+	for (j = (i + 1) & fs->light_mask; fs->light[j].ino; j = (j + 1) & fs->light_mask) {
+		size_t home = hash_ino(fs->light[j].ino) & fs->light_mask;
+
+		/* j may move to i unless its home lies cyclically in (i, j]. */
+		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			fs->light[i] = fs->light[j];
+			i = j;
+		}
+	}
+	fs->light[i].ino = 0;
+	return 1;
+}
+
+void icache_counts(lsmfs *fs, size_t *whole, size_t *light)
+{
+	pthread_mutex_lock(&fs->icache_mu);
+	*whole = fs->icache_count;
+	*light = fs->light_count;
+	pthread_mutex_unlock(&fs->icache_mu);
+}
+
 /* REQUIRES: fs->icache_mu held. The cached entry of ino, or NULL. */
 static struct lsmfs_inode *icache_find(lsmfs *fs, uint64_t ino)
 {
@@ -63,41 +148,76 @@ static struct lsmfs_inode *icache_find(lsmfs *fs, uint64_t ino)
 	return ip;
 }
 
+/* REQUIRES: fs->icache_mu held, ino not in the table. A new (unloaded) entry, or NULL. */
+static struct lsmfs_inode *icache_insert(lsmfs *fs, uint64_t ino)
+{
+	struct lsmfs_inode *ip, **chain;
+
+	if (!fs->icache)
+		icache_resize(fs, ICACHE_MIN_BUCKETS);
+	/* calloc under the table lock keeps the find-or-insert a single step. */
+	if (!fs->icache || !(ip = calloc(1, sizeof(*ip))))
+		return NULL;
+	chain = chain_of(fs, ino);
+	ip->ino = ino;
+	pthread_mutex_init(&ip->mu, NULL);
+	ip->next = *chain;
+	*chain = ip;
+	if (++fs->icache_count > 2 * (fs->icache_mask + 1))
+		icache_resize(fs, 4 * (fs->icache_mask + 1));
+	return ip;
+}
+
+/*
+ * REQUIRES: fs->icache_mu held. The entry of ino, made whole again from
+ * its light record if it has one, or (create) a new one; NULL when it has
+ * neither and !create, or when out of memory (a light record then stays).
+ */
+static struct lsmfs_inode *icache_get(lsmfs *fs, uint64_t ino, int create)
+{
+	struct lsmfs_inode *ip = icache_find(fs, ino);
+	uint64_t nlookup = 0;
+	int light;
+
+	if (ip)
+		return ip;
+	light = light_take(fs, ino, &nlookup);
+	if (!light && !create)
+		return NULL;
+	ip = icache_insert(fs, ino);
+	if (ip)
+		ip->nlookup = nlookup;
+	else if (light && light_put(fs, ino, nlookup)) /* into the slot just freed */
+		abort();
+	return ip;
+}
+
 struct lsmfs_inode *iget(lsmfs *fs, uint64_t ino)
 {
 	struct lsmfs_inode *ip;
 
 	pthread_mutex_lock(&fs->icache_mu);
-	if (!fs->icache)
-		icache_resize(fs, ICACHE_MIN_BUCKETS);
-	ip = icache_find(fs, ino);
-	if (!ip && fs->icache) {
-		/* calloc under the table lock keeps the find-or-insert a single step. */
-		ip = calloc(1, sizeof(*ip));
-		if (ip) {
-			struct lsmfs_inode **chain = chain_of(fs, ino);
-
-			ip->ino = ino;
-			pthread_mutex_init(&ip->mu, NULL);
-			ip->next = *chain;
-			*chain = ip;
-			if (++fs->icache_count > 2 * (fs->icache_mask + 1))
-				icache_resize(fs, 4 * (fs->icache_mask + 1));
-		}
-	}
+	ip = icache_get(fs, ino, 1);
 	if (ip)
 		ip->refs++;
 	pthread_mutex_unlock(&fs->icache_mu);
 	return ip;
 }
 
-/* REQUIRES: fs->icache_mu held. Frees ip if nothing refers to it any more. */
+/*
+ * REQUIRES: fs->icache_mu held. Frees ip if nothing refers to it any more,
+ * or, past fs->icache_keep entries, if only the kernel's lookups do (they
+ * stay as a light record).
+ */
 static void ievict_locked(lsmfs *fs, struct lsmfs_inode *ip)
 {
 	struct lsmfs_inode **pp;
 
-	if (ip->refs || ip->nlookup || ip->nopen)
+	if (ip->refs || ip->nopen)
 		return;
+	if (ip->nlookup && (fs->icache_count <= fs->icache_keep || ip->state == INODE_GONE ||
+			    light_put(fs, ip->ino, ip->nlookup)))
+		return; /* kept whole: within the limit, freed, or no memory for a record */
 	for (pp = chain_of(fs, ip->ino); *pp; pp = &(*pp)->next) {
 		if (*pp == ip) {
 			*pp = ip->next;
@@ -133,6 +253,9 @@ void icache_destroy(lsmfs *fs)
 	free(fs->icache);
 	fs->icache = NULL;
 	fs->icache_mask = fs->icache_count = 0;
+	free(fs->light);
+	fs->light = NULL;
+	fs->light_mask = fs->light_count = 0;
 }
 
 int iload(lsmfs *fs, struct lsmfs_inode *ip)
@@ -702,7 +825,7 @@ static void drop_count(lsmfs *fs, uint64_t ino, uint64_t n, int open)
 	int last = 0;
 
 	pthread_mutex_lock(&fs->icache_mu);
-	ip = icache_find(fs, ino);
+	ip = icache_get(fs, ino, 0);
 	if (ip) {
 		if (open)
 			ip->nopen -= ip->nopen ? 1 : 0;

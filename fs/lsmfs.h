@@ -51,8 +51,10 @@ extern "C" {
  */
 #define LSMFS_INLINE_MAX     4032u
 #define LSMFS_INLINE_DEFAULT LSMFS_INLINE_MAX
-#define LSMFS_XATTR_NAME_MAX 255
-#define LSMFS_XATTR_SIZE_MAX 65536
+/* lsmfs_opts.inode_cache: idle inodes kept whole (about 220 bytes each). */
+#define LSMFS_INODE_CACHE_DEFAULT 65536u
+#define LSMFS_XATTR_NAME_MAX	  255
+#define LSMFS_XATTR_SIZE_MAX	  65536
 
 typedef struct lsmfs lsmfs;
 
@@ -105,6 +107,12 @@ typedef struct lsmfs_opts {
 	int64_t reserve_bytes;
 	/* Inline chunks up to this many bytes: -1 (default) LSMFS_INLINE_DEFAULT, 0 none. */
 	int64_t inline_bytes;
+	/*
+	 * Inodes the kernel remembers but nothing uses, kept with their
+	 * attributes; past these each takes 16 bytes, and its attributes are
+	 * read again when next used (0: LSMFS_INODE_CACHE_DEFAULT).
+	 */
+	size_t inode_cache;
 	void *engine_env; /* lsm_env * for tests (fault injection); NULL = POSIX */
 } lsmfs_opts;
 

@@ -521,6 +521,7 @@ int lsmfs_mount(lsmfs **fsp, const char *dir, const lsmfs_opts *opts, const char
 	fs->sb = sb;
 	fs->cs = sb.chunk_size;
 	fs->verify_chunks = opts->verify_chunks;
+	fs->icache_keep = opts->inode_cache ? opts->inode_cache : LSMFS_INODE_CACHE_DEFAULT;
 	fs->inline_max =
 		opts->inline_bytes < 0 ? LSMFS_INLINE_DEFAULT : (uint32_t)opts->inline_bytes;
 	fs->read_only = opts->read_only;

@@ -8,6 +8,7 @@
 #include "check_fscore.h"
 
 #include "env.h"
+#include "fs_impl.h"
 #include "fscheck.h"
 #include "keys.h"
 #include "lsm.h"
@@ -465,6 +466,58 @@ START_TEST(test_unlinked_open_file_readable_until_release)
 	ck_assert_uint_eq(tf_count_keys(dir, 'F'), 0);
 	ck_assert_uint_eq(tf_count_keys(dir, 'R'), 0);
 	ck_assert_uint_eq(tf_count_keys(dir, 'C'), 0);
+	ck_assert_int_eq(tf_check(dir), 0);
+	tu_rmtree(dir);
+}
+END_TEST
+
+/*
+ * Inodes the kernel remembers but nothing uses keep only their lookup
+ * count past the whole entries the cache keeps (tf_inode_cache): they still
+ * answer with their attributes, become orphans when unlinked, and go when
+ * forgotten.
+ */
+START_TEST(test_idle_remembered_inodes_are_light_records)
+{
+	enum { N = 300 };
+	char *dir, name[16];
+	lsmfs *fs = tf_new(&dir, 4096);
+	uint64_t ino[N];
+	size_t whole, light;
+	struct stat st;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ino[i] = tf_file(fs, ROOT, name, name, strlen(name));
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(lsmfs_lookup(fs, ROOT, name, &st), 0); /* kept: nlookup 1 */
+	}
+	icache_counts(fs, &whole, &light);
+	ck_assert_uint_le(whole, tf_inode_cache + 1); /* and the root */
+	ck_assert_uint_ge(light, N - tf_inode_cache);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(lsmfs_getattr(fs, ino[i], &st), 0);
+		ck_assert_int_eq(st.st_size, i < 10 ? 2 : i < 100 ? 3 : 4);
+	}
+	/* unlinked while the kernel remembers them: orphans, light again */
+	for (int i = 0; i < N; i += 2) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(lsmfs_unlink(fs, ROOT, name), 0);
+	}
+	icache_counts(fs, &whole, &light);
+	ck_assert_uint_ge(light, N - tf_inode_cache - 1);
+	for (int i = 0; i < N; i++)
+		lsmfs_forget(fs, ino[i], 1);
+	icache_counts(fs, &whole, &light);
+	ck_assert_uint_eq(light, 0);
+	ck_assert_uint_le(whole, 1);
+	ck_assert_int_eq(lsmfs_getattr(fs, ino[0], &st), -ENOENT);
+	ck_assert_int_eq(lsmfs_getattr(fs, ino[1], &st), 0);
+	lsmfs_unmount(fs);
+	ck_assert_uint_eq(tf_count_keys(dir, 'O'), 0);
+	ck_assert_uint_eq(tf_count_keys(dir, 'I'), 1 + N / 2);
 	ck_assert_int_eq(tf_check(dir), 0);
 	tu_rmtree(dir);
 }
@@ -1093,6 +1146,7 @@ int main(void)
 	tcase_add_test(tc, test_link_refuses_past_65000);
 	tcase_add_test(tc, test_rename_replaces_exchanges_and_refuses_as_ext4);
 	tcase_add_test(tc, test_unlinked_open_file_readable_until_release);
+	tcase_add_test(tc, test_idle_remembered_inodes_are_light_records);
 	tcase_add_test(tc, test_orphan_of_a_crash_is_freed_at_next_mount);
 	tcase_add_test(tc, test_open_trunc_and_counts);
 	tcase_add_test(tc, test_huge_files_are_freed_in_bounded_steps);

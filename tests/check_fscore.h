@@ -19,6 +19,11 @@ extern const lsmfs_ctx tf_root; /* uid 0, umask 022 */
 extern const lsmfs_ctx tf_user; /* uid 1000, gid 1000, umask 022 */
 /* lsmfs_opts.inline_bytes of tf_mount (-1: the default; a suite of C and R keys sets 0). */
 extern int64_t tf_inline_bytes;
+/*
+ * lsmfs_opts.inode_cache of tf_mount: 4, so that every suite also runs on
+ * light records (inode.c) of the inodes it looked up and left idle.
+ */
+extern size_t tf_inode_cache;
 
 /* mkfs (chunk size cs, 0 = default) in a new temp dir and mount it. */
 lsmfs *tf_new(char **dir, uint32_t cs);

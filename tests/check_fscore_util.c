@@ -14,6 +14,7 @@
 const lsmfs_ctx tf_root = {.uid = 0, .gid = 0, .umask = 022};
 const lsmfs_ctx tf_user = {.uid = 1000, .gid = 1000, .umask = 022};
 int64_t tf_inline_bytes = -1;
+size_t tf_inode_cache = 4;
 
 lsmfs *tf_mount(const char *dir)
 {
@@ -25,6 +26,7 @@ lsmfs *tf_mount(const char *dir)
 	lsmfs_opts_init(&o);
 	o.cache_bytes = 1 << 20;
 	o.inline_bytes = tf_inline_bytes;
+	o.inode_cache = tf_inode_cache;
 	rc = lsmfs_mount(&fs, dir, &o, &msg);
 	ck_assert_msg(rc == 0, "mount %s: %d %s", dir, rc, msg ? msg : "");
 	return fs;

@@ -61,6 +61,7 @@ struct fsmain_opts {
 	char *verify;
 	char *blob_threshold;
 	char *inline_bytes; /* -o inline=BYTES, as given */
+	char *inode_cache;  /* -o inode_cache=N, as given */
 	char *killpriv;	    /* -o killpriv_v2=on|off, as given */
 	char *writeback;    /* -o writeback=on|off, as given */
 	int killpriv_on;    /* what it says (on unless off) */
@@ -90,6 +91,7 @@ static const struct fuse_opt fsmain_opt_spec[] = {
 	FSMAIN_OPT("verify=%s", verify),
 	FSMAIN_OPT("blob_threshold=%s", blob_threshold),
 	FSMAIN_OPT("inline=%s", inline_bytes),
+	FSMAIN_OPT("inode_cache=%s", inode_cache),
 	FSMAIN_OPT("killpriv_v2=%s", killpriv),
 	FSMAIN_OPT("writeback=%s", writeback),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
@@ -181,6 +183,9 @@ static void fsmain_help(void)
 	       "    -o inline=BYTES        chunks of at most this size keep their bytes in\n"
 	       "                           their reference: a small file is one key, read\n"
 	       "                           with one lookup (default and most 4032; 0: none)\n"
+	       "    -o inode_cache=N       idle inodes the kernel remembers that keep their\n"
+	       "                           attributes in memory (default 65536); past them\n"
+	       "                           each takes 16 bytes and is reread when used\n"
 	       "    -o killpriv_v2=on|off  drop set-id bits on write and truncate in lsmfs, so\n"
 	       "                           that the kernel need not ask for the capability\n"
 	       "                           xattr before every write (default on, where the\n"
@@ -291,6 +296,21 @@ static int fsmain_core_opts(const struct fsmain_opts *o, lsmfs_opts *lo)
 			return -1;
 		}
 		lo->inline_bytes = (int64_t)n;
+	}
+	if (o->inode_cache) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(o->inode_cache, &end, 10);
+		if (errno || end == o->inode_cache || *end || n == 0 || n > SIZE_MAX ||
+		    o->inode_cache[0] == '-') {
+			fprintf(stderr,
+				"lsmfs: bad inode_cache '%s': give a count of inodes, e.g. 65536\n",
+				o->inode_cache);
+			return -1;
+		}
+		lo->inode_cache = (size_t)n;
 	}
 	if (o->verify) {
 		if (strcmp(o->verify, "on") == 0) {
@@ -740,6 +760,7 @@ out:
 	free(o.verify);
 	free(o.blob_threshold);
 	free(o.inline_bytes);
+	free(o.inode_cache);
 	free(o.killpriv);
 	free(o.writeback);
 	fuse_opt_free_args(&args);

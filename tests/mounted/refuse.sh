@@ -111,11 +111,15 @@ refused 2 "sync" "$DATA" "$MNT" -o sync=sometimes
 refused 2 "verify" "$DATA" "$MNT" -o verify=maybe
 refused 2 "killpriv_v2" "$DATA" "$MNT" -o killpriv_v2=yes
 refused 2 "writeback" "$DATA" "$MNT" -o writeback=maybe
+refused 2 "inline" "$DATA" "$MNT" -o inline=5000
+refused 2 "inline" "$DATA" "$MNT" -o inline=small
+refused 2 "inode_cache" "$DATA" "$MNT" -o inode_cache=0
+refused 2 "inode_cache" "$DATA" "$MNT" -o inode_cache=-5
 refused 2 "usage" "$DATA"
 refused 2 "usage" "$DATA" "$MNT" extra
 
 step "the daemon's own options and fstab words are accepted"
-mount_fs -o cache_size=16M,sync=always,verify=off,writeback=off,killpriv_v2=off,defaults,noauto,nofail,_netdev,x-systemd.automount
+mount_fs -o cache_size=16M,sync=always,verify=off,writeback=off,killpriv_v2=off,inline=1K,inode_cache=100,defaults,noauto,nofail,_netdev,x-systemd.automount
 [ "$(cat "$MNT/f")" = first ] || fail "data"
 umount_fs
 
