@@ -332,6 +332,7 @@ static int flush_oldest(lsm_db *db, int in_compaction)
 		assert(db->imm[0].mem == im.mem);
 		memmove(db->imm, db->imm + 1, (size_t)(db->nimm - 1) * sizeof(*db->imm));
 		db->nimm--;
+		db->unlisted_log_bytes += im.log_bytes; /* until delete_obsolete lists it */
 		__atomic_store_n(&db->imm_pending, db->nimm, __ATOMIC_RELEASE);
 		db->flushed_id = im.id + 1;
 		lsm_memtable_unref(im.mem); /* the list's reference */

@@ -1138,7 +1138,7 @@ void lsm_stats_get(lsm_db *db, lsm_stats *st)
 	for (int i = 0; i < db->nimm; i++)
 		st->memtable_bytes += lsm_memtable_bytes(db->imm[i].mem);
 	st->immutable_memtables = (uint64_t)db->nimm;
-	st->log_bytes = db->wal_bytes;
+	st->log_bytes = db->wal_bytes + db->unlisted_log_bytes;
 	for (int i = 0; i < db->nimm; i++)
 		st->log_bytes += db->imm[i].log_bytes;
 	st->last_sequence = lsm_db_last_seq(db);

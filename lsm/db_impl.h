@@ -180,6 +180,12 @@ struct lsm_db {
 	lsm_vfile *vfiles;
 	int nvfiles;
 	/*
+	 * Bytes of the WALs flushed since vfiles was last made (db->mu): still
+	 * on disk, as value files or until deleted, but in neither the
+	 * immutable list nor vfiles, so lsm_stats counts them with log_bytes.
+	 */
+	uint64_t unlisted_log_bytes;
+	/*
 	 * Value files collection met damage in: not picked again (until the
 	 * next open), so one bad value neither stops the db nor loops the
 	 * collector. Reads of that value still fail as they should. db->mu.

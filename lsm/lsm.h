@@ -324,7 +324,8 @@ typedef struct lsm_stats {
 	uint64_t bloom_useful; /* table lookups a bloom filter answered "absent" */
 	uint64_t memtable_bytes, immutable_memtables;
 	/* Bytes of the WALs not flushed yet (the memtables'): with value separation
-	 * the values written since the last flush are there. */
+	 * the values written since the last flush are there. Also those flushed
+	 * but not yet counted among the value files (blob_file_bytes) or deleted. */
 	uint64_t log_bytes;
 	uint64_t last_sequence;
 	uint64_t live_bytes; /* sum of live table sizes */

@@ -131,6 +131,7 @@ static void update_vfiles(lsm_db *db, uint64_t *kept, size_t n)
 	lsm_vfile *old = db->vfiles;
 	db->vfiles = nv;
 	db->nvfiles = (int)n;
+	db->unlisted_log_bytes = 0; /* each WAL flushed before this call is listed or gone */
 	pthread_mutex_unlock(&db->mu);
 	free(old);
 }
