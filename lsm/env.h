@@ -77,6 +77,13 @@ struct lsm_env {
 	int (*map)(lsm_env *env, lsm_file *f, uint64_t size, const void **addr);
 	/* Ends a mapping: addr and size as map gave and took them. */
 	int (*unmap)(lsm_env *env, const void *addr, uint64_t size);
+	/*
+	 * Takes the pages of [addr, addr + len), inside a mapping map made,
+	 * out of the process: they stay in the page cache, and the next access
+	 * maps them again, with the same bytes. Advice (may do nothing); NULL
+	 * in an env that cannot map.
+	 */
+	int (*drop_pages)(lsm_env *env, const void *addr, uint64_t len);
 
 	/* Size of the file at path, without opening it for long. */
 	int (*path_size)(lsm_env *env, const char *path, uint64_t *size);

@@ -403,6 +403,13 @@ static int fe_unmap(lsm_env *env, const void *addr, uint64_t size)
 	return FE(env)->base->unmap(FE(env)->base, addr, size);
 }
 
+static int fe_drop_pages(lsm_env *env, const void *addr, uint64_t len)
+{
+	lsm_env *base = FE(env)->base;
+
+	return base->drop_pages ? base->drop_pages(base, addr, len) : 0;
+}
+
 static int fe_path_size(lsm_env *env, const char *path, uint64_t *size)
 {
 	return FE(env)->base->path_size(FE(env)->base, path, size);
@@ -721,6 +728,7 @@ lsm_env *lsm_env_fault_new(lsm_env *base)
 		.readahead = fe_readahead,
 		.map = fe_map,
 		.unmap = fe_unmap,
+		.drop_pages = fe_drop_pages,
 		.path_size = fe_path_size,
 		.exists = fe_exists,
 		.rename = fe_rename,

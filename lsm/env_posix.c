@@ -214,6 +214,19 @@ static int px_unmap(lsm_env *env, const void *addr, uint64_t size)
 	return 0;
 }
 
+static int px_drop_pages(lsm_env *env, const void *addr, uint64_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t lo = ((uintptr_t)addr + page - 1) / page * page;
+	uintptr_t hi = ((uintptr_t)addr + (uintptr_t)len) / page * page;
+
+	(void)env;
+	/* Whole pages inside the range only; a shared file mapping keeps its bytes. */
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	return 0;
+}
+
 static int px_path_size(lsm_env *env, const char *path, uint64_t *size)
 {
 	struct stat st;
@@ -422,6 +435,7 @@ static lsm_env posix_env = {
 	.readahead = px_readahead,
 	.map = px_map,
 	.unmap = px_unmap,
+	.drop_pages = px_drop_pages,
 	.path_size = px_path_size,
 	.exists = px_exists,
 	.rename = px_rename,

@@ -704,6 +704,7 @@ struct table_it {
 	uint64_t last_lo, last_hi; /* the last block loaded, trailer included; hi 0: none */
 	int run;		   /* blocks loaded in a row, each next to the one before */
 	uint64_t ra_lo, ra_hi;	   /* bytes already asked for; empty when lo == hi */
+	uint64_t dropped;	   /* mapped pages below this were taken out of the process */
 };
 
 #define TI(it) ((struct table_it *)(it))
@@ -747,6 +748,16 @@ static void ti_readahead(struct table_it *ti, const lsm_block_handle *h)
 	ti->last_hi = hi;
 	if (ti->run < 3 || !t->env->readahead)
 		return;
+	/*
+	 * A forward scan (a compaction's, mostly) leaves the mapped pages it
+	 * has passed mapped into the process: they count in its RSS until the
+	 * table is closed. Those a window behind it go now.
+	 */
+	if (forward && t->map && t->env->drop_pages && lo > ti->dropped + 2 * RA_WINDOW) {
+		(void)t->env->drop_pages(t->env, t->map + ti->dropped,
+					 lo - RA_WINDOW - ti->dropped);
+		ti->dropped = lo - RA_WINDOW;
+	}
 	if (forward && hi + RA_WINDOW / 2 > ti->ra_hi) {
 		uint64_t from = ti->ra_hi > hi ? ti->ra_hi : hi;
 		uint64_t to = from + RA_WINDOW < t->data_end ? from + RA_WINDOW : t->data_end;

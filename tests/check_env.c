@@ -191,6 +191,11 @@ START_TEST(test_posix_map_shows_the_file_and_outlives_its_handle)
 	ck_assert_int_eq(px->unmap(px, head, 10), 0);
 	ck_assert_int_eq(px->close(px, f), 0);
 	ck_assert_int_eq(memcmp(addr, data, n), 0); /* the mapping keeps the file */
+	/* pages dropped from the process read the same bytes again, partial ones untouched */
+	ck_assert_int_eq(px->drop_pages(px, (const uint8_t *)addr + 100, n - 200), 0);
+	ck_assert_int_eq(memcmp(addr, data, n), 0);
+	ck_assert_int_eq(px->drop_pages(px, addr, n), 0);
+	ck_assert_int_eq(memcmp(addr, data, n), 0);
 	ck_assert_int_eq(px->unmap(px, addr, n), 0);
 
 	/* nothing to map is an error naming the file */
